@@ -1,0 +1,49 @@
+/** SQL of the orders service: pure builders, run by its methods. */
+import type { SqlQuery } from "./sql";
+import type { CancelReason } from "./contracts";
+
+export const ORDER_STATUSES = Object.freeze({ NEW: "NEW", FINISHED: "FINISHED", CANCELLED: "CANCELLED" } as const);
+export type OrderStatus = (typeof ORDER_STATUSES)[keyof typeof ORDER_STATUSES];
+
+export interface OrderRow {
+	id: string;
+	user_id: string;
+	amount_minor: string; // pg returns BIGINT as a string
+	description: string;
+	status: OrderStatus;
+	cancel_reason: CancelReason | null;
+	created_at: Date;
+	updated_at: Date;
+}
+
+const ORDER_COLUMNS = "id, user_id, amount_minor, description, status, cancel_reason, created_at, updated_at";
+
+export function insertOrder(id: string, userId: string, amountMinor: number, description: string): SqlQuery {
+	return {
+		text: `INSERT INTO orders (id, user_id, amount_minor, description) VALUES ($1::uuid, $2::text, $3::bigint, $4::text)
+			RETURNING ${ORDER_COLUMNS}`,
+		values: [id, userId, amountMinor, description]
+	};
+}
+
+/** Scoped to the user: another user's order is indistinguishable from a missing one. */
+export function selectUserOrder(userId: string, orderId: string): SqlQuery {
+	return { text: `SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1::uuid AND user_id = $2::text`, values: [orderId, userId] };
+}
+
+export function selectUserOrders(userId: string, limit: number, offset: number): SqlQuery {
+	return {
+		text: `SELECT ${ORDER_COLUMNS} FROM orders WHERE user_id = $1::text
+			ORDER BY created_at DESC, id DESC LIMIT $2::int OFFSET $3::int`,
+		values: [userId, limit, offset]
+	};
+}
+
+/** Ends an order; only a NEW one, so a late or repeated result never changes a final status. */
+export function finishOrder(orderId: string, status: OrderStatus, cancelReason: CancelReason | null): SqlQuery {
+	return {
+		text: `UPDATE orders SET status = $2::text, cancel_reason = $3::text, updated_at = clock_timestamp()
+			WHERE id = $1::uuid AND status = 'NEW' RETURNING ${ORDER_COLUMNS}`,
+		values: [orderId, status, cancelReason]
+	};
+}

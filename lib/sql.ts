@@ -1,0 +1,20 @@
+/** A parameterised statement: `text` with `$1…$n` placeholders, each cast explicitly, and its values. */
+export interface SqlQuery {
+	text: string;
+	values: unknown[];
+}
+
+const SQLSTATE = Object.freeze({
+	UNIQUE_VIOLATION: "23505", // unique_violation
+	CHECK_VIOLATION: "23514", // check_violation
+	SERIALIZATION_FAILURE: "40001", // serialization_failure
+	DEADLOCK_DETECTED: "40P01" // deadlock_detected
+});
+export { SQLSTATE };
+
+/** The SQLSTATE of a pg error, also when Sequelize wrapped it (`.parent` / `.original`). */
+export function sqlStateOf(err: unknown): string | undefined {
+	const e = err as { code?: unknown; parent?: { code?: unknown }; original?: { code?: unknown } } | null;
+	const code = e?.parent?.code ?? e?.original?.code ?? e?.code;
+	return typeof code === "string" ? code : undefined;
+}

@@ -1,0 +1,6 @@
+/** The orders database's migrations, in order. */
+import type { Migration } from "../../lib/migrate";
+import { createMessagingTables } from "../shared/messaging";
+import { createOrders } from "./0002_create_orders";
+
+export const ordersMigrations: readonly Migration[] = [createMessagingTables, createOrders];

@@ -1,0 +1,6 @@
+/** The payments database's migrations, in order. */
+import type { Migration } from "../../lib/migrate";
+import { createMessagingTables } from "../shared/messaging";
+import { createAccounts } from "./0002_create_accounts";
+
+export const paymentsMigrations: readonly Migration[] = [createMessagingTables, createAccounts];

@@ -1,0 +1,120 @@
+/**
+ * A service's own Postgres database through moleculer-db and its Sequelize adapter.
+ *
+ * At start the database is made reachable (the embedded server started, the database created if
+ * missing), the service's migrations are applied, and only then does moleculer-db connect. After
+ * start the one live Sequelize instance is `this.adapter.db` and the model `this.adapter.model`.
+ * moleculer-db's generic CRUD actions are removed: every action a service exposes is its own.
+ */
+import type { Context, ServiceSchema } from "moleculer";
+import DbService from "moleculer-db";
+import SequelizeAdapter from "moleculer-db-adapter-sequelize";
+import { QueryTypes, type ModelAttributes, type ModelOptions, type Sequelize, type Transaction } from "sequelize";
+import { databaseFor, prepareDatabase } from "../lib/database";
+import { runMigrations, type Migration } from "../lib/migrate";
+import type { SqlQuery } from "../lib/sql";
+
+export interface DbMixinOptions {
+	/** Also the database name of the embedded default and the `<NAME>_DATABASE_URL` variable. */
+	service: string;
+	migrations: readonly Migration[];
+	model: { name: string; define: ModelAttributes; options?: ModelOptions };
+	/** Overrides the URL from the environment (tests). */
+	databaseUrl?: string;
+}
+
+export interface DbMethods {
+	/** Runs `work` in a transaction: committed when it resolves, rolled back when it throws. */
+	withTransaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
+	/** Runs a query built by a SQL builder and returns its rows (RETURNING rows for writes). */
+	queryRows<T extends object>(query: SqlQuery, tx?: Transaction): Promise<T[]>;
+}
+
+export interface DbLocalVars {
+	adapter: { db: Sequelize; model: unknown };
+	databaseReady: boolean;
+}
+
+/** Pool size per service instance; Postgres' default max_connections (100) fits many instances. */
+const POOL_MAX = Number(process.env.DATABASE_POOL_MAX ?? 10);
+
+/** The adapter passes its arguments to `new Sequelize(...)`; its typings know only one. */
+const SequelizeAdapterWithArgs = SequelizeAdapter as unknown as new (...args: unknown[]) => SequelizeAdapter;
+
+function createAdapter(url: string): SequelizeAdapter {
+	const { hostname, port, username, password, pathname } = new URL(url);
+	// The four-argument form, because it is the only one whose `noSync` the adapter reads; a URL
+	// alone makes it call `sync()`, and the schema must come from migrations only.
+	return new SequelizeAdapterWithArgs(decodeURIComponent(pathname.slice(1)), decodeURIComponent(username), decodeURIComponent(password), {
+		host: hostname,
+		port: Number(port || 5432),
+		dialect: "postgres",
+		logging: false,
+		noSync: true,
+		pool: { max: POOL_MAX, min: 0, idle: 10_000, acquire: 30_000 }
+	});
+}
+
+export function createDbMixin(options: DbMixinOptions): Partial<ServiceSchema> {
+	const location = options.databaseUrl ? { url: options.databaseUrl, embedded: false } : databaseFor(options.service);
+
+	/** Runs before moleculer-db's own `started` (Moleculer starts the last-listed mixin first). */
+	const databasePreparation: Partial<ServiceSchema<object, DbMethods, DbLocalVars>> = {
+		async started() {
+			const log = (msg: string) => this.logger.info(msg);
+			await prepareDatabase(location, log);
+			await runMigrations(location.url, options.migrations, log);
+		}
+	};
+
+	const schema: Partial<ServiceSchema<object, DbMethods, DbLocalVars>> & { adapter: SequelizeAdapter; model: DbMixinOptions["model"] } = {
+		mixins: [DbService, databasePreparation] as Partial<ServiceSchema>[],
+		adapter: createAdapter(location.url),
+		model: options.model,
+
+		actions: {
+			find: false,
+			count: false,
+			list: false,
+			create: false,
+			insert: false,
+			get: false,
+			update: false,
+			remove: false,
+
+			/** Whether the database answers and the migrations are applied (used by the gateway's /ready). */
+			readiness: {
+				visibility: "public",
+				async handler(this: DbLocalVars & DbMethods, _ctx: Context) {
+					if (!this.databaseReady) return { ready: false };
+					await this.queryRows({ text: "SELECT 1", values: [] });
+					return { ready: true };
+				}
+			}
+		},
+
+		methods: {
+			withTransaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+				return this.adapter.db.transaction(tx => work(tx));
+			},
+
+			queryRows<T extends object>(query: SqlQuery, tx?: Transaction): Promise<T[]> {
+				return this.adapter.db.query<T>(query.text, { bind: query.values, transaction: tx, type: QueryTypes.SELECT, raw: true });
+			}
+		},
+
+		created() {
+			this.databaseReady = false;
+		},
+
+		/** Runs after moleculer-db has connected. */
+		started() {
+			this.databaseReady = true;
+		},
+
+		stopped() {
+			this.databaseReady = false;
+		}
+	};
+	return schema as Partial<ServiceSchema>;
+}

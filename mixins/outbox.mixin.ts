@@ -1,0 +1,145 @@
+/**
+ * Transactional outbox. A service writes each event it produces with `addOutboxEvent(tx, …)` in the
+ * same transaction as the business change; the relay emits committed events to their consuming
+ * group; an event stays pending until the consumer confirms it (`outbox.confirmed`, sent by the
+ * inbox mixin after the consumer's transaction commits) and is re-emitted with capped exponential
+ * backoff until then.
+ *
+ * Why not trust `emit`: Moleculer events are at-most-once on every transporter (an `emit` resolves
+ * while RabbitMQ is down, a throwing handler's message is acked and gone), so delivery is only
+ * known when the consumer says so. Consumers deduplicate by event id (inbox), so re-emitting is safe.
+ *
+ * Latency: a commit in this process wakes the relay at once (Sequelize `afterCommit`); the interval
+ * only picks up retries and rows committed by other processes.
+ */
+import type { Context, ServiceSchema } from "moleculer";
+import type { Transaction } from "sequelize";
+import { EVENTS, type EventEnvelope, type OutboxConfirmedPayload } from "../lib/contracts";
+import { claimDueEvents, confirmEvents, insertOutboxEvent, type OutboxRow, type RetryPolicy } from "../lib/outbox-sql";
+import type { DbMethods } from "./db.mixin";
+
+export interface OutboxOptions {
+	/** How often the relay looks for due events (retries, other processes' commits). */
+	pollIntervalMs: number;
+	/** Most events claimed per statement. */
+	batchSize: number;
+	retry: RetryPolicy;
+}
+
+export function outboxOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): OutboxOptions {
+	return {
+		pollIntervalMs: Number(env.OUTBOX_POLL_INTERVAL_MS ?? 1000),
+		batchSize: Number(env.OUTBOX_BATCH_SIZE ?? 100),
+		retry: {
+			baseMs: Number(env.OUTBOX_RETRY_BASE_MS ?? 1000),
+			maxMs: Number(env.OUTBOX_RETRY_MAX_MS ?? 60_000)
+		}
+	};
+}
+
+export interface OutboxMethods {
+	/** Adds an event to the outbox in the caller's transaction; it is emitted once that commits. */
+	addOutboxEvent<TPayload>(tx: Transaction, eventName: string, targetGroup: string, payload: TPayload): Promise<string>;
+	/** Emits due events until none is left; returns how many were emitted. */
+	relayPendingEvents(): Promise<number>;
+	/** Asks for a relay round now; rounds never overlap, a request during one runs another after it. */
+	wakeOutboxRelay(): void;
+}
+
+interface OutboxInternals {
+	emitOutboxRow(row: OutboxRow): Promise<void>;
+}
+
+interface OutboxLocalVars {
+	outboxTimer: NodeJS.Timeout | null;
+	outboxRound: Promise<number> | null;
+	outboxRoundRequested: boolean;
+	outboxStopping: boolean;
+}
+
+export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv()): Partial<ServiceSchema> {
+	const schema: Partial<ServiceSchema<object, OutboxMethods & OutboxInternals & DbMethods, OutboxLocalVars>> = {
+		events: {
+			/** A consumer has applied these events (or had already): stop re-emitting them. */
+			[EVENTS.OUTBOX_CONFIRMED]: {
+				params: {
+					$$strict: true,
+					source: "string",
+					eventIds: { type: "array", items: "uuid", max: 1000 }
+				},
+				async handler(ctx: Context<OutboxConfirmedPayload>) {
+					if (ctx.params.source !== this.name || ctx.params.eventIds.length === 0) return;
+					await this.queryRows(confirmEvents(ctx.params.eventIds));
+				}
+			}
+		},
+
+		methods: {
+			async addOutboxEvent<TPayload>(tx: Transaction, eventName: string, targetGroup: string, payload: TPayload): Promise<string> {
+				const [row] = await this.queryRows<{ id: string }>(insertOutboxEvent(eventName, targetGroup, payload), tx);
+				tx.afterCommit(() => this.wakeOutboxRelay());
+				return row.id;
+			},
+
+			wakeOutboxRelay() {
+				if (this.outboxStopping) return;
+				if (this.outboxRound) {
+					this.outboxRoundRequested = true;
+					return;
+				}
+				this.outboxRound = this.relayPendingEvents().finally(() => {
+					this.outboxRound = null;
+					if (this.outboxRoundRequested) {
+						this.outboxRoundRequested = false;
+						this.wakeOutboxRelay();
+					}
+				});
+			},
+
+			async relayPendingEvents(): Promise<number> {
+				let emitted = 0;
+				try {
+					for (;;) {
+						const rows = await this.queryRows<OutboxRow>(claimDueEvents(options.batchSize, options.retry));
+						await Promise.all(rows.map(row => this.emitOutboxRow(row)));
+						emitted += rows.length;
+						if (rows.length < options.batchSize || this.outboxStopping) return emitted;
+					}
+				} catch (err) {
+					// The rows stay pending and are claimed again when due: nothing is lost by giving up here.
+					this.logger.warn("Outbox relay round failed; pending events will be retried.", err);
+					return emitted;
+				}
+			},
+
+			async emitOutboxRow(row: OutboxRow) {
+				const envelope: EventEnvelope<unknown> = { eventId: row.id, source: this.name, payload: row.payload };
+				if (row.attempts > 1) {
+					this.logger.info(`Re-emitting unconfirmed event ${row.event_name} ${row.id} (attempt ${row.attempts}).`);
+				}
+				await this.broker.emit(row.event_name, envelope, { groups: [row.target_group] });
+			}
+		},
+
+		created() {
+			this.outboxTimer = null;
+			this.outboxRound = null;
+			this.outboxRoundRequested = false;
+			this.outboxStopping = false;
+		},
+
+		started() {
+			this.outboxStopping = false;
+			this.outboxTimer = setInterval(() => this.wakeOutboxRelay(), options.pollIntervalMs);
+			this.wakeOutboxRelay(); // events committed before a restart
+		},
+
+		async stopped() {
+			this.outboxStopping = true;
+			if (this.outboxTimer) clearInterval(this.outboxTimer);
+			this.outboxTimer = null;
+			await this.outboxRound; // let the round in flight finish before the pool closes
+		}
+	};
+	return schema as Partial<ServiceSchema>;
+}

@@ -1,0 +1,69 @@
+/**
+ * Broker options, the same on every node: transport (RabbitMQ when TRANSPORTER is set, otherwise
+ * all services in one process), validation, timeouts and shutdown, and the embedded Postgres'
+ * lifecycle. Where each service's database is: lib/database.ts.
+ */
+import { Validators, type BrokerOptions, type Middleware } from "moleculer";
+import { stopEmbeddedPostgres } from "./lib/database";
+import { MONEY_VALIDATION_MESSAGES } from "./lib/money";
+
+/**
+ * RabbitMQ settings that make the normal path durable: persistent messages, queues that outlive
+ * their consumers, and balancing by RabbitMQ itself (`disableBalancer`), so an event for a
+ * consumer group that is briefly offline waits in its queue instead of being dropped. This is not
+ * the guarantee (there are no publisher confirms, a throwing handler's message is acked and
+ * gone): the outbox's re-emit until confirmed is. It makes re-emits rare.
+ */
+function amqpTransporter(url: string, env: NodeJS.ProcessEnv) {
+	return {
+		type: "AMQP" as const,
+		options: {
+			url,
+			messageOptions: { persistent: true },
+			// Tests set an expiry so that their throw-away namespaces do not leave queues behind.
+			autoDeleteQueues: env.AMQP_QUEUE_EXPIRY_MS ? Number(env.AMQP_QUEUE_EXPIRY_MS) : false,
+			prefetch: 10
+		}
+	};
+}
+
+/** Stops the embedded Postgres, if this process started one, after every service has closed its pool. */
+const embeddedPostgresLifecycle: Middleware = {
+	name: "EmbeddedPostgresLifecycle",
+	async stopped() {
+		await stopEmbeddedPostgres();
+	}
+};
+
+export function createBrokerOptions(env: NodeJS.ProcessEnv = process.env): BrokerOptions {
+	const transporterUrl = env.TRANSPORTER;
+	const isAmqp = transporterUrl?.startsWith("amqp");
+	return {
+		namespace: env.NAMESPACE ?? "",
+		nodeID: env.NODE_ID || undefined,
+		logger: { type: "Console", options: { formatter: "short", colors: process.stdout.isTTY } },
+		logLevel: (env.LOGLEVEL as BrokerOptions["logLevel"]) ?? "info",
+
+		// Other transporters (NATS, Redis, ...) work too, with Moleculer's defaults.
+		transporter: transporterUrl ? (isAmqp ? amqpTransporter(transporterUrl, env) : (transporterUrl as "NATS")) : null,
+		disableBalancer: Boolean(isAmqp),
+
+		requestTimeout: 10_000,
+		retryPolicy: { enabled: false },
+		// Graceful stop: wait (up to the timeout) for requests in flight before stopping services.
+		tracking: { enabled: true, shutdownTimeout: 10_000 },
+		registry: { strategy: "RoundRobin", preferLocal: true },
+
+		validator: new Validators.Fastest({ useNewCustomCheckerFunction: true, messages: MONEY_VALIDATION_MESSAGES }),
+
+		middlewares: [embeddedPostgresLifecycle]
+	};
+}
+
+const config = createBrokerOptions();
+
+// moleculer-runner overwrites every option that has a same-named environment variable: TRANSPORTER
+// would replace the transporter object above with a bare URL and drop its durability settings.
+delete process.env.TRANSPORTER;
+
+export default config;

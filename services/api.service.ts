@@ -1,0 +1,110 @@
+/**
+ * The REST gateway (moleculer-web): the single entry point. It maps `/api/...` routes to the
+ * actions that declare `rest`, takes the caller's identity from `X-User-Id` and a client's retry
+ * key from `Idempotency-Key`, and answers `/health` (liveness) and `/ready` (readiness).
+ */
+import type { IncomingMessage } from "node:http";
+import { Errors, type Context, type ServiceSchema } from "moleculer";
+import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
+import type { RequestMeta } from "../lib/contracts";
+import { requireUserId } from "../lib/identity";
+
+export interface ApiSettings extends ApiSettingsSchema {
+	port: number;
+}
+
+/** Services whose database readiness `/ready` reports. */
+const DATABASE_SERVICES = ["orders", "payments"] as const;
+const READINESS_TIMEOUT_MS = 2000;
+const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/; // visible ASCII, as Stripe and the IETF draft allow
+
+function header(req: IncomingMessage, name: string): string | undefined {
+	const value = req.headers[name];
+	return Array.isArray(value) ? value[0] : value;
+}
+
+interface ReadinessCheck {
+	name: string;
+	ready: boolean;
+	error?: string;
+}
+
+export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSchema<ApiSettings> {
+	return {
+		name: "api",
+		mixins: [ApiGateway],
+
+		settings: {
+			port: Number(process.env.PORT ?? 3000),
+			...settings,
+			routes: [
+				{
+					path: "/api",
+					whitelist: ["orders.*", "payments.*"],
+					// Routes come from the actions' own `rest` declarations; nothing else is reachable.
+					autoAliases: true,
+					mappingPolicy: "restrict",
+					authentication: true,
+					bodyParsers: { json: { strict: true, limit: "1mb" }, urlencoded: false },
+					callOptions: { timeout: 10_000 }
+				},
+				{
+					path: "/",
+					whitelist: ["api.health", "api.ready"],
+					aliases: { "GET /health": "api.health", "GET /ready": "api.ready" },
+					mappingPolicy: "restrict",
+					bodyParsers: false
+				}
+			]
+		} as ApiSettings,
+
+		actions: {
+			/** Liveness: answers while the process lives. */
+			health: {
+				handler(): { status: string } {
+					return { status: "ok" };
+				}
+			},
+
+			/** Readiness: the transporter is connected and each service's database is migrated and answering. */
+			ready: {
+				async handler(ctx: Context<object, RequestMeta>): Promise<{ status: string; checks: ReadinessCheck[] }> {
+					const transit = this.broker.transit as { connected?: boolean } | undefined;
+					const checks: ReadinessCheck[] = [{ name: "transporter", ready: transit ? transit.connected === true : true }];
+					for (const service of DATABASE_SERVICES) {
+						try {
+							const { ready } = await ctx.call<{ ready: boolean }, object>(`${service}.readiness`, {}, { timeout: READINESS_TIMEOUT_MS, retries: 0 });
+							checks.push({ name: service, ready });
+						} catch (err) {
+							checks.push({ name: service, ready: false, error: (err as Error).message });
+						}
+					}
+					if (checks.every(check => check.ready)) return { status: "ready", checks };
+					throw new Errors.MoleculerError("Not ready", 503, "NOT_READY", { checks });
+				}
+			}
+		},
+
+		methods: {
+			/** moleculer-web calls this for routes with `authentication: true`. */
+			authenticate(ctx: Context<unknown, RequestMeta>, _route: unknown, req: IncomingMessage): null {
+				ctx.meta.userId = header(req, "x-user-id");
+				requireUserId(ctx);
+				const idempotencyKey = header(req, "idempotency-key");
+				if (idempotencyKey !== undefined) {
+					if (!IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
+						throw new Errors.MoleculerClientError(
+							"The Idempotency-Key header must be 1-255 visible ASCII characters.",
+							400,
+							"INVALID_IDEMPOTENCY_KEY"
+						);
+					}
+					ctx.meta.idempotencyKey = idempotencyKey;
+				}
+				return null;
+			}
+		}
+	};
+}
+
+export default createApiService();

@@ -1,0 +1,206 @@
+/**
+ * Orders: takes orders (status NEW), lists and shows a user's orders, and ends each one as
+ * FINISHED or CANCELLED (with a reason) when its payment result arrives.
+ *
+ * Creating an order writes the order and its `payment.requested` event in one transaction (the
+ * outbox), so an order can never exist without its payment request, nor the reverse. The result,
+ * `payment.processed`, is applied inbox-guarded and only to an order still NEW.
+ */
+import { randomUUID } from "node:crypto";
+import { Errors, type Context, type ServiceSchema } from "moleculer";
+import { DataTypes } from "sequelize";
+import type { Transaction } from "sequelize";
+import {
+	EVENTS,
+	PAYMENT_OUTCOMES,
+	type CancelReason,
+	type EventEnvelope,
+	type PaymentProcessedPayload,
+	type PaymentRequestedPayload,
+	type RequestMeta
+} from "../lib/contracts";
+import { requireUserId } from "../lib/identity";
+import { amountRule, fromMinorUnits, toMinorUnits } from "../lib/money";
+import {
+	ORDER_STATUSES,
+	finishOrder,
+	insertOrder,
+	selectUserOrder,
+	selectUserOrders,
+	type OrderRow,
+	type OrderStatus
+} from "../lib/orders-sql";
+import { ordersMigrations } from "../migrations/orders";
+import { createDbMixin, type DbMethods } from "../mixins/db.mixin";
+import { createIdempotencyMixin, type IdempotencyMethods } from "../mixins/idempotency.mixin";
+import { createInboxMixin, envelopeParams, type InboxMethods } from "../mixins/inbox.mixin";
+import { createOutboxMixin, type OutboxMethods } from "../mixins/outbox.mixin";
+
+export interface CreateOrderParams {
+	amount: number;
+	description: string;
+}
+
+export interface ListOrdersParams {
+	limit: number;
+	offset: number;
+}
+
+export interface GetOrderParams {
+	id: string;
+}
+
+export interface OrderView {
+	id: string;
+	userId: string;
+	amount: number;
+	description: string;
+	status: OrderStatus;
+	cancelReason?: CancelReason;
+	createdAt: Date;
+	updatedAt: Date;
+}
+
+export interface OrdersSettings {
+	rest?: string;
+	/** Overrides ORDERS_DATABASE_URL (tests). */
+	databaseUrl?: string;
+}
+
+interface OrdersMethods {
+	placeOrder(tx: Transaction, userId: string, params: CreateOrderParams): Promise<OrderView>;
+	applyPaymentResult(tx: Transaction, result: PaymentProcessedPayload): Promise<void>;
+}
+
+type OrdersThis = OrdersMethods & DbMethods & OutboxMethods & InboxMethods & IdempotencyMethods;
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function toOrderView(row: OrderRow): OrderView {
+	return {
+		id: row.id,
+		userId: row.user_id,
+		amount: fromMinorUnits(row.amount_minor),
+		description: row.description,
+		status: row.status,
+		...(row.cancel_reason ? { cancelReason: row.cancel_reason } : {}),
+		createdAt: row.created_at,
+		updatedAt: row.updated_at
+	};
+}
+
+function orderNotFound(): Errors.MoleculerClientError {
+	return new Errors.MoleculerClientError("Order not found.", 404, "ORDER_NOT_FOUND");
+}
+
+export function createOrdersService(settings: OrdersSettings = {}): ServiceSchema<OrdersSettings, OrdersThis> {
+	return {
+		name: "orders",
+		mixins: [
+			createOutboxMixin(),
+			createInboxMixin(),
+			createIdempotencyMixin(),
+			// Listed last so that it starts first: the others need the connected database.
+			createDbMixin({
+				service: "orders",
+				migrations: ordersMigrations,
+				databaseUrl: settings.databaseUrl,
+				model: {
+					name: "order",
+					define: {
+						id: { type: DataTypes.UUID, primaryKey: true },
+						user_id: { type: DataTypes.TEXT, allowNull: false },
+						amount_minor: { type: DataTypes.BIGINT, allowNull: false },
+						description: { type: DataTypes.TEXT, allowNull: false },
+						status: { type: DataTypes.TEXT, allowNull: false },
+						cancel_reason: DataTypes.TEXT,
+						created_at: DataTypes.DATE,
+						updated_at: DataTypes.DATE
+					},
+					options: { tableName: "orders", timestamps: false }
+				}
+			})
+		],
+		// Routes are declared from the gateway's `/api` root, not under the service name.
+		settings: { rest: "/", ...settings },
+
+		actions: {
+			/** Places an order for the caller (status NEW) and requests its payment; idempotent with an Idempotency-Key. */
+			create: {
+				rest: "POST /orders",
+				params: {
+					$$strict: true,
+					amount: amountRule,
+					description: { type: "string", trim: true, min: 1, max: 500 }
+				},
+				async handler(ctx: Context<CreateOrderParams, RequestMeta>): Promise<OrderView> {
+					const userId = requireUserId(ctx);
+					return this.runIdempotent(ctx, "orders.create", async tx => {
+						const order = await this.placeOrder(tx, userId, ctx.params);
+						return { status: 201, body: order, location: `/api/orders/${order.id}` };
+					});
+				}
+			},
+
+			/** The caller's orders, newest first. */
+			list: {
+				rest: "GET /orders",
+				params: {
+					$$strict: true,
+					limit: { type: "number", integer: true, min: 1, max: 200, convert: true, default: 50 },
+					offset: { type: "number", integer: true, min: 0, max: 1_000_000, convert: true, default: 0 }
+				},
+				async handler(ctx: Context<ListOrdersParams, RequestMeta>): Promise<OrderView[]> {
+					const userId = requireUserId(ctx);
+					const rows = await this.queryRows<OrderRow>(selectUserOrders(userId, ctx.params.limit, ctx.params.offset));
+					return rows.map(toOrderView);
+				}
+			},
+
+			/** One of the caller's orders; another user's order is reported as not found. */
+			get: {
+				rest: "GET /orders/:id",
+				params: { $$strict: true, id: "string" },
+				async handler(ctx: Context<GetOrderParams, RequestMeta>): Promise<OrderView> {
+					const userId = requireUserId(ctx);
+					if (!UUID_PATTERN.test(ctx.params.id)) throw orderNotFound();
+					const [row] = await this.queryRows<OrderRow>(selectUserOrder(userId, ctx.params.id));
+					if (!row) throw orderNotFound();
+					return toOrderView(row);
+				}
+			}
+		},
+
+		events: {
+			/** Ends an order with its payment's outcome, at most once whatever is redelivered. */
+			[EVENTS.PAYMENT_PROCESSED]: {
+				params: envelopeParams({
+					orderId: "uuid",
+					outcome: { type: "enum", values: Object.values(PAYMENT_OUTCOMES) },
+					reason: { type: "string", nullable: true }
+				}),
+				async handler(ctx: Context<EventEnvelope<PaymentProcessedPayload>>) {
+					await this.consumeOnce(ctx, (tx, result) => this.applyPaymentResult(tx, result));
+				}
+			}
+		},
+
+		methods: {
+			async placeOrder(tx: Transaction, userId: string, { amount, description }: CreateOrderParams): Promise<OrderView> {
+				const amountMinor = toMinorUnits(amount);
+				const [row] = await this.queryRows<OrderRow>(insertOrder(randomUUID(), userId, amountMinor, description), tx);
+				const request: PaymentRequestedPayload = { orderId: row.id, userId, amountMinor };
+				await this.addOutboxEvent(tx, EVENTS.PAYMENT_REQUESTED, "payments", request);
+				return toOrderView(row);
+			},
+
+			async applyPaymentResult(tx: Transaction, { orderId, outcome, reason }: PaymentProcessedPayload): Promise<void> {
+				const status = outcome === PAYMENT_OUTCOMES.PAID ? ORDER_STATUSES.FINISHED : ORDER_STATUSES.CANCELLED;
+				const [updated] = await this.queryRows<OrderRow>(finishOrder(orderId, status, status === ORDER_STATUSES.CANCELLED ? reason : null), tx);
+				if (!updated) this.logger.info(`Payment result for order ${orderId} ignored: the order is not NEW.`);
+			}
+		}
+	};
+}
+
+export default createOrdersService();

@@ -1,0 +1,191 @@
+/**
+ * Payments: one account per user, top-ups, balance, and the payment of orders.
+ *
+ * A `payment.requested` event is applied inbox-guarded; in that one transaction the payment is
+ * decided at most once per order (payment_transactions' primary key), the account is debited with
+ * an atomic conditional update (never below zero) and the outcome goes into the outbox as
+ * `payment.processed` for the orders service.
+ */
+import { Errors, type Context, type ServiceSchema } from "moleculer";
+import { DataTypes } from "sequelize";
+import type { Transaction } from "sequelize";
+import {
+	CANCEL_REASONS,
+	EVENTS,
+	PAYMENT_OUTCOMES,
+	type EventEnvelope,
+	type PaymentProcessedPayload,
+	type PaymentRequestedPayload,
+	type RequestMeta
+} from "../lib/contracts";
+import { requireUserId } from "../lib/identity";
+import { amountRule, fromMinorUnits, toMinorUnits } from "../lib/money";
+import {
+	creditAccount,
+	debitAccount,
+	insertAccount,
+	insertPayment,
+	selectAccount,
+	selectPayment,
+	type AccountRow,
+	type PaymentRow
+} from "../lib/payments-sql";
+import { SQLSTATE, sqlStateOf } from "../lib/sql";
+import { paymentsMigrations } from "../migrations/payments";
+import { createDbMixin, type DbMethods } from "../mixins/db.mixin";
+import { createIdempotencyMixin, type IdempotencyMethods } from "../mixins/idempotency.mixin";
+import { createInboxMixin, envelopeParams, type InboxMethods } from "../mixins/inbox.mixin";
+import { createOutboxMixin, type OutboxMethods } from "../mixins/outbox.mixin";
+
+export interface TopUpParams {
+	amount: number;
+}
+
+export interface AccountView {
+	userId: string;
+	balance: number;
+	createdAt: Date;
+	updatedAt: Date;
+}
+
+export interface PaymentsSettings {
+	rest?: string;
+	/** Overrides PAYMENTS_DATABASE_URL (tests). */
+	databaseUrl?: string;
+}
+
+interface PaymentsMethods {
+	findAccount(userId: string): Promise<AccountView>;
+	settlePayment(tx: Transaction, request: PaymentRequestedPayload): Promise<void>;
+}
+
+type PaymentsThis = PaymentsMethods & DbMethods & OutboxMethods & InboxMethods & IdempotencyMethods;
+
+function toAccountView(row: AccountRow): AccountView {
+	return { userId: row.user_id, balance: fromMinorUnits(row.balance_minor), createdAt: row.created_at, updatedAt: row.updated_at };
+}
+
+function accountNotFound(): Errors.MoleculerClientError {
+	return new Errors.MoleculerClientError("You have no account yet: create one with POST /api/accounts.", 404, "ACCOUNT_NOT_FOUND");
+}
+
+export function createPaymentsService(settings: PaymentsSettings = {}): ServiceSchema<PaymentsSettings, PaymentsThis> {
+	return {
+		name: "payments",
+		mixins: [
+			createOutboxMixin(),
+			createInboxMixin(),
+			createIdempotencyMixin(),
+			// Listed last so that it starts first: the others need the connected database.
+			createDbMixin({
+				service: "payments",
+				migrations: paymentsMigrations,
+				databaseUrl: settings.databaseUrl,
+				model: {
+					name: "account",
+					define: {
+						user_id: { type: DataTypes.TEXT, primaryKey: true },
+						balance_minor: { type: DataTypes.BIGINT, allowNull: false },
+						created_at: DataTypes.DATE,
+						updated_at: DataTypes.DATE
+					},
+					options: { tableName: "accounts", timestamps: false }
+				}
+			})
+		],
+		// Routes are declared from the gateway's `/api` root, not under the service name.
+		settings: { rest: "/", ...settings },
+
+		actions: {
+			/** Opens the caller's account with a zero balance. */
+			createAccount: {
+				rest: "POST /accounts",
+				params: { $$strict: true },
+				async handler(ctx: Context<object, RequestMeta>): Promise<AccountView> {
+					const userId = requireUserId(ctx);
+					const [row] = await this.queryRows<AccountRow>(insertAccount(userId));
+					if (!row) throw new Errors.MoleculerClientError("You already have an account.", 409, "ACCOUNT_EXISTS");
+					ctx.meta.$statusCode = 201;
+					ctx.meta.$location = "/api/accounts/balance";
+					return toAccountView(row);
+				}
+			},
+
+			/** Adds money to the caller's account; idempotent with an Idempotency-Key. */
+			topUp: {
+				rest: "POST /accounts/topup",
+				params: { $$strict: true, amount: amountRule },
+				async handler(ctx: Context<TopUpParams, RequestMeta>): Promise<AccountView> {
+					const userId = requireUserId(ctx);
+					return this.runIdempotent(ctx, "payments.topUp", async tx => {
+						try {
+							const [row] = await this.queryRows<AccountRow>(creditAccount(userId, toMinorUnits(ctx.params.amount)), tx);
+							if (!row) throw accountNotFound();
+							return { status: 200, body: toAccountView(row) };
+						} catch (err) {
+							if (sqlStateOf(err) !== SQLSTATE.CHECK_VIOLATION) throw err;
+							throw new Errors.MoleculerClientError("This top-up would take the balance over its limit.", 422, "BALANCE_LIMIT_EXCEEDED");
+						}
+					});
+				}
+			},
+
+			/** The caller's balance. */
+			getBalance: {
+				rest: "GET /accounts/balance",
+				params: { $$strict: true },
+				async handler(ctx: Context<object, RequestMeta>): Promise<AccountView> {
+					return this.findAccount(requireUserId(ctx));
+				}
+			}
+		},
+
+		events: {
+			/** Pays an order, at most once whatever is redelivered. */
+			[EVENTS.PAYMENT_REQUESTED]: {
+				params: envelopeParams({
+					orderId: "uuid",
+					userId: "string",
+					amountMinor: { type: "number", integer: true, positive: true }
+				}),
+				async handler(ctx: Context<EventEnvelope<PaymentRequestedPayload>>) {
+					await this.consumeOnce(ctx, (tx, request) => this.settlePayment(tx, request));
+				}
+			}
+		},
+
+		methods: {
+			async findAccount(userId: string): Promise<AccountView> {
+				const [row] = await this.queryRows<AccountRow>(selectAccount(userId));
+				if (!row) throw accountNotFound();
+				return toAccountView(row);
+			},
+
+			/**
+			 * Decides the payment of an order and writes the outcome to the outbox. An order decided
+			 * before (a new request for it, not a redelivery, which the inbox stops) gets its stored
+			 * outcome again, so it can never be charged twice.
+			 */
+			async settlePayment(tx: Transaction, { orderId, userId, amountMinor }: PaymentRequestedPayload): Promise<void> {
+				const [decided] = await this.queryRows<PaymentRow>(selectPayment(orderId), tx);
+				let result: PaymentProcessedPayload;
+				if (decided) {
+					result = { orderId, outcome: decided.outcome, reason: decided.reason };
+				} else {
+					const [debited] = await this.queryRows(debitAccount(userId, amountMinor), tx);
+					if (debited) {
+						result = { orderId, outcome: PAYMENT_OUTCOMES.PAID, reason: null };
+					} else {
+						const [account] = await this.queryRows(selectAccount(userId), tx);
+						const reason = account ? CANCEL_REASONS.INSUFFICIENT_FUNDS : CANCEL_REASONS.ACCOUNT_NOT_FOUND;
+						result = { orderId, outcome: PAYMENT_OUTCOMES.REFUSED, reason };
+					}
+					await this.queryRows(insertPayment(orderId, userId, amountMinor, result.outcome, result.reason), tx);
+				}
+				await this.addOutboxEvent(tx, EVENTS.PAYMENT_PROCESSED, "orders", result);
+			}
+		}
+	};
+}
+
+export default createPaymentsService();
