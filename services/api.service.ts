@@ -29,7 +29,12 @@ interface ReadinessCheck {
 	error?: string;
 }
 
-export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSchema<ApiSettings> {
+interface ApiLocalVars {
+	/** moleculer-web's route table. */
+	aliases: { action?: string }[];
+}
+
+export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSchema<ApiSettings, object, ApiLocalVars> {
 	return {
 		name: "api",
 		mixins: [ApiGateway],
@@ -66,7 +71,11 @@ export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSc
 				}
 			},
 
-			/** Readiness: the transporter is connected and each service's database is migrated and answering. */
+			/**
+			 * Readiness: the transporter is connected, each service's database is migrated and
+			 * answering, and its routes are generated (moleculer-web does that a moment after the
+			 * service appears).
+			 */
 			ready: {
 				async handler(ctx: Context<object, RequestMeta>): Promise<{ status: string; checks: ReadinessCheck[] }> {
 					const transit = this.broker.transit as { connected?: boolean } | undefined;
@@ -74,7 +83,8 @@ export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSc
 					for (const service of DATABASE_SERVICES) {
 						try {
 							const { ready } = await ctx.call<{ ready: boolean }, object>(`${service}.readiness`, {}, { timeout: READINESS_TIMEOUT_MS, retries: 0 });
-							checks.push({ name: service, ready });
+							const routed = this.aliases.some(alias => alias.action?.startsWith(`${service}.`));
+							checks.push({ name: service, ready: ready && routed, ...(routed ? {} : { error: "routes not generated yet" }) });
 						} catch (err) {
 							checks.push({ name: service, ready: false, error: (err as Error).message });
 						}

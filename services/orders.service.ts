@@ -34,7 +34,7 @@ import { ordersMigrations } from "../migrations/orders";
 import { createDbMixin, type DbMethods } from "../mixins/db.mixin";
 import { createIdempotencyMixin, type IdempotencyMethods } from "../mixins/idempotency.mixin";
 import { createInboxMixin, envelopeParams, type InboxMethods } from "../mixins/inbox.mixin";
-import { createOutboxMixin, type OutboxMethods } from "../mixins/outbox.mixin";
+import { createOutboxMixin, type OutboxMethods, type OutboxOptions } from "../mixins/outbox.mixin";
 
 export interface CreateOrderParams {
 	amount: number;
@@ -61,10 +61,12 @@ export interface OrderView {
 	updatedAt: Date;
 }
 
-export interface OrdersSettings {
-	rest?: string;
+/** Construction options; the defaults come from the environment. */
+export interface OrdersServiceOptions {
 	/** Overrides ORDERS_DATABASE_URL (tests). */
 	databaseUrl?: string;
+	/** Overrides the OUTBOX_* variables (tests). */
+	outbox?: OutboxOptions;
 }
 
 interface OrdersMethods {
@@ -93,18 +95,18 @@ function orderNotFound(): Errors.MoleculerClientError {
 	return new Errors.MoleculerClientError("Order not found.", 404, "ORDER_NOT_FOUND");
 }
 
-export function createOrdersService(settings: OrdersSettings = {}): ServiceSchema<OrdersSettings, OrdersThis> {
+export function createOrdersService(options: OrdersServiceOptions = {}): ServiceSchema<{ rest: string }, OrdersThis> {
 	return {
 		name: "orders",
 		mixins: [
-			createOutboxMixin(),
+			createOutboxMixin(options.outbox),
 			createInboxMixin(),
 			createIdempotencyMixin(),
 			// Listed last so that it starts first: the others need the connected database.
 			createDbMixin({
 				service: "orders",
 				migrations: ordersMigrations,
-				databaseUrl: settings.databaseUrl,
+				databaseUrl: options.databaseUrl,
 				model: {
 					name: "order",
 					define: {
@@ -122,7 +124,7 @@ export function createOrdersService(settings: OrdersSettings = {}): ServiceSchem
 			})
 		],
 		// Routes are declared from the gateway's `/api` root, not under the service name.
-		settings: { rest: "/", ...settings },
+		settings: { rest: "/" },
 
 		actions: {
 			/** Places an order for the caller (status NEW) and requests its payment; idempotent with an Idempotency-Key. */

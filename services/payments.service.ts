@@ -35,7 +35,7 @@ import { paymentsMigrations } from "../migrations/payments";
 import { createDbMixin, type DbMethods } from "../mixins/db.mixin";
 import { createIdempotencyMixin, type IdempotencyMethods } from "../mixins/idempotency.mixin";
 import { createInboxMixin, envelopeParams, type InboxMethods } from "../mixins/inbox.mixin";
-import { createOutboxMixin, type OutboxMethods } from "../mixins/outbox.mixin";
+import { createOutboxMixin, type OutboxMethods, type OutboxOptions } from "../mixins/outbox.mixin";
 
 export interface TopUpParams {
 	amount: number;
@@ -48,10 +48,12 @@ export interface AccountView {
 	updatedAt: Date;
 }
 
-export interface PaymentsSettings {
-	rest?: string;
+/** Construction options; the defaults come from the environment. */
+export interface PaymentsServiceOptions {
 	/** Overrides PAYMENTS_DATABASE_URL (tests). */
 	databaseUrl?: string;
+	/** Overrides the OUTBOX_* variables (tests). */
+	outbox?: OutboxOptions;
 }
 
 interface PaymentsMethods {
@@ -69,18 +71,18 @@ function accountNotFound(): Errors.MoleculerClientError {
 	return new Errors.MoleculerClientError("You have no account yet: create one with POST /api/accounts.", 404, "ACCOUNT_NOT_FOUND");
 }
 
-export function createPaymentsService(settings: PaymentsSettings = {}): ServiceSchema<PaymentsSettings, PaymentsThis> {
+export function createPaymentsService(options: PaymentsServiceOptions = {}): ServiceSchema<{ rest: string }, PaymentsThis> {
 	return {
 		name: "payments",
 		mixins: [
-			createOutboxMixin(),
+			createOutboxMixin(options.outbox),
 			createInboxMixin(),
 			createIdempotencyMixin(),
 			// Listed last so that it starts first: the others need the connected database.
 			createDbMixin({
 				service: "payments",
 				migrations: paymentsMigrations,
-				databaseUrl: settings.databaseUrl,
+				databaseUrl: options.databaseUrl,
 				model: {
 					name: "account",
 					define: {
@@ -94,7 +96,7 @@ export function createPaymentsService(settings: PaymentsSettings = {}): ServiceS
 			})
 		],
 		// Routes are declared from the gateway's `/api` root, not under the service name.
-		settings: { rest: "/", ...settings },
+		settings: { rest: "/" },
 
 		actions: {
 			/** Opens the caller's account with a zero balance. */

@@ -1,0 +1,47 @@
+/**
+ * Once per test run: a Postgres to create throw-away databases in, and RabbitMQ if it is there.
+ *
+ * - TEST_DATABASE_URL (an admin URL, e.g. postgres://postgres@127.0.0.1:5432/postgres) uses that
+ *   server; unset, an embedded Postgres is started for the run in .data/test-postgres.
+ * - TEST_TRANSPORTER (default amqp://guest:guest@127.0.0.1:5672) is probed. Unreachable: under CI
+ *   the run fails; elsewhere the RabbitMQ suites are skipped with a loud line saying so.
+ */
+import amqp from "amqplib";
+import type { TestProject } from "vitest/node";
+import { prepareDatabase, stopEmbeddedPostgres } from "../../lib/database";
+
+declare module "vitest" {
+	export interface ProvidedContext {
+		databaseAdminUrl: string;
+		rabbitmqUrl: string | null;
+	}
+}
+
+const TEST_EMBEDDED_ENV = { EMBEDDED_POSTGRES_DIR: ".data/test-postgres", EMBEDDED_POSTGRES_PORT: "5440" };
+
+async function probeRabbitMq(url: string): Promise<string | null> {
+	try {
+		const connection = await amqp.connect(url, { timeout: 3000 });
+		await connection.close();
+		return url;
+	} catch (err) {
+		const message = `RabbitMQ is not reachable at ${url} (${(err as Error).message}).`;
+		if (process.env.CI) throw new Error(`${message} CI needs it: start it with 'rabbitmq-server -detached'.`);
+		console.warn(`\n${"!".repeat(100)}\n!! ${message}\n!! SKIPPING the RabbitMQ suites. Start RabbitMQ ('rabbitmq-server -detached') or set TEST_TRANSPORTER to run them.\n${"!".repeat(100)}\n`);
+		return null;
+	}
+}
+
+export default async function setup(project: TestProject) {
+	let databaseAdminUrl = process.env.TEST_DATABASE_URL;
+	if (!databaseAdminUrl) {
+		databaseAdminUrl = `postgres://postgres:postgres@127.0.0.1:${TEST_EMBEDDED_ENV.EMBEDDED_POSTGRES_PORT}/postgres`;
+		await prepareDatabase({ url: databaseAdminUrl, embedded: true }, msg => console.log(msg), TEST_EMBEDDED_ENV);
+	}
+	project.provide("databaseAdminUrl", databaseAdminUrl);
+	project.provide("rabbitmqUrl", await probeRabbitMq(process.env.TEST_TRANSPORTER ?? "amqp://guest:guest@127.0.0.1:5672"));
+
+	return async () => {
+		await stopEmbeddedPostgres();
+	};
+}

@@ -1,0 +1,181 @@
+/**
+ * The whole system for a test: fresh databases on the run's Postgres, the three services on
+ * real brokers (one process, or one broker per service over RabbitMQ), an HTTP client for the
+ * gateway and SQL access to each service's database. `stop()` tears it all down.
+ */
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { ServiceBroker, type BrokerOptions, type Middleware, type Service } from "moleculer";
+import { Pool } from "pg";
+import { inject } from "vitest";
+import { createBrokerOptions } from "../../moleculer.config";
+import type { OutboxOptions } from "../../mixins/outbox.mixin";
+import { createApiService } from "../../services/api.service";
+import { createOrdersService } from "../../services/orders.service";
+import { createPaymentsService } from "../../services/payments.service";
+
+export interface TestDatabases {
+	orders: string;
+	payments: string;
+	drop(): Promise<void>;
+}
+
+function databaseUrl(adminUrl: string, name: string): string {
+	const url = new URL(adminUrl);
+	url.pathname = `/${name}`;
+	return url.toString();
+}
+
+/** Two empty databases named after a random suffix; the services migrate them at start. */
+export async function createTestDatabases(suffix: string): Promise<TestDatabases> {
+	const admin = inject("databaseAdminUrl");
+	const names = { orders: `test_${suffix}_orders`, payments: `test_${suffix}_payments` };
+	const pool = new Pool({ connectionString: admin, max: 1 });
+	for (const name of Object.values(names)) await pool.query(`CREATE DATABASE ${name}`);
+	await pool.end();
+	return {
+		orders: databaseUrl(admin, names.orders),
+		payments: databaseUrl(admin, names.payments),
+		async drop() {
+			const dropper = new Pool({ connectionString: admin, max: 1 });
+			for (const name of Object.values(names)) await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+			await dropper.end();
+		}
+	};
+}
+
+/** Fast retries so that tests of lost events finish in a second or two. */
+export const TEST_OUTBOX: OutboxOptions = { pollIntervalMs: 200, batchSize: 100, retry: { baseMs: 200, maxMs: 1000 } };
+
+export interface SystemOptions {
+	/** An AMQP URL: one broker per service over RabbitMQ. Unset: one broker, no transporter. */
+	transporter?: string;
+	/** Extra middlewares of the payments / orders broker (to drop or duplicate deliveries). */
+	paymentsMiddlewares?: Middleware[];
+	ordersMiddlewares?: Middleware[];
+}
+
+export interface HttpResponse<T = any> {
+	status: number;
+	headers: Headers;
+	body: T;
+}
+
+export interface RequestOptions {
+	user?: string;
+	body?: unknown;
+	/** Sent as is, instead of JSON of `body`. */
+	rawBody?: string;
+	headers?: Record<string, string>;
+}
+
+export interface TestSystem {
+	baseUrl: string;
+	brokers: { api: ServiceBroker; orders: ServiceBroker; payments: ServiceBroker };
+	namespace: string;
+	request<T = any>(method: string, path: string, options?: RequestOptions): Promise<HttpResponse<T>>;
+	sql<T extends object = any>(database: "orders" | "payments", text: string, values?: unknown[]): Promise<T[]>;
+	stop(): Promise<void>;
+}
+
+function brokerOptions(nodeID: string, namespace: string, transporter: string | undefined, middlewares: Middleware[] = []): BrokerOptions {
+	const base = createBrokerOptions({ TRANSPORTER: transporter, NAMESPACE: namespace, AMQP_QUEUE_EXPIRY_MS: "60000" });
+	return {
+		...base,
+		nodeID,
+		logger: process.env.TEST_LOGLEVEL ? base.logger : false,
+		logLevel: (process.env.TEST_LOGLEVEL as BrokerOptions["logLevel"]) ?? "warn",
+		middlewares: [...(base.middlewares ?? []), ...middlewares]
+	};
+}
+
+export async function startSystem(options: SystemOptions = {}): Promise<TestSystem> {
+	const suffix = randomBytes(4).toString("hex");
+	const namespace = `test-${suffix}`;
+	const databases = await createTestDatabases(suffix);
+	const orders = createOrdersService({ databaseUrl: databases.orders, outbox: TEST_OUTBOX });
+	const payments = createPaymentsService({ databaseUrl: databases.payments, outbox: TEST_OUTBOX });
+	const api = createApiService({ port: 0, logRequest: null, logResponse: null } as never);
+
+	let brokers: TestSystem["brokers"];
+	if (options.transporter) {
+		brokers = {
+			api: new ServiceBroker(brokerOptions(`api-${suffix}`, namespace, options.transporter)),
+			orders: new ServiceBroker(brokerOptions(`orders-${suffix}`, namespace, options.transporter, options.ordersMiddlewares)),
+			payments: new ServiceBroker(brokerOptions(`payments-${suffix}`, namespace, options.transporter, options.paymentsMiddlewares))
+		};
+		brokers.orders.createService(orders);
+		brokers.payments.createService(payments);
+		brokers.api.createService(api);
+		await Promise.all([brokers.orders.start(), brokers.payments.start()]);
+		await brokers.api.start();
+		await brokers.api.waitForServices(["orders", "payments"], 10_000);
+	} else {
+		const broker = new ServiceBroker(
+			brokerOptions(`all-${suffix}`, namespace, undefined, [...(options.ordersMiddlewares ?? []), ...(options.paymentsMiddlewares ?? [])])
+		);
+		broker.createService(orders);
+		broker.createService(payments);
+		broker.createService(api);
+		await broker.start();
+		brokers = { api: broker, orders: broker, payments: broker };
+	}
+
+	const gateway = brokers.api.getLocalService("api") as Service & { server: { address(): AddressInfo } };
+	const baseUrl = `http://127.0.0.1:${gateway.server.address().port}`;
+	await waitFor("the gateway to be ready", async () => (await fetch(`${baseUrl}/ready`)).ok);
+	const pools = { orders: new Pool({ connectionString: databases.orders, max: 2 }), payments: new Pool({ connectionString: databases.payments, max: 2 }) };
+
+	return {
+		baseUrl,
+		brokers,
+		namespace,
+		async request(method, path, { user, body, rawBody, headers = {} } = {}) {
+			const response = await fetch(baseUrl + path, {
+				method,
+				headers: {
+					...(user === undefined ? {} : { "X-User-Id": user }),
+					...(body !== undefined || rawBody !== undefined ? { "Content-Type": "application/json" } : {}),
+					...headers
+				},
+				body: rawBody ?? (body === undefined ? undefined : JSON.stringify(body))
+			});
+			const text = await response.text();
+			let parsed: unknown = text;
+			try {
+				parsed = JSON.parse(text);
+			} catch {
+				// not JSON: keep the text
+			}
+			return { status: response.status, headers: response.headers, body: parsed as any };
+		},
+		async sql(database, text, values = []) {
+			return (await pools[database].query(text, values)).rows;
+		},
+		async stop() {
+			await pools.orders.end();
+			await pools.payments.end();
+			for (const broker of new Set([brokers.api, brokers.orders, brokers.payments])) await broker.stop();
+			await databases.drop();
+		}
+	};
+}
+
+/** Polls `probe` until it returns a truthy value; fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const value = await probe();
+		if (value) return value as NonNullable<T>;
+		if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+		await new Promise(resolve => setTimeout(resolve, 25));
+	}
+}
+
+/** Waits until the order has left NEW and returns it. */
+export async function waitForOrderEnd(system: TestSystem, user: string, orderId: string, timeoutMs = 10_000) {
+	return waitFor(`order ${orderId} to end`, async () => {
+		const { body } = await system.request("GET", `/api/orders/${orderId}`, { user });
+		return body.status !== "NEW" ? body : null;
+	}, timeoutMs);
+}

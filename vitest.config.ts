@@ -1,0 +1,16 @@
+import { defineConfig } from "vitest/config";
+
+// Back-end tests: node environment, real Postgres (embedded unless TEST_DATABASE_URL is set) and
+// real RabbitMQ (TEST_TRANSPORTER). The front end, when it comes, keeps its own config.
+export default defineConfig({
+	test: {
+		environment: "node",
+		include: ["test/**/*.spec.ts"],
+		globalSetup: ["test/support/global-setup.ts"],
+		testTimeout: 30_000,
+		hookTimeout: 120_000,
+		// Two cores: two files at a time keeps the brokers and Postgres from starving each other.
+		maxWorkers: 2,
+		reporters: ["default"]
+	}
+});
