@@ -82,7 +82,14 @@ export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSc
 					const checks: ReadinessCheck[] = [{ name: "transporter", ready: transit ? transit.connected === true : true }];
 					for (const service of DATABASE_SERVICES) {
 						try {
-							const { ready } = await ctx.call<{ ready: boolean }, object>(`${service}.readiness`, {}, { timeout: READINESS_TIMEOUT_MS, retries: 0 });
+							const { ready } = await ctx.call<{ ready: boolean }, object>(`${service}.readiness`, {}, {
+								timeout: READINESS_TIMEOUT_MS,
+								retries: 0,
+								// A probe is no work to wait for at shutdown. And with RabbitMQ balancing, a
+								// probe sent before the service's queue exists is never answered: tracked,
+								// it would hold a graceful stop for the whole shutdown timeout.
+								tracking: false
+							});
 							const routed = this.aliases.some(alias => alias.action?.startsWith(`${service}.`));
 							checks.push({ name: service, ready: ready && routed, ...(routed ? {} : { error: "routes not generated yet" }) });
 						} catch (err) {

@@ -1,0 +1,202 @@
+/**
+ * The payment flow across three brokers (gateway, orders, payments) over real RabbitMQ and real
+ * Postgres: the outcomes, duplicate deliveries, events lost in transport, and concurrent orders
+ * on one account.
+ */
+import type { Context, Middleware } from "moleculer";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { EVENTS, type EventEnvelope } from "../../lib/contracts";
+import { startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
+
+const rabbitmqUrl = inject("rabbitmqUrl");
+
+let userSeq = 0;
+const newUser = () => `amqp-user-${++userSeq}-${Date.now()}`;
+
+async function userWithBalance(system: TestSystem, amount: number): Promise<string> {
+	const user = newUser();
+	expect((await system.request("POST", "/api/accounts", { user, body: {} })).status).toBe(201);
+	expect((await system.request("POST", "/api/accounts/topup", { user, body: { amount } })).status).toBe(200);
+	return user;
+}
+
+async function placeOrder(system: TestSystem, user: string, amount: number, description = "test order") {
+	const res = await system.request("POST", "/api/orders", { user, body: { amount, description } });
+	expect(res.status).toBe(201);
+	return res.body as { id: string };
+}
+
+const balanceOf = async (system: TestSystem, user: string) => (await system.request("GET", "/api/accounts/balance", { user })).body.balance;
+
+/** Counts the deliveries of an event that reached its handler and finished. */
+function deliveryCounter(eventName: string): Middleware & { count: number } {
+	const counter = {
+		name: "DeliveryCounter",
+		count: 0,
+		localEvent(next: (ctx: Context) => Promise<void>, event: { name: string }) {
+			if (event.name !== eventName) return next;
+			return async (ctx: Context) => {
+				try {
+					await next(ctx);
+				} finally {
+					counter.count++;
+				}
+			};
+		}
+	};
+	return counter;
+}
+
+/** Loses the first delivery of every event id of `eventName`, as a broken transport would. */
+function dropFirstDelivery(eventName: string): Middleware & { dropped: Set<string> } {
+	const dropped = new Set<string>();
+	return {
+		name: "DropFirstDelivery",
+		dropped,
+		localEvent(next: (ctx: Context<EventEnvelope<unknown>>) => Promise<void>, event: { name: string }) {
+			if (event.name !== eventName) return next;
+			return async (ctx: Context<EventEnvelope<unknown>>) => {
+				if (dropped.has(ctx.params.eventId)) return next(ctx);
+				dropped.add(ctx.params.eventId);
+			};
+		}
+	};
+}
+
+describe.skipIf(!rabbitmqUrl)("payment flow over RabbitMQ", () => {
+	let system: TestSystem;
+	const paymentRequests = deliveryCounter(EVENTS.PAYMENT_REQUESTED);
+	const paymentResults = deliveryCounter(EVENTS.PAYMENT_PROCESSED);
+
+	beforeAll(async () => {
+		system = await startSystem({ transporter: rabbitmqUrl!, paymentsMiddlewares: [paymentRequests], ordersMiddlewares: [paymentResults] });
+	});
+
+	afterAll(async () => {
+		await system?.stop();
+	});
+
+	it("runs on three nodes", () => {
+		const nodes = system.brokers.api.registry.nodes.toArray().filter(node => node.available).map(node => node.id);
+		expect(nodes).toHaveLength(3);
+	});
+
+	it("pays the seed scenario: account, top-up 1000, order 100 → FINISHED, balance 900", async () => {
+		const user = await userWithBalance(system, 1000);
+		const order = await placeOrder(system, user, 100);
+		expect(await waitForOrderEnd(system, user, order.id)).toMatchObject({ status: "FINISHED" });
+		expect(await balanceOf(system, user)).toBe(900);
+	});
+
+	it("cancels for insufficient funds and for a missing account, balance untouched", async () => {
+		const user = await userWithBalance(system, 10);
+		const tooMuch = await placeOrder(system, user, 10.01);
+		expect(await waitForOrderEnd(system, user, tooMuch.id)).toMatchObject({ status: "CANCELLED", cancelReason: "INSUFFICIENT_FUNDS" });
+		expect(await balanceOf(system, user)).toBe(10);
+
+		const stranger = newUser();
+		const orphan = await placeOrder(system, stranger, 1);
+		expect(await waitForOrderEnd(system, stranger, orphan.id)).toMatchObject({ status: "CANCELLED", cancelReason: "ACCOUNT_NOT_FOUND" });
+		expect((await system.request("GET", "/api/accounts/balance", { user: stranger })).status).toBe(404);
+	});
+
+	it("applies a payment request delivered ten more times once", async () => {
+		const user = await userWithBalance(system, 500);
+		const order = await placeOrder(system, user, 100);
+		await waitForOrderEnd(system, user, order.id);
+		const [row] = await system.sql("orders", "SELECT id, payload FROM outbox_events WHERE payload->>'orderId' = $1", [order.id]);
+		const envelope: EventEnvelope<unknown> = { eventId: row.id, source: "orders", payload: row.payload };
+
+		const before = paymentRequests.count;
+		await Promise.all(Array.from({ length: 10 }, () => system.brokers.orders.emit(EVENTS.PAYMENT_REQUESTED, envelope, { groups: ["payments"] })));
+		await waitFor("ten duplicate deliveries to be handled", async () => paymentRequests.count >= before + 10);
+
+		expect(await balanceOf(system, user)).toBe(400);
+		expect(await system.sql("payments", "SELECT outcome FROM payment_transactions WHERE order_id = $1", [order.id])).toEqual([{ outcome: "PAID" }]);
+		expect(await system.sql("payments", "SELECT event_id FROM inbox_events WHERE event_id = $1", [row.id])).toHaveLength(1);
+		expect(await system.sql("payments", "SELECT id FROM outbox_events WHERE payload->>'orderId' = $1", [order.id])).toHaveLength(1);
+	});
+
+	it("applies a payment result delivered ten more times once", async () => {
+		const user = await userWithBalance(system, 5);
+		const order = await placeOrder(system, user, 10);
+		const ended = await waitForOrderEnd(system, user, order.id);
+		const [row] = await system.sql("payments", "SELECT id, payload FROM outbox_events WHERE payload->>'orderId' = $1", [order.id]);
+		// A forged PAID result under the real event id: the inbox must skip it without looking at it.
+		const envelope = { eventId: row.id, source: "payments", payload: { ...row.payload, outcome: "PAID", reason: null } };
+
+		const before = paymentResults.count;
+		await Promise.all(Array.from({ length: 10 }, () => system.brokers.payments.emit(EVENTS.PAYMENT_PROCESSED, envelope, { groups: ["orders"] })));
+		await waitFor("ten duplicate deliveries to be handled", async () => paymentResults.count >= before + 10);
+
+		const after = (await system.request("GET", `/api/orders/${order.id}`, { user })).body;
+		expect(after).toEqual(ended);
+		expect(after).toMatchObject({ status: "CANCELLED", cancelReason: "INSUFFICIENT_FUNDS" });
+	});
+
+	it("answers a new request for an order already decided with the stored result, without charging again", async () => {
+		const user = await userWithBalance(system, 300);
+		const order = await placeOrder(system, user, 100);
+		await waitForOrderEnd(system, user, order.id);
+		// A second payment request for the same order under a new event id (e.g. replayed by hand).
+		const [copy] = await system.sql(
+			"orders",
+			`INSERT INTO outbox_events (event_name, target_group, payload)
+			 SELECT event_name, target_group, payload FROM outbox_events WHERE payload->>'orderId' = $1 RETURNING id`,
+			[order.id]
+		);
+		await waitFor("the copy to be confirmed", async () =>
+			(await system.sql("orders", "SELECT 1 FROM outbox_events WHERE id = $1 AND confirmed_at IS NOT NULL", [copy.id])).length === 1
+		);
+		expect(await balanceOf(system, user)).toBe(200);
+		const results = await system.sql("payments", "SELECT payload FROM outbox_events WHERE payload->>'orderId' = $1", [order.id]);
+		expect(results.map(r => r.payload.outcome)).toEqual(["PAID", "PAID"]);
+		expect(await system.sql("payments", "SELECT 1 FROM payment_transactions WHERE order_id = $1", [order.id])).toHaveLength(1);
+	});
+
+	it("never overspends: 40 concurrent orders of 100 on a balance of 1000 pay exactly 10", async () => {
+		const user = await userWithBalance(system, 1000);
+		const orders = await Promise.all(Array.from({ length: 40 }, (_, i) => placeOrder(system, user, 100, `concurrent ${i}`)));
+		const ended = await Promise.all(orders.map(order => waitForOrderEnd(system, user, order.id, 20_000)));
+		expect(ended.filter(o => o.status === "FINISHED")).toHaveLength(10);
+		expect(ended.filter(o => o.status === "CANCELLED" && o.cancelReason === "INSUFFICIENT_FUNDS")).toHaveLength(30);
+		expect(await balanceOf(system, user)).toBe(0);
+		const [paid] = await system.sql("payments", "SELECT count(*)::int AS n, sum(amount_minor)::int AS total FROM payment_transactions WHERE user_id = $1 AND outcome = 'PAID'", [user]);
+		expect(paid).toEqual({ n: 10, total: 100_000 });
+	});
+});
+
+describe.skipIf(!rabbitmqUrl)("events lost in transport over RabbitMQ", () => {
+	let system: TestSystem;
+	const lostRequests = dropFirstDelivery(EVENTS.PAYMENT_REQUESTED);
+	const lostResults = dropFirstDelivery(EVENTS.PAYMENT_PROCESSED);
+
+	beforeAll(async () => {
+		system = await startSystem({ transporter: rabbitmqUrl!, paymentsMiddlewares: [lostRequests], ordersMiddlewares: [lostResults] });
+	});
+
+	afterAll(async () => {
+		await system?.stop();
+	});
+
+	it("re-emits a lost request and a lost result until confirmed, and the order still ends", async () => {
+		const user = await userWithBalance(system, 1000);
+		const order = await placeOrder(system, user, 100);
+		expect(await waitForOrderEnd(system, user, order.id)).toMatchObject({ status: "FINISHED" });
+		expect(await balanceOf(system, user)).toBe(900);
+
+		const [request] = await system.sql("orders", "SELECT id, attempts, confirmed_at FROM outbox_events WHERE payload->>'orderId' = $1", [order.id]);
+		expect(lostRequests.dropped.has(request.id)).toBe(true);
+		expect(request.attempts).toBeGreaterThanOrEqual(2);
+		const [result] = await system.sql("payments", "SELECT id, attempts FROM outbox_events WHERE payload->>'orderId' = $1", [order.id]);
+		expect(lostResults.dropped.has(result.id)).toBe(true);
+		expect(result.attempts).toBeGreaterThanOrEqual(2);
+		await waitFor("both events to be confirmed", async () => {
+			const pending = [
+				...(await system.sql("orders", "SELECT 1 FROM outbox_events WHERE confirmed_at IS NULL")),
+				...(await system.sql("payments", "SELECT 1 FROM outbox_events WHERE confirmed_at IS NULL"))
+			];
+			return pending.length === 0;
+		});
+	});
+});
