@@ -1,0 +1,40 @@
+/**
+ * The relay's wake-up logic, with a stand-in `this`: a wake during a round never starts a second,
+ * overlapping round, but does cause one more round after it (so a commit during a round is not
+ * left for the next poll).
+ */
+import { describe, expect, it, vi } from "vitest";
+import { createOutboxMixin } from "../../../mixins/outbox.mixin";
+
+const options = { pollIntervalMs: 1000, batchSize: 10, retry: { baseMs: 100, maxMs: 1000 } };
+
+function standIn(relay: () => Promise<number>) {
+	const schema = createOutboxMixin(options) as { methods: Record<string, (...args: unknown[]) => unknown>; created: () => void };
+	const self: Record<string, unknown> = { relayPendingEvents: vi.fn(relay) };
+	self.wakeOutboxRelay = schema.methods.wakeOutboxRelay.bind(self);
+	schema.created.call(self);
+	return self as { relayPendingEvents: ReturnType<typeof vi.fn>; wakeOutboxRelay: () => void; outboxRound: Promise<number> | null; outboxStopping: boolean };
+}
+
+describe("outbox relay wake-ups", () => {
+	it("coalesces wakes during a round into one more round", async () => {
+		let finish!: () => void;
+		const self = standIn(() => new Promise<number>(resolve => (finish = () => resolve(0))));
+		self.wakeOutboxRelay();
+		self.wakeOutboxRelay();
+		self.wakeOutboxRelay();
+		expect(self.relayPendingEvents).toHaveBeenCalledTimes(1);
+		finish();
+		await vi.waitFor(() => expect(self.relayPendingEvents).toHaveBeenCalledTimes(2));
+		finish();
+		await vi.waitFor(() => expect(self.outboxRound).toBeNull());
+		expect(self.relayPendingEvents).toHaveBeenCalledTimes(2);
+	});
+
+	it("does not start a round while stopping", () => {
+		const self = standIn(async () => 0);
+		self.outboxStopping = true;
+		self.wakeOutboxRelay();
+		expect(self.relayPendingEvents).not.toHaveBeenCalled();
+	});
+});
