@@ -97,7 +97,9 @@ export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSc
 						}
 					}
 					if (checks.every(check => check.ready)) return { status: "ready", checks };
-					throw new Errors.MoleculerError("Not ready", 503, "NOT_READY", { checks });
+					// An answer, not a fault: probes poll it, so it is not thrown (and logged) as an error.
+					ctx.meta.$statusCode = 503;
+					return { status: "not ready", checks };
 				}
 			}
 		},
