@@ -4,7 +4,7 @@
  * key from `Idempotency-Key`, and answers `/health` (liveness) and `/ready` (readiness).
  */
 import type { IncomingMessage } from "node:http";
-import { Errors, type Context, type ServiceSchema } from "moleculer";
+import { Errors, type Context, type ServiceBroker, type ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import type { RequestMeta } from "../lib/contracts";
 import { requireUserId } from "../lib/identity";
@@ -21,6 +21,11 @@ const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/; // visible ASCII, as Str
 function header(req: IncomingMessage, name: string): string | undefined {
 	const value = req.headers[name];
 	return Array.isArray(value) ? value[0] : value;
+}
+
+/** Whether any node runs the service (Moleculer's typings want a node id it does not need). */
+function isServiceKnown(broker: ServiceBroker, service: string): boolean {
+	return (broker.registry as unknown as { hasService(name: string): boolean }).hasService(service);
 }
 
 interface ReadinessCheck {
@@ -81,6 +86,10 @@ export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSc
 					const transit = this.broker.transit as { connected?: boolean } | undefined;
 					const checks: ReadinessCheck[] = [{ name: "transporter", ready: transit ? transit.connected === true : true }];
 					for (const service of DATABASE_SERVICES) {
+						if (!isServiceKnown(this.broker, service)) {
+							checks.push({ name: service, ready: false, error: "service not available" });
+							continue;
+						}
 						try {
 							const { ready } = await ctx.call<{ ready: boolean }, object>(`${service}.readiness`, {}, {
 								timeout: READINESS_TIMEOUT_MS,

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, onTestFailed } from "vitest";
 import { waitFor } from "../support/system";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -35,6 +35,8 @@ function isAlive(pid: number): boolean {
 const postmasterPid = () => Number(readFileSync(PID_FILE, "utf8").split("\n")[0]);
 const parentOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[1]);
 
+/** What the started processes printed on stderr, shown only if the test fails. */
+const serverLog: string[] = [];
 let httpPort: number;
 let pgPort: number;
 const running: ChildProcess[] = [];
@@ -44,7 +46,7 @@ function npmStart(): ChildProcess {
 	const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(httpPort), EMBEDDED_POSTGRES_DIR: DATA_DIR, EMBEDDED_POSTGRES_PORT: String(pgPort), LOGLEVEL: "warn" };
 	for (const name of ["ORDERS_DATABASE_URL", "PAYMENTS_DATABASE_URL", "TRANSPORTER", "SERVICES", "NAMESPACE"]) delete env[name];
 	const child = spawn("npm", ["start"], { cwd: ROOT, env, detached: true, stdio: ["ignore", "ignore", "pipe"] });
-	child.stderr?.on("data", chunk => process.stderr.write(`[npm start] ${chunk}`));
+	child.stderr?.on("data", chunk => serverLog.push(String(chunk)));
 	running.push(child);
 	return child;
 }
@@ -77,6 +79,7 @@ afterAll(async () => {
 
 describe("npm start on the embedded default", () => {
 	it("serves the seed scenario, survives SIGKILL twice and stops cleanly", async () => {
+		onTestFailed(() => console.error(`npm start printed:\n${serverLog.join("")}`));
 		httpPort = await freePort();
 		pgPort = await freePort();
 
