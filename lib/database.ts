@@ -49,7 +49,7 @@ type EmbeddedServer = { start(): Promise<void>; stop(): Promise<void>; initialis
 let embeddedServer: EmbeddedServer | null = null;
 let embeddedStarting: Promise<void> | null = null;
 
-function isProcessAlive(pid: number): boolean {
+export function isProcessAlive(pid: number): boolean {
 	try {
 		process.kill(pid, 0);
 		return true;

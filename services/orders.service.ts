@@ -31,10 +31,9 @@ import {
 	type OrderStatus
 } from "../lib/orders-sql";
 import { ordersMigrations } from "../migrations/orders";
-import { createDbMixin, type DbMethods } from "../mixins/db.mixin";
-import { createIdempotencyMixin, type IdempotencyMethods } from "../mixins/idempotency.mixin";
-import { createInboxMixin, envelopeParams, type InboxMethods } from "../mixins/inbox.mixin";
-import { createOutboxMixin, type OutboxMethods, type OutboxOptions } from "../mixins/outbox.mixin";
+import { eventDrivenServiceMixins, type EventDrivenServiceMethods } from "../lib/service-mixins";
+import { envelopeParams } from "../mixins/inbox.mixin";
+import type { OutboxOptions } from "../mixins/outbox.mixin";
 
 export interface CreateOrderParams {
 	amount: number;
@@ -74,7 +73,7 @@ interface OrdersMethods {
 	applyPaymentResult(tx: Transaction, result: PaymentProcessedPayload): Promise<void>;
 }
 
-type OrdersThis = OrdersMethods & DbMethods & OutboxMethods & InboxMethods & IdempotencyMethods;
+type OrdersThis = OrdersMethods & EventDrivenServiceMethods;
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -98,12 +97,8 @@ function orderNotFound(): Errors.MoleculerClientError {
 export function createOrdersService(options: OrdersServiceOptions = {}): ServiceSchema<{ rest: string }, OrdersThis> {
 	return {
 		name: "orders",
-		mixins: [
-			createOutboxMixin(options.outbox),
-			createInboxMixin(),
-			createIdempotencyMixin(),
-			// Listed last so that it starts first: the others need the connected database.
-			createDbMixin({
+		mixins: eventDrivenServiceMixins(
+			{
 				service: "orders",
 				migrations: ordersMigrations,
 				databaseUrl: options.databaseUrl,
@@ -121,8 +116,9 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 					},
 					options: { tableName: "orders", timestamps: false }
 				}
-			})
-		],
+			},
+			options.outbox
+		),
 		// Routes are declared from the gateway's `/api` root, not under the service name.
 		settings: { rest: "/" },
 

@@ -32,10 +32,9 @@ import {
 } from "../lib/payments-sql";
 import { SQLSTATE, sqlStateOf } from "../lib/sql";
 import { paymentsMigrations } from "../migrations/payments";
-import { createDbMixin, type DbMethods } from "../mixins/db.mixin";
-import { createIdempotencyMixin, type IdempotencyMethods } from "../mixins/idempotency.mixin";
-import { createInboxMixin, envelopeParams, type InboxMethods } from "../mixins/inbox.mixin";
-import { createOutboxMixin, type OutboxMethods, type OutboxOptions } from "../mixins/outbox.mixin";
+import { eventDrivenServiceMixins, type EventDrivenServiceMethods } from "../lib/service-mixins";
+import { envelopeParams } from "../mixins/inbox.mixin";
+import type { OutboxOptions } from "../mixins/outbox.mixin";
 
 export interface TopUpParams {
 	amount: number;
@@ -61,7 +60,7 @@ interface PaymentsMethods {
 	settlePayment(tx: Transaction, request: PaymentRequestedPayload): Promise<void>;
 }
 
-type PaymentsThis = PaymentsMethods & DbMethods & OutboxMethods & InboxMethods & IdempotencyMethods;
+type PaymentsThis = PaymentsMethods & EventDrivenServiceMethods;
 
 function toAccountView(row: AccountRow): AccountView {
 	return { userId: row.user_id, balance: fromMinorUnits(row.balance_minor), createdAt: row.created_at, updatedAt: row.updated_at };
@@ -74,12 +73,8 @@ function accountNotFound(): Errors.MoleculerClientError {
 export function createPaymentsService(options: PaymentsServiceOptions = {}): ServiceSchema<{ rest: string }, PaymentsThis> {
 	return {
 		name: "payments",
-		mixins: [
-			createOutboxMixin(options.outbox),
-			createInboxMixin(),
-			createIdempotencyMixin(),
-			// Listed last so that it starts first: the others need the connected database.
-			createDbMixin({
+		mixins: eventDrivenServiceMixins(
+			{
 				service: "payments",
 				migrations: paymentsMigrations,
 				databaseUrl: options.databaseUrl,
@@ -93,8 +88,9 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 					},
 					options: { tableName: "accounts", timestamps: false }
 				}
-			})
-		],
+			},
+			options.outbox
+		),
 		// Routes are declared from the gateway's `/api` root, not under the service name.
 		settings: { rest: "/" },
 

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { afterAll, describe, expect, it, onTestFailed } from "vitest";
+import { isProcessAlive } from "../../lib/database";
 import { waitFor } from "../support/system";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -21,15 +22,6 @@ function freePort(): Promise<number> {
 		});
 		server.on("error", reject);
 	});
-}
-
-function isAlive(pid: number): boolean {
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch {
-		return false;
-	}
 }
 
 const postmasterPid = () => Number(readFileSync(PID_FILE, "utf8").split("\n")[0]);
@@ -73,7 +65,7 @@ afterAll(async () => {
 			// already gone
 		}
 	}
-	if (existsSync(PID_FILE) && isAlive(postmasterPid())) process.kill(postmasterPid(), "SIGKILL");
+	if (existsSync(PID_FILE) && isProcessAlive(postmasterPid())) process.kill(postmasterPid(), "SIGKILL");
 	rmSync(path.join(ROOT, DATA_DIR), { recursive: true, force: true });
 });
 
@@ -95,17 +87,17 @@ describe("npm start on the embedded default", () => {
 		const orphan = postmasterPid();
 		process.kill(parentOf(orphan), "SIGKILL");
 		await exited(first);
-		expect(isAlive(orphan)).toBe(true);
+		expect(isProcessAlive(orphan)).toBe(true);
 
 		const second = npmStart();
 		await waitForReady();
-		expect(isAlive(orphan)).toBe(false);
+		expect(isProcessAlive(orphan)).toBe(false);
 		expect((await request("GET", "/api/accounts/balance")).body.balance).toBe(900);
 
 		// 2. Kill the whole process group, postmaster included: a stale pid file stays behind.
 		process.kill(-second.pid!, "SIGKILL");
 		await exited(second);
-		await waitFor("the postmaster to die", async () => !isAlive(postmasterPid()));
+		await waitFor("the postmaster to die", async () => !isProcessAlive(postmasterPid()));
 		expect(existsSync(PID_FILE)).toBe(true);
 
 		const third = npmStart();
@@ -116,6 +108,6 @@ describe("npm start on the embedded default", () => {
 		const postmaster = postmasterPid();
 		process.kill(-third.pid!, "SIGTERM");
 		await exited(third);
-		await waitFor("the postmaster to stop", async () => !isAlive(postmaster), 15_000);
+		await waitFor("the postmaster to stop", async () => !isProcessAlive(postmaster), 15_000);
 	}, 300_000);
 });

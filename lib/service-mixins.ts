@@ -1,0 +1,17 @@
+import type { ServiceSchema } from "moleculer";
+import { createDbMixin, type DbMethods, type DbMixinOptions } from "../mixins/db.mixin";
+import { createIdempotencyMixin, type IdempotencyMethods } from "../mixins/idempotency.mixin";
+import { createInboxMixin, type InboxMethods } from "../mixins/inbox.mixin";
+import { createOutboxMixin, type OutboxMethods, type OutboxOptions } from "../mixins/outbox.mixin";
+
+/** What those mixins add to `this`. */
+export type EventDrivenServiceMethods = DbMethods & OutboxMethods & InboxMethods & IdempotencyMethods;
+
+/**
+ * The mixins of a service that owns a database and exchanges events through outbox and inbox.
+ * Moleculer starts the last-listed mixin first and stops it last, so the database is listed last:
+ * it is connected and migrated before the relay's first round and closed after its last.
+ */
+export function eventDrivenServiceMixins(database: DbMixinOptions, outbox?: OutboxOptions): Partial<ServiceSchema>[] {
+	return [createOutboxMixin(outbox), createInboxMixin(), createIdempotencyMixin(), createDbMixin(database)];
+}
