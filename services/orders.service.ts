@@ -129,7 +129,8 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 				params: {
 					$$strict: true,
 					amount: amountRule,
-					description: { type: "string", trim: true, min: 1, max: 500 }
+					// Postgres text cannot hold NUL characters: they are the caller's error, not a 500.
+					description: { type: "string", trim: true, min: 1, max: 500, pattern: /^[^\u0000]*$/ }
 				},
 				async handler(ctx: Context<CreateOrderParams, RequestMeta>): Promise<OrderView> {
 					const userId = requireUserId(ctx);

@@ -159,6 +159,7 @@ describe("orders", () => {
 		["a userId field", { amount: 5, description: "x", userId: "other" }],
 		["a status field", { amount: 5, description: "x", status: "FINISHED" }],
 		["three decimals", { amount: 5.001, description: "x" }],
+		["a NUL character in the description", { amount: 5, description: "a\u0000b" }],
 		["no description", { amount: 5 }]
 	])("rejects %s with 422 and creates nothing", async (_label, body) => {
 		const user = newUser();
