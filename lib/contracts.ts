@@ -11,8 +11,27 @@ export const EVENTS = Object.freeze({
 	/** payments → orders: the outcome of a payment request. */
 	PAYMENT_PROCESSED: "payment.processed",
 	/** consumer → producer: these event ids are applied (or were already); stop re-emitting them. */
-	OUTBOX_CONFIRMED: "outbox.confirmed"
+	OUTBOX_CONFIRMED: "outbox.confirmed",
+	/**
+	 * orders → every gateway (broadcast): an order changed status, for the live view. Best effort
+	 * (at-most-once, not from the outbox): clients re-read the orders when the live channel drops.
+	 */
+	ORDER_STATUS_CHANGED: "order.statusChanged"
 });
+
+export type OrderStatus = "NEW" | "FINISHED" | "CANCELLED";
+
+/** An order as the API shows it (and as the live channel pushes it). */
+export interface OrderView {
+	id: string;
+	userId: string;
+	amount: number;
+	description: string;
+	status: OrderStatus;
+	cancelReason?: CancelReason;
+	createdAt: Date;
+	updatedAt: Date;
+}
 
 /** Every event carries its outbox row id (`eventId`) and the producing service (`source`). */
 export interface EventEnvelope<TPayload> {

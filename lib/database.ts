@@ -11,8 +11,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client } from "pg";
-
-const PROJECT_ROOT = path.resolve(__dirname, existsSync(path.resolve(__dirname, "../package.json")) ? ".." : "../..");
+import { PROJECT_ROOT } from "./paths";
 
 export interface EmbeddedPostgresSettings {
 	dataDir: string;

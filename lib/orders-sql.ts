@@ -1,9 +1,8 @@
 /** SQL of the orders service: pure builders, run by its methods. */
 import type { SqlQuery } from "./sql";
-import type { CancelReason } from "./contracts";
+import type { CancelReason, OrderStatus } from "./contracts";
 
-export const ORDER_STATUSES = Object.freeze({ NEW: "NEW", FINISHED: "FINISHED", CANCELLED: "CANCELLED" } as const);
-export type OrderStatus = (typeof ORDER_STATUSES)[keyof typeof ORDER_STATUSES];
+export const ORDER_STATUSES = Object.freeze({ NEW: "NEW", FINISHED: "FINISHED", CANCELLED: "CANCELLED" } as const satisfies Record<OrderStatus, OrderStatus>);
 
 export interface OrderRow {
 	id: string;

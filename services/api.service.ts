@@ -1,16 +1,30 @@
 /**
  * The REST gateway (moleculer-web): the single entry point. It maps `/api/...` routes to the
  * actions that declare `rest`, takes the caller's identity from `X-User-Id` and a client's retry
- * key from `Idempotency-Key`, and answers `/health` (liveness) and `/ready` (readiness).
+ * key from `Idempotency-Key`, pushes order status changes to their owner (`GET /api/events`,
+ * Server-Sent Events), answers `/health` (liveness) and `/ready` (readiness), and serves the
+ * built front end (frontend/dist) at `/`.
  */
 import type { IncomingMessage } from "node:http";
+import path from "node:path";
+import type { PassThrough } from "node:stream";
 import { Errors, type Context, type ServiceBroker, type ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
-import type { RequestMeta } from "../lib/contracts";
+import { EVENTS, type OrderView, type RequestMeta } from "../lib/contracts";
 import { requireUserId } from "../lib/identity";
+import { OrderEventStreams } from "../lib/order-event-streams";
+import { PROJECT_ROOT } from "../lib/paths";
 
 export interface ApiSettings extends ApiSettingsSchema {
 	port: number;
+	/** How often idle live streams get a heartbeat comment. */
+	heartbeatIntervalMs: number;
+}
+
+/** Response meta understood by moleculer-web. */
+interface StreamMeta extends RequestMeta {
+	$responseType?: string;
+	$responseHeaders?: Record<string, string>;
 }
 
 /** Services whose database readiness `/ready` reports. */
@@ -37,6 +51,8 @@ interface ReadinessCheck {
 interface ApiLocalVars {
 	/** moleculer-web's route table. */
 	aliases: { action?: string }[];
+	orderEventStreams: OrderEventStreams;
+	heartbeatTimer: NodeJS.Timeout | null;
 }
 
 export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSchema<ApiSettings, object, ApiLocalVars> {
@@ -46,11 +62,16 @@ export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSc
 
 		settings: {
 			port: Number(process.env.PORT ?? 3000),
+			heartbeatIntervalMs: 15_000,
+			// The built React app; `npm run build` makes it.
+			assets: { folder: path.join(PROJECT_ROOT, "frontend/dist") },
+			// Routes of this service's own actions sit at the `/api` root too.
+			rest: "/",
 			...settings,
 			routes: [
 				{
 					path: "/api",
-					whitelist: ["orders.*", "payments.*"],
+					whitelist: ["orders.*", "payments.*", "api.streamOrderEvents"],
 					// Routes come from the actions' own `rest` declarations; nothing else is reachable.
 					autoAliases: true,
 					mappingPolicy: "restrict",
@@ -69,6 +90,18 @@ export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSc
 		} as ApiSettings,
 
 		actions: {
+			/** The caller's live order updates as Server-Sent Events (`event: order`, the order as data). */
+			streamOrderEvents: {
+				rest: "GET /events",
+				params: { $$strict: true },
+				handler(ctx: Context<object, StreamMeta>): PassThrough {
+					const userId = requireUserId(ctx);
+					ctx.meta.$responseType = "text/event-stream; charset=utf-8";
+					ctx.meta.$responseHeaders = { "Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no" };
+					return this.orderEventStreams.open(userId);
+				}
+			},
+
 			/** Liveness: answers while the process lives. */
 			health: {
 				handler(): { status: string } {
@@ -113,6 +146,13 @@ export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSc
 			}
 		},
 
+		events: {
+			/** Every gateway gets every change (broadcast) and passes it to the owner's open streams. */
+			[EVENTS.ORDER_STATUS_CHANGED](ctx: Context<OrderView>) {
+				this.orderEventStreams.publish(ctx.params);
+			}
+		},
+
 		methods: {
 			/** moleculer-web calls this for routes with `authentication: true`. */
 			authenticate(ctx: Context<unknown, RequestMeta>, _route: unknown, req: IncomingMessage): null {
@@ -131,6 +171,21 @@ export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSc
 				}
 				return null;
 			}
+		},
+
+		created() {
+			this.orderEventStreams = new OrderEventStreams();
+			this.heartbeatTimer = null;
+		},
+
+		started() {
+			this.heartbeatTimer = setInterval(() => this.orderEventStreams.heartbeat(), this.settings.heartbeatIntervalMs);
+		},
+
+		/** Runs before moleculer-web closes its server, which waits for open responses to end. */
+		stopped() {
+			if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+			this.orderEventStreams.closeAll();
 		}
 	};
 }

@@ -13,8 +13,8 @@ import type { Transaction } from "sequelize";
 import {
 	EVENTS,
 	PAYMENT_OUTCOMES,
-	type CancelReason,
 	type EventEnvelope,
+	type OrderView,
 	type PaymentProcessedPayload,
 	type PaymentRequestedPayload,
 	type RequestMeta
@@ -27,8 +27,7 @@ import {
 	insertOrder,
 	selectUserOrder,
 	selectUserOrders,
-	type OrderRow,
-	type OrderStatus
+	type OrderRow
 } from "../lib/orders-sql";
 import { ordersMigrations } from "../migrations/orders";
 import { eventDrivenServiceMixins, type EventDrivenServiceMethods } from "../lib/service-mixins";
@@ -47,17 +46,6 @@ export interface ListOrdersParams {
 
 export interface GetOrderParams {
 	id: string;
-}
-
-export interface OrderView {
-	id: string;
-	userId: string;
-	amount: number;
-	description: string;
-	status: OrderStatus;
-	cancelReason?: CancelReason;
-	createdAt: Date;
-	updatedAt: Date;
 }
 
 /** Construction options; the defaults come from the environment. */
@@ -196,7 +184,12 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 			async applyPaymentResult(tx: Transaction, { orderId, outcome, reason }: PaymentProcessedPayload): Promise<void> {
 				const status = outcome === PAYMENT_OUTCOMES.PAID ? ORDER_STATUSES.FINISHED : ORDER_STATUSES.CANCELLED;
 				const [updated] = await this.queryRows<OrderRow>(finishOrder(orderId, status, status === ORDER_STATUSES.CANCELLED ? reason : null), tx);
-				if (!updated) this.logger.info(`Payment result for order ${orderId} ignored: the order is not NEW.`);
+				if (!updated) {
+					this.logger.info(`Payment result for order ${orderId} ignored: the order is not NEW.`);
+					return;
+				}
+				const order = toOrderView(updated);
+				tx.afterCommit(() => this.broker.broadcast(EVENTS.ORDER_STATUS_CHANGED, order));
 			}
 		}
 	};

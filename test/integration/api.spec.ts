@@ -3,7 +3,7 @@
  * validation, status codes, idempotency keys, and the payment flow's outcomes.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSystem, waitForOrderEnd, type TestSystem } from "../support/system";
+import { openEventStream, startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
 let system: TestSystem;
 let userSeq = 0;
@@ -300,5 +300,39 @@ describe("payment of an order (one process)", () => {
 		];
 		for (let i = 0; i < 100 && (await pending()).length > 0; i++) await new Promise(r => setTimeout(r, 50));
 		expect(await pending()).toEqual([]);
+	});
+});
+
+describe("live order updates (GET /api/events)", () => {
+	it("pushes an order's status change to its owner only", async () => {
+		const owner = await userWithBalance(100);
+		const other = newUser();
+		const ownerStream = await openEventStream(system, owner);
+		const otherStream = await openEventStream(system, other);
+		try {
+			expect(ownerStream.status).toBe(200);
+			expect(ownerStream.contentType).toContain("text/event-stream");
+			const order = (await system.request("POST", "/api/orders", { user: owner, body: { amount: 30, description: "live" } })).body;
+			const pushed = await waitFor("the FINISHED push", async () => ownerStream.orders.find(o => o.id === order.id));
+			expect(pushed).toMatchObject({ id: order.id, userId: owner, status: "FINISHED", amount: 30 });
+			await new Promise(resolve => setTimeout(resolve, 100));
+			expect(otherStream.orders).toEqual([]);
+		} finally {
+			ownerStream.close();
+			otherStream.close();
+		}
+	});
+
+	it("requires the user header", async () => {
+		expect((await system.request("GET", "/api/events")).status).toBe(401);
+	});
+
+	it("forgets a stream when its client goes away", async () => {
+		const gateway = system.brokers.api.getLocalService("api") as unknown as { orderEventStreams: { size: number } };
+		const before = gateway.orderEventStreams.size;
+		const stream = await openEventStream(system, newUser());
+		await waitFor("the stream to be registered", async () => gateway.orderEventStreams.size === before + 1);
+		stream.close();
+		await waitFor("the stream to be forgotten", async () => gateway.orderEventStreams.size === before);
 	});
 });

@@ -6,7 +6,7 @@
 import type { Context, Middleware } from "moleculer";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EVENTS, type EventEnvelope } from "../../lib/contracts";
-import { startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
+import { openEventStream, startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
 const rabbitmqUrl = inject("rabbitmqUrl");
 
@@ -152,6 +152,18 @@ describe.skipIf(!rabbitmqUrl)("payment flow over RabbitMQ", () => {
 		const results = await system.sql("payments", "SELECT payload FROM outbox_events WHERE payload->>'orderId' = $1", [order.id]);
 		expect(results.map(r => r.payload.outcome)).toEqual(["PAID", "PAID"]);
 		expect(await system.sql("payments", "SELECT 1 FROM payment_transactions WHERE order_id = $1", [order.id])).toHaveLength(1);
+	});
+
+	it("pushes the status change to the owner's live stream on the gateway node", async () => {
+		const user = await userWithBalance(system, 10);
+		const stream = await openEventStream(system, user);
+		try {
+			const order = await placeOrder(system, user, 20);
+			const pushed = await waitFor("the push", async () => stream.orders.find(o => o.id === order.id));
+			expect(pushed).toMatchObject({ status: "CANCELLED", cancelReason: "INSUFFICIENT_FUNDS" });
+		} finally {
+			stream.close();
+		}
 	});
 
 	it("never overspends: 40 concurrent orders of 100 on a balance of 1000 pay exactly 10", async () => {

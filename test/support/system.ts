@@ -161,6 +161,41 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
 	};
 }
 
+export interface EventStream {
+	status: number;
+	contentType: string | null;
+	/** `event: order` messages received so far, parsed. */
+	orders: any[];
+	/** Everything received, as text. */
+	text(): string;
+	close(): void;
+}
+
+/** Opens the gateway's live channel as a user and collects what arrives. */
+export async function openEventStream(system: TestSystem, user: string): Promise<EventStream> {
+	const abort = new AbortController();
+	const response = await fetch(`${system.baseUrl}/api/events`, { headers: { "X-User-Id": user }, signal: abort.signal });
+	let received = "";
+	const orders: any[] = [];
+	void (async () => {
+		const decoder = new TextDecoder();
+		try {
+			for await (const chunk of response.body!) {
+				received += decoder.decode(chunk as Uint8Array, { stream: true });
+				const messages = received.split("\n\n");
+				orders.length = 0;
+				for (const message of messages) {
+					const data = message.split("\n").find(line => line.startsWith("data: "));
+					if (message.includes("event: order") && data) orders.push(JSON.parse(data.slice(6)));
+				}
+			}
+		} catch {
+			// aborted
+		}
+	})();
+	return { status: response.status, contentType: response.headers.get("content-type"), orders, text: () => received, close: () => abort.abort() };
+}
+
 /** Polls `probe` until it returns a truthy value; fails with `what` after `timeoutMs`. */
 export async function waitFor<T>(what: string, probe: () => Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
 	const deadline = Date.now() + timeoutMs;
