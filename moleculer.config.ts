@@ -5,6 +5,7 @@
  */
 import { Validators, type BrokerOptions, type Middleware } from "moleculer";
 import { stopEmbeddedPostgres } from "./lib/database";
+import { createHealthServerMiddleware } from "./lib/health-server";
 import { MONEY_VALIDATION_MESSAGES } from "./lib/money";
 
 /**
@@ -54,9 +55,14 @@ export function createBrokerOptions(env: NodeJS.ProcessEnv = process.env): Broke
 		tracking: { enabled: true, shutdownTimeout: 10_000 },
 		registry: { strategy: "RoundRobin", preferLocal: true },
 
+		// Prometheus metrics (Moleculer's own and the outbox's) at http://host:METRICS_PORT/metrics.
+		metrics: env.METRICS_PORT
+			? { enabled: true, reporter: [{ type: "Prometheus", options: { port: Number(env.METRICS_PORT), path: "/metrics" } }] }
+			: { enabled: false },
+
 		validator: new Validators.Fastest({ useNewCustomCheckerFunction: true, messages: MONEY_VALIDATION_MESSAGES }),
 
-		middlewares: [embeddedPostgresLifecycle]
+		middlewares: [embeddedPostgresLifecycle, ...(env.HEALTH_PORT ? [createHealthServerMiddleware(Number(env.HEALTH_PORT))] : [])]
 	};
 }
 

@@ -102,3 +102,21 @@ export function selectIdempotencyRecord(userId: string, key: string): SqlQuery {
 		values: [userId, key]
 	};
 }
+
+/** For the metrics: how many events wait for confirmation, and for how long the oldest has. */
+export function selectPendingSummary(): SqlQuery {
+	return {
+		text: `SELECT count(*)::int AS pending, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_age_seconds
+			FROM outbox_events WHERE confirmed_at IS NULL`,
+		values: []
+	};
+}
+
+/** For inspection: the oldest unconfirmed events. */
+export function selectPendingEvents(limit: number): SqlQuery {
+	return {
+		text: `SELECT id, event_name, target_group, payload, attempts, created_at, last_emitted_at, next_attempt_at
+			FROM outbox_events WHERE confirmed_at IS NULL ORDER BY created_at LIMIT $1::int`,
+		values: [limit]
+	};
+}

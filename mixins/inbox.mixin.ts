@@ -12,6 +12,7 @@ import type { Context, ServiceSchema } from "moleculer";
 import type { ValidationSchema } from "fastest-validator";
 import type { Transaction } from "sequelize";
 import { EVENTS, type EventEnvelope, type OutboxConfirmedPayload } from "../lib/contracts";
+import { MESSAGING_METRICS, registerMessagingMetrics } from "../lib/messaging-metrics";
 import { recordInboxEvent } from "../lib/outbox-sql";
 import type { DbMethods } from "./db.mixin";
 
@@ -32,6 +33,10 @@ export function envelopeParams(payloadProps: ValidationSchema): ValidationSchema
 
 export function createInboxMixin(): Partial<ServiceSchema> {
 	const schema: Partial<ServiceSchema<object, InboxMethods & DbMethods>> = {
+		started() {
+			registerMessagingMetrics(this.broker);
+		},
+
 		methods: {
 			async consumeOnce<TPayload>(
 				ctx: Context<EventEnvelope<TPayload>>,
@@ -46,6 +51,7 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 					return true;
 				});
 				if (!applied) this.logger.info(`Skipped duplicate delivery of ${eventName} ${eventId}.`);
+				this.broker.metrics.increment(applied ? MESSAGING_METRICS.INBOX_APPLIED : MESSAGING_METRICS.INBOX_DUPLICATES_SKIPPED, { service: this.name });
 				const confirmation: OutboxConfirmedPayload = { source, eventIds: [eventId] };
 				await this.broker.emit(EVENTS.OUTBOX_CONFIRMED, confirmation, { groups: [source] });
 				return applied;

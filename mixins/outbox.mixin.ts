@@ -15,7 +15,16 @@
 import type { Context, ServiceSchema } from "moleculer";
 import type { Transaction } from "sequelize";
 import { EVENTS, type EventEnvelope, type OutboxConfirmedPayload } from "../lib/contracts";
-import { claimDueEvents, confirmEvents, insertOutboxEvent, type OutboxRow, type RetryPolicy } from "../lib/outbox-sql";
+import { MESSAGING_METRICS, registerMessagingMetrics } from "../lib/messaging-metrics";
+import {
+	claimDueEvents,
+	confirmEvents,
+	insertOutboxEvent,
+	selectPendingEvents,
+	selectPendingSummary,
+	type OutboxRow,
+	type RetryPolicy
+} from "../lib/outbox-sql";
 import type { DbMethods } from "./db.mixin";
 
 export interface OutboxOptions {
@@ -48,6 +57,7 @@ export interface OutboxMethods {
 
 interface OutboxInternals {
 	emitOutboxRow(row: OutboxRow): Promise<void>;
+	updateOutboxGauges(): Promise<void>;
 }
 
 interface OutboxLocalVars {
@@ -59,6 +69,19 @@ interface OutboxLocalVars {
 
 export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv()): Partial<ServiceSchema> {
 	const schema: Partial<ServiceSchema<object, OutboxMethods & OutboxInternals & DbMethods, OutboxLocalVars>> = {
+		actions: {
+			/** Inspection (REPL: `call orders.outboxStatus`): what waits for confirmation, oldest first. */
+			outboxStatus: {
+				visibility: "public",
+				params: { $$strict: true, limit: { type: "number", integer: true, min: 1, max: 100, default: 10, convert: true } },
+				async handler(ctx: Context<{ limit: number }>) {
+					const [summary] = await this.queryRows<{ pending: number; oldest_age_seconds: number }>(selectPendingSummary());
+					const oldest = await this.queryRows(selectPendingEvents(ctx.params.limit));
+					return { service: this.name, pending: summary.pending, oldestAgeSeconds: summary.oldest_age_seconds, oldest };
+				}
+			}
+		},
+
 		events: {
 			/** A consumer has applied these events (or had already): stop re-emitting them. */
 			[EVENTS.OUTBOX_CONFIRMED]: {
@@ -69,7 +92,8 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 				},
 				async handler(ctx: Context<OutboxConfirmedPayload>) {
 					if (ctx.params.source !== this.name || ctx.params.eventIds.length === 0) return;
-					await this.queryRows(confirmEvents(ctx.params.eventIds));
+					const confirmed = await this.queryRows(confirmEvents(ctx.params.eventIds));
+					this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_CONFIRMED, { service: this.name }, confirmed.length);
 				}
 			}
 		},
@@ -114,10 +138,24 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 
 			async emitOutboxRow(row: OutboxRow) {
 				const envelope: EventEnvelope<unknown> = { eventId: row.id, source: this.name, payload: row.payload };
+				const labels = { service: this.name };
 				if (row.attempts > 1) {
 					this.logger.info(`Re-emitting unconfirmed event ${row.event_name} ${row.id} (attempt ${row.attempts}).`);
+					this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_REEMITTED, labels);
 				}
+				this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_EMITTED, labels);
 				await this.broker.emit(row.event_name, envelope, { groups: [row.target_group] });
+			},
+
+			async updateOutboxGauges() {
+				if (!this.broker.isMetricsEnabled()) return;
+				try {
+					const [summary] = await this.queryRows<{ pending: number; oldest_age_seconds: number }>(selectPendingSummary());
+					this.broker.metrics.set(MESSAGING_METRICS.OUTBOX_PENDING, summary.pending, { service: this.name });
+					this.broker.metrics.set(MESSAGING_METRICS.OUTBOX_OLDEST_PENDING_AGE, summary.oldest_age_seconds, { service: this.name });
+				} catch (err) {
+					this.logger.warn("Could not read the outbox summary for the metrics.", err);
+				}
 			}
 		},
 
@@ -130,7 +168,11 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 
 		started() {
 			this.outboxStopping = false;
-			this.outboxTimer = setInterval(() => this.wakeOutboxRelay(), options.pollIntervalMs);
+			registerMessagingMetrics(this.broker);
+			this.outboxTimer = setInterval(() => {
+				this.wakeOutboxRelay();
+				void this.updateOutboxGauges();
+			}, options.pollIntervalMs);
 			this.wakeOutboxRelay(); // events committed before a restart
 		},
 

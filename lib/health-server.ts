@@ -1,0 +1,67 @@
+/**
+ * Liveness and readiness of one process, on its own port (`HEALTH_PORT`), for processes that
+ * run no gateway (an orders or payments instance in a cluster), as Kubernetes probes expect:
+ * - `GET /health`: 200 while the process lives;
+ * - `GET /ready`: 200 once the broker has started, the transporter is connected and every local
+ *   service with a database answers its `readiness` action; 503 (with the checks) otherwise,
+ *   and from the moment a graceful stop begins.
+ */
+import { createServer, type Server } from "node:http";
+import type { Middleware, ServiceBroker } from "moleculer";
+
+interface Check {
+	name: string;
+	ready: boolean;
+}
+
+async function readinessChecks(broker: ServiceBroker, stopping: boolean): Promise<Check[]> {
+	const transit = broker.transit as { connected?: boolean } | undefined;
+	const checks: Check[] = [
+		{ name: "broker", ready: broker.started && !stopping },
+		{ name: "transporter", ready: transit ? transit.connected === true : true }
+	];
+	for (const service of broker.services) {
+		if (!service.schema.actions?.readiness) continue;
+		const ready = await broker
+			.call<{ ready: boolean }, object>(`${service.name}.readiness`, {}, { nodeID: broker.nodeID, timeout: 2000, tracking: false })
+			.then(result => result.ready, () => false);
+		checks.push({ name: service.name, ready });
+	}
+	return checks;
+}
+
+export function createHealthServerMiddleware(port: number): Middleware {
+	let server: Server | null = null;
+	let stopping = false;
+	return {
+		name: "HealthServer",
+		started(broker: ServiceBroker) {
+			server = createServer((req, res) => {
+				const reply = (status: number, body: unknown) => {
+					res.writeHead(status, { "Content-Type": "application/json; charset=utf-8" });
+					res.end(JSON.stringify(body));
+				};
+				if (req.method !== "GET") return reply(405, { error: "method not allowed" });
+				if (req.url === "/health") return reply(200, { status: "ok", nodeID: broker.nodeID });
+				if (req.url !== "/ready") return reply(404, { error: "not found" });
+				readinessChecks(broker, stopping).then(
+					checks => reply(checks.every(c => c.ready) ? 200 : 503, { status: checks.every(c => c.ready) ? "ready" : "not ready", nodeID: broker.nodeID, checks }),
+					err => reply(503, { status: "not ready", error: String(err) })
+				);
+			});
+			return new Promise<void>((resolve, reject) => {
+				server!.once("error", reject);
+				server!.listen(port, () => {
+					broker.logger.info(`Health endpoints on http://0.0.0.0:${port}/health and /ready`);
+					resolve();
+				});
+			});
+		},
+		async stopping() {
+			stopping = true;
+		},
+		stopped() {
+			return new Promise<void>(resolve => (server ? server.close(() => resolve()) : resolve()));
+		}
+	};
+}

@@ -1,0 +1,36 @@
+/**
+ * The outbox's and the inbox's own Prometheus metrics, labelled by service. They sit beside
+ * Moleculer's built-in ones when metrics are on (METRICS_PORT), and cost nothing when off.
+ */
+import type { ServiceBroker } from "moleculer";
+
+export const MESSAGING_METRICS = Object.freeze({
+	OUTBOX_PENDING: "outbox.pending",
+	OUTBOX_OLDEST_PENDING_AGE: "outbox.oldest.pending.age.seconds",
+	OUTBOX_EMITTED: "outbox.emitted.total",
+	OUTBOX_REEMITTED: "outbox.reemitted.total",
+	OUTBOX_CONFIRMED: "outbox.confirmed.total",
+	INBOX_APPLIED: "inbox.applied.total",
+	INBOX_DUPLICATES_SKIPPED: "inbox.duplicates.skipped.total"
+});
+
+const DEFINITIONS = [
+	{ name: MESSAGING_METRICS.OUTBOX_PENDING, type: "gauge", description: "Outbox events not yet confirmed by their consumer" },
+	{ name: MESSAGING_METRICS.OUTBOX_OLDEST_PENDING_AGE, type: "gauge", description: "Age of the oldest unconfirmed outbox event" },
+	{ name: MESSAGING_METRICS.OUTBOX_EMITTED, type: "counter", description: "Outbox events emitted (first emits and re-emits)" },
+	{ name: MESSAGING_METRICS.OUTBOX_REEMITTED, type: "counter", description: "Outbox events emitted again because no confirmation came" },
+	{ name: MESSAGING_METRICS.OUTBOX_CONFIRMED, type: "counter", description: "Outbox events confirmed by their consumer" },
+	{ name: MESSAGING_METRICS.INBOX_APPLIED, type: "counter", description: "Incoming events applied" },
+	{ name: MESSAGING_METRICS.INBOX_DUPLICATES_SKIPPED, type: "counter", description: "Incoming events skipped as already applied" }
+] as const;
+
+/** Registers the metrics once per broker (both mixins call it; either may come first). */
+export function registerMessagingMetrics(broker: ServiceBroker): void {
+	if (!broker.isMetricsEnabled()) return;
+	for (const definition of DEFINITIONS) {
+		if (broker.metrics.hasMetric(definition.name)) continue;
+		const labelNames = ["service"];
+		if (definition.type === "gauge") broker.metrics.register({ ...definition, type: "gauge", labelNames });
+		else broker.metrics.register({ ...definition, type: "counter", labelNames });
+	}
+}

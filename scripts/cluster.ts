@@ -1,0 +1,76 @@
+/**
+ * `npm run cluster`: the system as separate processes over RabbitMQ, as it runs in production:
+ * the gateway, two orders instances and two payments instances, against the machine's Postgres
+ * and RabbitMQ (override with the usual variables). Each line of output is prefixed with the
+ * node that wrote it; Ctrl-C (or SIGTERM) stops every process gracefully.
+ *
+ * Needs the compiled code (`npm run build`, which `npm run cluster` does first).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import readline from "node:readline";
+
+const ROOT = path.resolve(__dirname, "..");
+
+const shared: NodeJS.ProcessEnv = {
+	TRANSPORTER: process.env.TRANSPORTER ?? "amqp://guest:guest@127.0.0.1:5672",
+	ORDERS_DATABASE_URL: process.env.ORDERS_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/orders",
+	PAYMENTS_DATABASE_URL: process.env.PAYMENTS_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/payments",
+	NAMESPACE: process.env.NAMESPACE ?? ""
+};
+const gatewayPort = Number(process.env.PORT ?? 3000);
+
+/** The nodes, in start order. Health and metrics ports follow the gateway's: PORT+1… and 3031…. */
+const NODES = [
+	{ id: "api-1", services: "api" },
+	{ id: "orders-1", services: "orders" },
+	{ id: "orders-2", services: "orders" },
+	{ id: "payments-1", services: "payments" },
+	{ id: "payments-2", services: "payments" }
+];
+
+const children: ChildProcess[] = [];
+let stopping = false;
+
+function startNode({ id, services }: (typeof NODES)[number], index: number): ChildProcess {
+	const child = spawn(process.execPath, [path.join(ROOT, "node_modules/moleculer/bin/moleculer-runner.js"), "--config", "dist/moleculer.config.js"], {
+		cwd: ROOT,
+		env: {
+			...process.env,
+			...shared,
+			SERVICEDIR: "dist/services",
+			SERVICES: services,
+			NODE_ID: shared.NAMESPACE ? `${shared.NAMESPACE}-${id}` : id,
+			PORT: String(gatewayPort),
+			HEALTH_PORT: String(gatewayPort + 1 + index),
+			METRICS_PORT: String(Number(process.env.METRICS_BASE_PORT ?? 3031) + index)
+		},
+		stdio: ["ignore", "pipe", "pipe"]
+	});
+	for (const stream of [child.stdout!, child.stderr!]) {
+		readline.createInterface({ input: stream }).on("line", line => console.log(`${id.padEnd(10)} | ${line}`));
+	}
+	child.on("exit", (code, signal) => {
+		console.log(`${id.padEnd(10)} | exited (${signal ?? code})`);
+		if (!stopping) stopAll(`${id} exited`);
+		if (children.every(c => c.exitCode !== null || c.signalCode !== null)) process.exit(stopping ? 0 : 1);
+	});
+	return child;
+}
+
+function stopAll(reason: string) {
+	if (stopping) {
+		// A second signal: force.
+		for (const child of children) child.kill("SIGKILL");
+		return;
+	}
+	stopping = true;
+	console.log(`cluster    | stopping (${reason})`);
+	for (const child of children) child.kill("SIGTERM");
+}
+
+process.on("SIGINT", () => stopAll("SIGINT"));
+process.on("SIGTERM", () => stopAll("SIGTERM"));
+
+console.log(`cluster    | namespace "${shared.NAMESPACE}", gateway on http://localhost:${gatewayPort}`);
+NODES.forEach((node, index) => children.push(startNode(node, index)));
