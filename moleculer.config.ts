@@ -6,7 +6,7 @@
 import { Validators, type BrokerOptions, type Middleware } from "moleculer";
 import { stopEmbeddedPostgres } from "./lib/database";
 import { createHealthServerMiddleware } from "./lib/health-server";
-import { MONEY_VALIDATION_MESSAGES } from "./lib/money";
+import { VALIDATION_MESSAGES } from "./lib/validation";
 
 /**
  * RabbitMQ settings that make the normal path durable: persistent messages, queues that outlive
@@ -60,7 +60,7 @@ export function createBrokerOptions(env: NodeJS.ProcessEnv = process.env): Broke
 			? { enabled: true, reporter: [{ type: "Prometheus", options: { port: Number(env.METRICS_PORT), path: "/metrics" } }] }
 			: { enabled: false },
 
-		validator: new Validators.Fastest({ useNewCustomCheckerFunction: true, messages: MONEY_VALIDATION_MESSAGES }),
+		validator: new Validators.Fastest({ useNewCustomCheckerFunction: true, messages: VALIDATION_MESSAGES }),
 
 		middlewares: [embeddedPostgresLifecycle, ...(env.HEALTH_PORT ? [createHealthServerMiddleware(Number(env.HEALTH_PORT))] : [])]
 	};

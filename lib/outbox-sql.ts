@@ -71,7 +71,6 @@ export function recordInboxEvent(eventId: string, eventName: string, source: str
 }
 
 export interface IdempotencyRecord {
-	operation: string;
 	request_hash: string;
 	response_status: number;
 	response_body: unknown;
@@ -79,27 +78,27 @@ export interface IdempotencyRecord {
 }
 
 /**
- * Stores the response of an operation under the client's key, in the operation's transaction. A
- * concurrent request with the same key waits on the primary key until this commits, then finds it.
+ * Serialises requests with one key until the end of their transaction, so that a concurrent retry
+ * waits for the first request and then finds its stored response.
  */
-export function insertIdempotencyRecord(
-	userId: string,
-	key: string,
-	record: IdempotencyRecord
-): SqlQuery {
+export function lockIdempotencyKey(userId: string, operation: string, key: string): SqlQuery {
+	return { text: "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", values: [`${userId}\u0000${operation}\u0000${key}`] };
+}
+
+export function selectIdempotencyRecord(userId: string, operation: string, key: string): SqlQuery {
 	return {
-		text: `INSERT INTO idempotency_keys (user_id, key, operation, request_hash, response_status, response_body, response_location)
-			VALUES ($1::text, $2::text, $3::text, $4::text, $5::int, $6::jsonb, $7::text)
-			ON CONFLICT (user_id, key) DO NOTHING RETURNING key`,
-		values: [userId, key, record.operation, record.request_hash, record.response_status, JSON.stringify(record.response_body), record.response_location]
+		text: `SELECT request_hash, response_status, response_body, response_location
+			FROM idempotency_keys WHERE user_id = $1::text AND operation = $2::text AND key = $3::text`,
+		values: [userId, operation, key]
 	};
 }
 
-export function selectIdempotencyRecord(userId: string, key: string): SqlQuery {
+/** Stores the response of an operation under the client's key, in the operation's transaction. */
+export function insertIdempotencyRecord(userId: string, operation: string, key: string, record: IdempotencyRecord): SqlQuery {
 	return {
-		text: `SELECT operation, request_hash, response_status, response_body, response_location
-			FROM idempotency_keys WHERE user_id = $1::text AND key = $2::text`,
-		values: [userId, key]
+		text: `INSERT INTO idempotency_keys (user_id, operation, key, request_hash, response_status, response_body, response_location)
+			VALUES ($1::text, $2::text, $3::text, $4::text, $5::int, $6::jsonb, $7::text)`,
+		values: [userId, operation, key, record.request_hash, record.response_status, JSON.stringify(record.response_body), record.response_location]
 	};
 }
 

@@ -9,6 +9,7 @@
 import type { Context, ServiceSchema } from "moleculer";
 import DbService from "moleculer-db";
 import SequelizeAdapter from "moleculer-db-adapter-sequelize";
+import { parse as parseConnectionString } from "pg-connection-string";
 import { QueryTypes, type ModelAttributes, type ModelOptions, type Sequelize, type Transaction } from "sequelize";
 import { databaseFor, prepareDatabase } from "../lib/database";
 import { runMigrations, type Migration } from "../lib/migrate";
@@ -38,17 +39,26 @@ export interface DbLocalVars {
 /** Pool size per service instance; Postgres' default max_connections (100) fits many instances. */
 const POOL_MAX = Number(process.env.DATABASE_POOL_MAX ?? 10);
 
+/**
+ * No statement waits forever: a lock held too long (or a stuck query) fails the transaction,
+ * which rolls back and is retried (an event is redelivered, a client retries).
+ */
+const SESSION_TIMEOUTS = { statement_timeout: 30_000, lock_timeout: 10_000, idle_in_transaction_session_timeout: 60_000 };
+
 /** The adapter passes its arguments to `new Sequelize(...)`; its typings know only one. */
 const SequelizeAdapterWithArgs = SequelizeAdapter as unknown as new (...args: unknown[]) => SequelizeAdapter;
 
 function createAdapter(url: string): SequelizeAdapter {
-	const { hostname, port, username, password, pathname } = new URL(url);
+	// Parsed as pg parses it (socket hosts, sslmode, IPv6), so that migrations (pg, given the
+	// URL) and the service (Sequelize) connect alike.
+	const { database, user, password, host, port, ssl } = parseConnectionString(url);
 	// The four-argument form, because it is the only one whose `noSync` the adapter reads; a URL
 	// alone makes it call `sync()`, and the schema must come from migrations only.
-	return new SequelizeAdapterWithArgs(decodeURIComponent(pathname.slice(1)), decodeURIComponent(username), decodeURIComponent(password), {
-		host: hostname,
-		port: Number(port || 5432),
+	return new SequelizeAdapterWithArgs(database ?? undefined, user, password, {
+		host: host ?? undefined,
+		port: Number(port ?? 5432),
 		dialect: "postgres",
+		dialectOptions: { ...SESSION_TIMEOUTS, ...(ssl !== undefined && { ssl }) },
 		logging: false,
 		noSync: true,
 		pool: { max: POOL_MAX, min: 0, idle: 10_000, acquire: 30_000 }

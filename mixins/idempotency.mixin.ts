@@ -1,16 +1,17 @@
 /**
  * Client retries with an `Idempotency-Key` header: the first request's response is stored under
- * (user, key) in the same transaction as its effect, and a retry gets that response back without
- * doing anything again. A key reused for a different request is a client error (422).
+ * (user, endpoint, key) in the same transaction as its effect, and a retry gets that response
+ * back without doing anything again. The same key with a different request is a client error (422).
  *
- * The key row is written last, so a concurrent retry that did the work too finds the key taken
- * when it inserts; it then rolls its own work back and answers with the stored response.
+ * Concurrent requests with one key queue on a transaction-scoped advisory lock taken before
+ * anything else, so the second one finds the first one's stored response (or, if the first
+ * failed and stored nothing, does the work itself). Only successes are stored.
  */
 import { createHash } from "node:crypto";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import type { Transaction } from "sequelize";
 import type { RequestMeta } from "../lib/contracts";
-import { insertIdempotencyRecord, selectIdempotencyRecord, type IdempotencyRecord } from "../lib/outbox-sql";
+import { insertIdempotencyRecord, lockIdempotencyKey, selectIdempotencyRecord, type IdempotencyRecord } from "../lib/outbox-sql";
 import type { DbMethods } from "./db.mixin";
 
 export interface IdempotentResponse<TBody> {
@@ -31,11 +32,9 @@ export interface IdempotencyMethods {
 	): Promise<TBody>;
 }
 
-/** Thrown inside the transaction to roll it back when another request stored the key first. */
-class IdempotencyKeyTaken extends Error {}
-
-function requestHash(operation: string, params: object): string {
-	const canonical = JSON.stringify([operation, params], (_key, value: unknown) =>
+/** The validated params, key order aside: what makes a retry "the same request". */
+function requestHash(params: object): string {
+	const canonical = JSON.stringify(params, (_key, value: unknown) =>
 		value && typeof value === "object" && !Array.isArray(value)
 			? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)))
 			: value
@@ -60,47 +59,35 @@ export function createIdempotencyMixin(): Partial<ServiceSchema> {
 				const { idempotencyKey: key, userId } = ctx.meta;
 				if (!key || !userId) return respond(ctx, await this.withTransaction(work));
 
-				const hash = requestHash(operation, ctx.params);
-				const [stored] = await this.queryRows<IdempotencyRecord>(selectIdempotencyRecord(userId, key));
-				if (stored) return replay(ctx, stored, operation, hash);
-				try {
-					const response = await this.withTransaction(async tx => {
-						const result = await work(tx);
-						const record: IdempotencyRecord = {
-							operation,
+				const hash = requestHash(ctx.params);
+				const response = await this.withTransaction(async tx => {
+					await this.queryRows(lockIdempotencyKey(userId, operation, key), tx);
+					const [stored] = await this.queryRows<IdempotencyRecord>(selectIdempotencyRecord(userId, operation, key), tx);
+					if (stored) {
+						if (stored.request_hash !== hash) {
+							throw new Errors.MoleculerClientError(
+								"This Idempotency-Key was already used for a different request.",
+								422,
+								"IDEMPOTENCY_KEY_REUSED"
+							);
+						}
+						return { status: stored.response_status, body: stored.response_body as TBody, location: stored.response_location ?? undefined };
+					}
+					const result = await work(tx);
+					await this.queryRows(
+						insertIdempotencyRecord(userId, operation, key, {
 							request_hash: hash,
 							response_status: result.status,
 							response_body: result.body,
 							response_location: result.location ?? null
-						};
-						const inserted = await this.queryRows(insertIdempotencyRecord(userId, key, record), tx);
-						if (inserted.length === 0) throw new IdempotencyKeyTaken();
-						return result;
-					});
-					return respond(ctx, response);
-				} catch (err) {
-					if (!(err instanceof IdempotencyKeyTaken)) throw err;
-					const [winner] = await this.queryRows<IdempotencyRecord>(selectIdempotencyRecord(userId, key));
-					return replay(ctx, winner, operation, hash);
-				}
+						}),
+						tx
+					);
+					return result;
+				});
+				return respond(ctx, response);
 			}
 		}
 	};
 	return schema as Partial<ServiceSchema>;
-}
-
-function replay<TBody>(ctx: Context<object, RequestMeta>, stored: IdempotencyRecord, operation: string, hash: string): TBody {
-	if (stored.operation !== operation || stored.request_hash !== hash) {
-		throw new Errors.MoleculerClientError(
-			"This Idempotency-Key was already used for a different request.",
-			422,
-			"IDEMPOTENCY_KEY_REUSED",
-			{ operation: stored.operation }
-		);
-	}
-	return respond(ctx, {
-		status: stored.response_status,
-		body: stored.response_body as TBody,
-		location: stored.response_location ?? undefined
-	});
 }

@@ -35,15 +35,26 @@ export interface OutboxOptions {
 	retry: RetryPolicy;
 }
 
+/** A positive integer from the environment; anything else stops the start with a clear message. */
+function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+	const raw = env[name];
+	if (raw === undefined || raw === "") return fallback;
+	const value = Number(raw);
+	if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, not "${raw}".`);
+	return value;
+}
+
 export function outboxOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): OutboxOptions {
-	return {
-		pollIntervalMs: Number(env.OUTBOX_POLL_INTERVAL_MS ?? 1000),
-		batchSize: Number(env.OUTBOX_BATCH_SIZE ?? 100),
+	const options = {
+		pollIntervalMs: positiveInteger(env, "OUTBOX_POLL_INTERVAL_MS", 1000),
+		batchSize: positiveInteger(env, "OUTBOX_BATCH_SIZE", 100),
 		retry: {
-			baseMs: Number(env.OUTBOX_RETRY_BASE_MS ?? 1000),
-			maxMs: Number(env.OUTBOX_RETRY_MAX_MS ?? 60_000)
+			baseMs: positiveInteger(env, "OUTBOX_RETRY_BASE_MS", 1000),
+			maxMs: positiveInteger(env, "OUTBOX_RETRY_MAX_MS", 60_000)
 		}
 	};
+	if (options.retry.maxMs < options.retry.baseMs) throw new Error("OUTBOX_RETRY_MAX_MS must not be below OUTBOX_RETRY_BASE_MS.");
+	return options;
 }
 
 export interface OutboxMethods {
@@ -125,7 +136,9 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 				try {
 					for (;;) {
 						const rows = await this.queryRows<OutboxRow>(claimDueEvents(options.batchSize, options.retry));
-						await Promise.all(rows.map(row => this.emitOutboxRow(row)));
+						// Not awaited: in one process `emit` runs the consumer's handler, and one slow
+						// payment must not hold up the others. The claim already scheduled each retry.
+						for (const row of rows) void this.emitOutboxRow(row);
 						emitted += rows.length;
 						if (rows.length < options.batchSize || this.outboxStopping) return emitted;
 					}
@@ -144,7 +157,12 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 					this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_REEMITTED, labels);
 				}
 				this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_EMITTED, labels);
-				await this.broker.emit(row.event_name, envelope, { groups: [row.target_group] });
+				try {
+					await this.broker.emit(row.event_name, envelope, { groups: [row.target_group] });
+				} catch (err) {
+					// The row stays unconfirmed and is emitted again when its retry is due.
+					this.logger.warn(`Emitting ${row.event_name} ${row.id} failed; it will be retried.`, err);
+				}
 			},
 
 			async updateOutboxGauges() {

@@ -14,6 +14,7 @@ import { EVENTS, type OrderView, type RequestMeta } from "../lib/contracts";
 import { requireUserId } from "../lib/identity";
 import { OrderEventStreams } from "../lib/order-event-streams";
 import { PROJECT_ROOT } from "../lib/paths";
+import { rejectDeeplyNestedJson } from "../lib/request-body";
 
 export interface ApiSettings extends ApiSettingsSchema {
 	port: number;
@@ -76,7 +77,8 @@ export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSc
 					autoAliases: true,
 					mappingPolicy: "restrict",
 					authentication: true,
-					bodyParsers: { json: { strict: true, limit: "1mb" }, urlencoded: false },
+					// No compressed bodies (a corrupt one would surface as a 500), none nested absurdly deep.
+					bodyParsers: { json: { strict: true, limit: "1mb", inflate: false, verify: rejectDeeplyNestedJson }, urlencoded: false },
 					callOptions: { timeout: 10_000 }
 				},
 				{

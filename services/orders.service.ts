@@ -11,6 +11,7 @@ import { Errors, type Context, type ServiceSchema } from "moleculer";
 import { DataTypes } from "sequelize";
 import type { Transaction } from "sequelize";
 import {
+	CANCEL_REASONS,
 	EVENTS,
 	PAYMENT_OUTCOMES,
 	type EventEnvelope,
@@ -21,6 +22,7 @@ import {
 } from "../lib/contracts";
 import { requireUserId } from "../lib/identity";
 import { amountRule, fromMinorUnits, toMinorUnits } from "../lib/money";
+import { textRule } from "../lib/validation";
 import {
 	ORDER_STATUSES,
 	finishOrder,
@@ -117,8 +119,7 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 				params: {
 					$$strict: true,
 					amount: amountRule,
-					// Postgres text cannot hold NUL characters: they are the caller's error, not a 500.
-					description: { type: "string", trim: true, min: 1, max: 500, pattern: /^[^\u0000]*$/ }
+					description: textRule(1, 500)
 				},
 				async handler(ctx: Context<CreateOrderParams, RequestMeta>): Promise<OrderView> {
 					const userId = requireUserId(ctx);
@@ -164,7 +165,7 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 				params: envelopeParams({
 					orderId: "uuid",
 					outcome: { type: "enum", values: Object.values(PAYMENT_OUTCOMES) },
-					reason: { type: "string", nullable: true }
+					reason: { type: "enum", values: Object.values(CANCEL_REASONS), nullable: true }
 				}),
 				async handler(ctx: Context<EventEnvelope<PaymentProcessedPayload>>) {
 					await this.consumeOnce(ctx, (tx, result) => this.applyPaymentResult(tx, result));

@@ -29,16 +29,17 @@ export const createMessagingTables: Migration = {
 			received_at timestamptz NOT NULL DEFAULT now()
 		);
 
+		-- A key is scoped to its user and its endpoint (operation), as each service keeps its own.
 		CREATE TABLE idempotency_keys (
 			user_id text NOT NULL,
-			key text NOT NULL,
 			operation text NOT NULL,
+			key text NOT NULL,
 			request_hash text NOT NULL,
 			response_status integer NOT NULL,
 			response_body jsonb NOT NULL,
 			response_location text,
 			created_at timestamptz NOT NULL DEFAULT now(),
-			PRIMARY KEY (user_id, key)
+			PRIMARY KEY (user_id, operation, key)
 		);
 	`
 };

@@ -129,6 +129,16 @@ describe("request bodies", () => {
 		expect(res.status).toBe(400);
 	});
 
+	it("answers a body nested deeper than any request with 400, not a crash", async () => {
+		const res = await system.request("POST", "/api/orders", { user: "alice", rawBody: `{"amount":${"[".repeat(100_000)}${"]".repeat(100_000)},"description":"x"}` });
+		expect(res.status).toBe(400);
+	});
+
+	it("refuses compressed bodies with 415", async () => {
+		const res = await system.request("POST", "/api/orders", { user: "alice", rawBody: "not really gzip", headers: { "Content-Encoding": "gzip" } });
+		expect(res.status).toBe(415);
+	});
+
 	it("answers a body over 1 MB with 413", async () => {
 		const res = await system.request("POST", "/api/orders", {
 			user: "alice",
@@ -160,6 +170,7 @@ describe("orders", () => {
 		["a status field", { amount: 5, description: "x", status: "FINISHED" }],
 		["three decimals", { amount: 5.001, description: "x" }],
 		["a NUL character in the description", { amount: 5, description: "a\u0000b" }],
+		["an unpaired surrogate in the description", { amount: 5, description: "a\ud800b" }],
 		["no description", { amount: 5 }]
 	])("rejects %s with 422 and creates nothing", async (_label, body) => {
 		const user = newUser();
@@ -236,6 +247,28 @@ describe("Idempotency-Key", () => {
 			expect(res.body.balance).toBe(50);
 		}
 		expect((await system.request("GET", "/api/accounts/balance", { user })).body.balance).toBe(50);
+	});
+
+	it("replays the stored top-up to concurrent retries, even when doing it again would fail", async () => {
+		// 1,000 short of the balance cap: the first top-up of 1,000 fits; doing it twice would not.
+		const user = await userWithBalance(0);
+		await system.sql("payments", "UPDATE accounts SET balance_minor = 100000000000000 - 100000 WHERE user_id = $1", [user]);
+		const headers = { "Idempotency-Key": "near-the-cap" };
+		const responses = await Promise.all(
+			Array.from({ length: 10 }, () => system.request("POST", "/api/accounts/topup", { user, body: { amount: 1000 }, headers }))
+		);
+		expect(responses.map(r => r.status)).toEqual(Array(10).fill(200));
+		expect(new Set(responses.map(r => r.body.balance))).toEqual(new Set([1_000_000_000_000]));
+		const again = await system.request("POST", "/api/accounts/topup", { user, body: { amount: 1000 } });
+		expect(again.status).toBe(422);
+		expect(again.body.type).toBe("BALANCE_LIMIT_EXCEEDED");
+	});
+
+	it("scopes keys per endpoint: the same key on another endpoint is a new request", async () => {
+		const user = await userWithBalance(10);
+		const headers = { "Idempotency-Key": "same-key" };
+		expect((await system.request("POST", "/api/accounts/topup", { user, body: { amount: 1 }, headers })).status).toBe(200);
+		expect((await system.request("POST", "/api/orders", { user, body: { amount: 1, description: "x" }, headers })).status).toBe(201);
 	});
 
 	it("keeps keys per user: another user's same key is a new request", async () => {

@@ -70,5 +70,6 @@ describe("claiming outbox events", () => {
 			values: [id]
 		});
 		expect(delay_ms).toBeLessThanOrEqual(retry.maxMs);
+		expect(delay_ms).toBeGreaterThanOrEqual(retry.maxMs / 2);
 	});
 });

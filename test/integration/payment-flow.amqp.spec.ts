@@ -3,9 +3,9 @@
  * Postgres: the outcomes, duplicate deliveries, events lost in transport, and concurrent orders
  * on one account.
  */
-import type { Context, Middleware } from "moleculer";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { EVENTS, type EventEnvelope } from "../../lib/contracts";
+import { deliveryCounter, dropFirstDelivery } from "../support/middlewares";
 import { openEventStream, startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
 const rabbitmqUrl = inject("rabbitmqUrl");
@@ -27,41 +27,6 @@ async function placeOrder(system: TestSystem, user: string, amount: number, desc
 }
 
 const balanceOf = async (system: TestSystem, user: string) => (await system.request("GET", "/api/accounts/balance", { user })).body.balance;
-
-/** Counts the deliveries of an event that reached its handler and finished. */
-function deliveryCounter(eventName: string): Middleware & { count: number } {
-	const counter = {
-		name: "DeliveryCounter",
-		count: 0,
-		localEvent(next: (ctx: Context) => Promise<void>, event: { name: string }) {
-			if (event.name !== eventName) return next;
-			return async (ctx: Context) => {
-				try {
-					await next(ctx);
-				} finally {
-					counter.count++;
-				}
-			};
-		}
-	};
-	return counter;
-}
-
-/** Loses the first delivery of every event id of `eventName`, as a broken transport would. */
-function dropFirstDelivery(eventName: string): Middleware & { dropped: Set<string> } {
-	const dropped = new Set<string>();
-	return {
-		name: "DropFirstDelivery",
-		dropped,
-		localEvent(next: (ctx: Context<EventEnvelope<unknown>>) => Promise<void>, event: { name: string }) {
-			if (event.name !== eventName) return next;
-			return async (ctx: Context<EventEnvelope<unknown>>) => {
-				if (dropped.has(ctx.params.eventId)) return next(ctx);
-				dropped.add(ctx.params.eventId);
-			};
-		}
-	};
-}
 
 describe.skipIf(!rabbitmqUrl)("payment flow over RabbitMQ", () => {
 	let system: TestSystem;
@@ -125,9 +90,14 @@ describe.skipIf(!rabbitmqUrl)("payment flow over RabbitMQ", () => {
 		// A forged PAID result under the real event id: the inbox must skip it without looking at it.
 		const envelope = { eventId: row.id, source: "payments", payload: { ...row.payload, outcome: "PAID", reason: null } };
 
+		const ordersService = system.brokers.orders.getLocalService("orders") as unknown as { applyPaymentResult: () => Promise<void> };
+		const applied = vi.spyOn(ordersService, "applyPaymentResult");
 		const before = paymentResults.count;
 		await Promise.all(Array.from({ length: 10 }, () => system.brokers.payments.emit(EVENTS.PAYMENT_PROCESSED, envelope, { groups: ["orders"] })));
 		await waitFor("ten duplicate deliveries to be handled", async () => paymentResults.count >= before + 10);
+		// The inbox stopped them before the order was looked at (not only the NEW-status guard).
+		expect(applied).not.toHaveBeenCalled();
+		applied.mockRestore();
 
 		const after = (await system.request("GET", `/api/orders/${order.id}`, { user })).body;
 		expect(after).toEqual(ended);
@@ -210,5 +180,28 @@ describe.skipIf(!rabbitmqUrl)("events lost in transport over RabbitMQ", () => {
 			];
 			return pending.length === 0;
 		});
+	});
+});
+
+describe("events lost in transport in one process (no transporter)", () => {
+	let system: TestSystem;
+	const lostRequests = dropFirstDelivery(EVENTS.PAYMENT_REQUESTED);
+	const lostResults = dropFirstDelivery(EVENTS.PAYMENT_PROCESSED);
+
+	beforeAll(async () => {
+		system = await startSystem({ paymentsMiddlewares: [lostRequests], ordersMiddlewares: [lostResults] });
+	});
+
+	afterAll(async () => {
+		await system?.stop();
+	});
+
+	it("re-emits a lost request and a lost result, and the order still ends", async () => {
+		const user = await userWithBalance(system, 50);
+		const order = await placeOrder(system, user, 20);
+		expect(await waitForOrderEnd(system, user, order.id)).toMatchObject({ status: "FINISHED" });
+		expect(lostRequests.dropped.size).toBe(1);
+		expect(lostResults.dropped.size).toBe(1);
+		expect(await balanceOf(system, user)).toBe(30);
 	});
 });

@@ -38,7 +38,19 @@ export async function createTestDatabases(suffix: string): Promise<TestDatabases
 		payments: databaseUrl(admin, names.payments),
 		async drop() {
 			const dropper = new Pool({ connectionString: admin, max: 1 });
-			for (const name of Object.values(names)) await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+			for (const name of Object.values(names)) {
+				// Closed pools may still be saying goodbye: wait for them rather than kill them
+				// (a killed connection errors in a client nobody listens to any more).
+				for (let attempt = 0; ; attempt++) {
+					try {
+						await dropper.query(`DROP DATABASE IF EXISTS ${name}${attempt === 20 ? " WITH (FORCE)" : ""}`);
+						break;
+					} catch (err) {
+						if ((err as { code?: string }).code !== "55006" || attempt === 20) throw err; // 55006: object_in_use
+						await new Promise(resolve => setTimeout(resolve, 100));
+					}
+				}
+			}
 			await dropper.end();
 		}
 	};
