@@ -1,0 +1,200 @@
+import { act, render, screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it } from "vitest";
+import { NO_ACCOUNT_MESSAGE, UNREACHABLE_MESSAGE, type Order } from "../api";
+import { deferred, errorResponse, eventStream, jsonResponse, makeAccount, makeOrder, mockFetch } from "../test/fakeServer";
+import { Dashboard } from "./Dashboard";
+
+function renderDashboard() {
+	render(<Dashboard userId="alice" onSwitchUser={() => undefined} />);
+	return userEvent.setup();
+}
+
+function orderEvent(order: Order): string {
+	return `event: order\ndata: ${JSON.stringify(order)}\n\n`;
+}
+
+function rowOf(id: string): HTMLElement {
+	const row = screen.getAllByTestId("order-row").find(element => element.dataset.orderId === id);
+	if (!row) throw new Error(`No row for order ${id}`);
+	return row;
+}
+
+describe("Dashboard", () => {
+	it("offers to create an account when there is none, then shows its balance", async () => {
+		let created = false;
+		const { requests } = mockFetch({
+			"GET /api/accounts/balance": () => (created ? jsonResponse(makeAccount(0)) : errorResponse(404, "ACCOUNT_NOT_FOUND", "Account not found")),
+			"POST /api/accounts": () => {
+				created = true;
+				return jsonResponse(makeAccount(0), 201);
+			},
+			"GET /api/orders": () => jsonResponse([])
+		});
+		const user = renderDashboard();
+		expect(await screen.findByText(NO_ACCOUNT_MESSAGE)).toHaveAttribute("role", "alert");
+		expect(screen.queryByLabelText("Top-up amount")).not.toBeInTheDocument();
+
+		await user.click(screen.getByRole("button", { name: "Create account" }));
+		expect(await screen.findByTestId("balance")).toHaveTextContent("0.00");
+		expect(screen.getByLabelText("Top-up amount")).toBeInTheDocument();
+		expect(screen.queryByText(NO_ACCOUNT_MESSAGE)).not.toBeInTheDocument();
+		expect(requests.filter(request => request.method === "POST").map(request => request.body)).toEqual([{}]);
+	});
+
+	it("shows the account when it turns out to exist already", async () => {
+		// Opened in another tab after this one looked.
+		let openedElsewhere = false;
+		mockFetch({
+			"GET /api/accounts/balance": () => (openedElsewhere ? jsonResponse(makeAccount(42)) : errorResponse(404, "ACCOUNT_NOT_FOUND", "Account not found")),
+			"POST /api/accounts": () => {
+				openedElsewhere = true;
+				return errorResponse(409, "ACCOUNT_EXISTS", "Account already exists");
+			},
+			"GET /api/orders": () => jsonResponse([])
+		});
+		const user = renderDashboard();
+		await user.click(await screen.findByRole("button", { name: "Create account" }));
+		expect(await screen.findByTestId("balance")).toHaveTextContent("42.00");
+		expect(screen.queryByRole("alert")).not.toBeInTheDocument();
+	});
+
+	it("says when the server is unreachable", async () => {
+		mockFetch({
+			"GET /api/accounts/balance": () => Promise.reject(new TypeError("Failed to fetch")),
+			"GET /api/orders": () => Promise.reject(new TypeError("Failed to fetch")),
+			"GET /api/events": () => Promise.reject(new TypeError("Failed to fetch"))
+		});
+		renderDashboard();
+		await waitFor(() => expect(screen.getAllByRole("alert").map(alert => alert.textContent)).toEqual([UNREACHABLE_MESSAGE, UNREACHABLE_MESSAGE]));
+		expect(screen.getByTestId("live-status")).toHaveTextContent("Reconnecting…");
+		expect(screen.queryByText("Loading…")).not.toBeInTheDocument();
+	});
+
+	it("tops up and shows the new balance", async () => {
+		mockFetch({
+			"GET /api/accounts/balance": () => jsonResponse(makeAccount(100)),
+			"POST /api/accounts/topup": () => jsonResponse(makeAccount(1100)),
+			"GET /api/orders": () => jsonResponse([])
+		});
+		const user = renderDashboard();
+		expect(await screen.findByTestId("balance")).toHaveTextContent("100.00");
+		await user.type(screen.getByLabelText("Top-up amount"), "1000");
+		await user.click(screen.getByRole("button", { name: "Top up" }));
+		await waitFor(() => expect(screen.getByTestId("balance")).toHaveTextContent("1,100.00"));
+	});
+
+	it("does not let a balance answer that was overtaken by a top-up overwrite it", async () => {
+		const lateBalance = deferred<Response>();
+		let balanceRequests = 0;
+		mockFetch({
+			// The second request is the refetch on connecting; it answers only after the top-up.
+			"GET /api/accounts/balance": () => (++balanceRequests === 1 ? jsonResponse(makeAccount(100)) : lateBalance.promise),
+			"POST /api/accounts/topup": () => jsonResponse(makeAccount(1100)),
+			"GET /api/orders": () => jsonResponse([])
+		});
+		const user = renderDashboard();
+		expect(await screen.findByTestId("balance")).toHaveTextContent("100.00");
+		await waitFor(() => expect(balanceRequests).toBe(2));
+
+		await user.type(screen.getByLabelText("Top-up amount"), "1000");
+		await user.click(screen.getByRole("button", { name: "Top up" }));
+		await waitFor(() => expect(screen.getByTestId("balance")).toHaveTextContent("1,100.00"));
+
+		await act(async () => lateBalance.resolve(jsonResponse(makeAccount(100))));
+		expect(screen.getByTestId("balance")).toHaveTextContent("1,100.00");
+	});
+
+	it("puts a placed order on top at once, then follows its status live", async () => {
+		const stream = eventStream();
+		let balance = 100;
+		const older = makeOrder({ id: "o1", description: "Older", status: "FINISHED", createdAt: "2025-01-01T09:00:00.000Z" });
+		const placed = makeOrder({ id: "o2", amount: 30, description: "Tea", createdAt: "2025-01-01T11:00:00.000Z", updatedAt: "2025-01-01T11:00:00.000Z" });
+		mockFetch({
+			"GET /api/events": request => stream.respond(request),
+			"GET /api/accounts/balance": () => jsonResponse(makeAccount(balance)),
+			"GET /api/orders": () => jsonResponse([older]),
+			"POST /api/orders": () => jsonResponse(placed, 201)
+		});
+		const user = renderDashboard();
+		await waitFor(() => expect(screen.getByTestId("live-status")).toHaveTextContent("Live"));
+		expect(await screen.findByTestId("balance")).toHaveTextContent("100.00");
+
+		await user.type(screen.getByLabelText("Order amount"), "30");
+		await user.type(screen.getByLabelText("Description"), "Tea");
+		await user.click(screen.getByRole("button", { name: "Place order" }));
+		await waitFor(() => expect(screen.getAllByTestId("order-row").map(row => row.dataset.orderId)).toEqual(["o2", "o1"]));
+		expect(rowOf("o2")).toHaveAttribute("data-status", "NEW");
+		expect(rowOf("o2")).toHaveTextContent("New");
+
+		balance = 70;
+		act(() => stream.send(orderEvent({ ...placed, status: "FINISHED", updatedAt: "2025-01-01T11:00:01.000Z" })));
+		await waitFor(() => expect(rowOf("o2")).toHaveAttribute("data-status", "FINISHED"));
+		expect(rowOf("o2")).toHaveTextContent("Finished");
+		await waitFor(() => expect(screen.getByTestId("balance")).toHaveTextContent("70.00"));
+	});
+
+	it("shows a live cancellation with its reason", async () => {
+		const stream = eventStream();
+		const order = makeOrder({ id: "o1", amount: 5000, description: "Car" });
+		mockFetch({
+			"GET /api/events": request => stream.respond(request),
+			"GET /api/accounts/balance": () => jsonResponse(makeAccount(10)),
+			"GET /api/orders": () => jsonResponse([order])
+		});
+		renderDashboard();
+		await waitFor(() => expect(screen.getByTestId("live-status")).toHaveTextContent("Live"));
+		await screen.findAllByTestId("order-row");
+
+		act(() => stream.send(orderEvent({ ...order, status: "CANCELLED", cancelReason: "INSUFFICIENT_FUNDS", updatedAt: "2025-01-01T10:00:01.000Z" })));
+		await waitFor(() => expect(rowOf("o1")).toHaveAttribute("data-status", "CANCELLED"));
+		expect(rowOf("o1")).toHaveTextContent("Cancelled — insufficient funds");
+	});
+
+	it("shows an order's details from the server, kept current, and closes with Escape or Close", async () => {
+		const stream = eventStream();
+		const order = makeOrder({ id: "o1", amount: 12.5, description: "A book" });
+		const { requests } = mockFetch({
+			"GET /api/events": request => stream.respond(request),
+			"GET /api/accounts/balance": () => jsonResponse(makeAccount(100)),
+			"GET /api/orders": () => jsonResponse([order]),
+			"GET /api/orders/o1": () => jsonResponse(order)
+		});
+		const user = renderDashboard();
+		await waitFor(() => expect(screen.getByTestId("live-status")).toHaveTextContent("Live"));
+		const detailsButton = within(await screen.findByTestId("order-row")).getByRole("button", { name: /^Details/ });
+		await user.click(detailsButton);
+
+		const dialog = await screen.findByRole("dialog", { name: "Order details" });
+		await within(dialog).findByText("o1");
+		expect(requests.some(request => request.url === "/api/orders/o1")).toBe(true);
+		expect(dialog).toHaveTextContent("12.50");
+		expect(dialog).toHaveTextContent("A book");
+		expect(dialog).toHaveTextContent("New");
+		expect(within(dialog).getByRole("button", { name: "Close" })).toHaveFocus();
+
+		act(() => stream.send(orderEvent({ ...order, status: "CANCELLED", cancelReason: "ACCOUNT_NOT_FOUND", updatedAt: "2025-01-01T10:00:01.000Z" })));
+		await waitFor(() => expect(dialog).toHaveTextContent("Cancelled — no account"));
+		expect(within(dialog).getByText("No account")).toBeInTheDocument();
+
+		await user.keyboard("{Escape}");
+		expect(screen.queryByRole("dialog")).not.toBeInTheDocument();
+		expect(detailsButton).toHaveFocus();
+
+		await user.click(detailsButton);
+		await user.click(await screen.findByRole("button", { name: "Close" }));
+		expect(screen.queryByRole("dialog")).not.toBeInTheDocument();
+	});
+
+	it("reports an order the server does not know in the details dialog", async () => {
+		const order = makeOrder({ id: "gone" });
+		mockFetch({
+			"GET /api/accounts/balance": () => jsonResponse(makeAccount(1)),
+			"GET /api/orders": () => jsonResponse([order]),
+			"GET /api/orders/gone": () => errorResponse(404, "ORDER_NOT_FOUND", "Order not found")
+		});
+		const user = renderDashboard();
+		await user.click(within(await screen.findByTestId("order-row")).getByRole("button", { name: /^Details/ }));
+		expect(await within(screen.getByRole("dialog")).findByRole("alert")).toHaveTextContent("Order not found");
+	});
+});

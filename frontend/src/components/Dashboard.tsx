@@ -1,0 +1,55 @@
+import { useCallback, useMemo, useState } from "react";
+import { createApiClient } from "../api";
+import { useAccount } from "../hooks/useAccount";
+import { useLiveUpdates } from "../hooks/useLiveUpdates";
+import { useOrders } from "../hooks/useOrders";
+import { AccountPanel } from "./AccountPanel";
+import { AppHeader } from "./AppHeader";
+import { OrderDetails } from "./OrderDetails";
+import { OrderForm } from "./OrderForm";
+import { OrderList } from "./OrderList";
+import { SessionBar } from "./SessionBar";
+
+interface DashboardProps {
+	userId: string;
+	onSwitchUser(): void;
+}
+
+/** Everything a signed-in user sees; mounted once per user, so switching starts afresh. */
+export function Dashboard({ userId, onSwitchUser }: DashboardProps) {
+	const api = useMemo(() => createApiClient(userId), [userId]);
+	const account = useAccount(api);
+	const orders = useOrders(api);
+	const [detailsOrderId, setDetailsOrderId] = useState<string | null>(null);
+	const liveStatus = useLiveUpdates(userId, {
+		onOrder: orders.receiveOrder,
+		onOrders: orders.receiveList,
+		onBalanceStale: () => void account.reload()
+	});
+	const closeDetails = useCallback(() => setDetailsOrderId(null), []);
+
+	return (
+		<>
+			<div className="page" inert={detailsOrderId !== null}>
+				<AppHeader>
+					<SessionBar userId={userId} liveStatus={liveStatus} onSwitchUser={onSwitchUser} />
+				</AppHeader>
+				<main className="dashboard">
+					<AccountPanel api={api} account={account} />
+					<div className="dashboard__orders">
+						<OrderForm api={api} onPlaced={orders.receiveOrder} />
+						<OrderList state={orders.state} onRetry={() => void orders.reload()} onShowDetails={order => setDetailsOrderId(order.id)} />
+					</div>
+				</main>
+			</div>
+			{detailsOrderId !== null && (
+				<OrderDetails
+					api={api}
+					orderId={detailsOrderId}
+					listedOrder={orders.state.orders.find(order => order.id === detailsOrderId)}
+					onClose={closeDetails}
+				/>
+			)}
+		</>
+	);
+}

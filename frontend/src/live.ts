@@ -1,0 +1,180 @@
+/**
+ * Live order updates: reads the user's event stream (GET /api/events) with fetch, since
+ * EventSource cannot send X-User-Id. When the stream fails or ends it reconnects with backoff and,
+ * until it is back, polls the order list so the UI still converges. Every (re)connect refetches
+ * the orders and the balance once, for the changes made while nobody was listening.
+ */
+import { createApiClient, type FetchFunction, type Order, type OrderStatus } from "./api";
+import { SseParser } from "./sse";
+
+export type LiveStatus = "connecting" | "live" | "reconnecting";
+
+export interface LiveUpdateHandlers {
+	/** One order changed (from the stream). */
+	onOrder(order: Order): void;
+	/** A freshly fetched order list, newest first. */
+	onOrders(orders: Order[]): void;
+	/** The balance may have changed: an order was paid, or changes may have been missed. */
+	onBalanceStale(): void;
+	onStatusChange(status: LiveStatus): void;
+}
+
+export interface LiveUpdatesOptions extends LiveUpdateHandlers {
+	userId: string;
+	fetch?: FetchFunction;
+}
+
+const POLL_INTERVAL_MS = 3_000;
+const FIRST_RECONNECT_DELAY_MS = 1_000;
+const MAX_RECONNECT_DELAY_MS = 10_000;
+/** The server sends a heartbeat every 15 s: this much silence means a dead connection. */
+export const SILENCE_TIMEOUT_MS = 45_000;
+
+/** 1 s, 2 s, 4 s… up to 10 s, after the given number of failures in a row. */
+export function reconnectDelay(failures: number): number {
+	return Math.min(FIRST_RECONNECT_DELAY_MS * 2 ** (failures - 1), MAX_RECONNECT_DELAY_MS);
+}
+
+/** Starts listening; the returned function stops everything (requests, timers, callbacks). */
+export function startLiveUpdates(options: LiveUpdatesOptions): () => void {
+	const fetchFunction: FetchFunction = options.fetch ?? ((input, init) => fetch(input, init));
+	const stopController = new AbortController();
+	const api = createApiClient(options.userId, { fetch: fetchFunction, signal: stopController.signal });
+	// Statuses seen so far, to tell when a polled list shows an order newly FINISHED.
+	const knownStatuses = new Map<string, OrderStatus>();
+	let stopped = false;
+	let failures = 0;
+	let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+	let pollTimer: ReturnType<typeof setInterval> | undefined;
+	let pollInFlight = false;
+
+	function setStatus(status: LiveStatus): void {
+		if (!stopped) options.onStatusChange(status);
+	}
+
+	function becameFinished(order: Order): boolean {
+		const before = knownStatuses.get(order.id);
+		knownStatuses.set(order.id, order.status);
+		return order.status === "FINISHED" && before !== "FINISHED";
+	}
+
+	function receiveOrder(order: Order): void {
+		if (stopped) return;
+		const finished = becameFinished(order);
+		options.onOrder(order);
+		if (finished) options.onBalanceStale();
+	}
+
+	/** Fetches the order list; true when an order in it has newly FINISHED. */
+	async function fetchOrders(): Promise<boolean> {
+		const orders = await api.listOrders();
+		if (stopped) return false;
+		const finished = orders.map(becameFinished).some(Boolean);
+		options.onOrders(orders);
+		return finished;
+	}
+
+	async function resync(): Promise<void> {
+		options.onBalanceStale();
+		// A failure is left to the next reconnect or poll.
+		await fetchOrders().catch(() => undefined);
+	}
+
+	async function poll(): Promise<void> {
+		if (pollInFlight) return; // a slow network must not pile requests up
+		pollInFlight = true;
+		try {
+			if (await fetchOrders()) options.onBalanceStale();
+		} catch {
+			// still disconnected: the next poll tries again
+		} finally {
+			pollInFlight = false;
+		}
+	}
+
+	function startPolling(): void {
+		pollTimer ??= setInterval(() => void poll(), POLL_INTERVAL_MS);
+	}
+
+	function stopPolling(): void {
+		clearInterval(pollTimer);
+		pollTimer = undefined;
+	}
+
+	function handleMessage(event: string, data: string): void {
+		if (event !== "order") return;
+		const order = parseOrder(data);
+		// A garbled message is not worth dropping the connection for.
+		if (order !== null) receiveOrder(order);
+	}
+
+	async function readStream(body: ReadableStream<Uint8Array>, onActivity: () => void): Promise<void> {
+		const reader = body.getReader();
+		const decoder = new TextDecoder();
+		const parser = new SseParser();
+		for (;;) {
+			const { done, value } = await reader.read();
+			if (done) return;
+			onActivity();
+			for (const message of parser.push(decoder.decode(value, { stream: true }))) handleMessage(message.event, message.data);
+		}
+	}
+
+	async function connect(): Promise<void> {
+		const connection = new AbortController();
+		const abortConnection = (): void => connection.abort();
+		stopController.signal.addEventListener("abort", abortConnection);
+		let silenceTimer: ReturnType<typeof setTimeout> | undefined;
+		const restartSilenceTimer = (): void => {
+			clearTimeout(silenceTimer);
+			silenceTimer = setTimeout(abortConnection, SILENCE_TIMEOUT_MS);
+		};
+		try {
+			restartSilenceTimer();
+			const response = await fetchFunction("/api/events", {
+				headers: { Accept: "text/event-stream", "X-User-Id": options.userId },
+				cache: "no-store",
+				signal: connection.signal
+			});
+			if (!response.ok || response.body === null) {
+				await response.body?.cancel();
+				throw new Error(`The event stream answered HTTP ${response.status}.`);
+			}
+			failures = 0;
+			stopPolling();
+			setStatus("live");
+			void resync();
+			await readStream(response.body, restartSilenceTimer);
+		} catch {
+			// failed, aborted or cut: the same recovery whatever the cause
+		} finally {
+			clearTimeout(silenceTimer);
+			stopController.signal.removeEventListener("abort", abortConnection);
+		}
+		if (stopped) return;
+		failures += 1;
+		setStatus("reconnecting");
+		startPolling();
+		reconnectTimer = setTimeout(() => void connect(), reconnectDelay(failures));
+	}
+
+	setStatus("connecting");
+	void connect();
+
+	return () => {
+		stopped = true;
+		stopController.abort();
+		clearTimeout(reconnectTimer);
+		stopPolling();
+	};
+}
+
+function parseOrder(data: string): Order | null {
+	try {
+		const value: unknown = JSON.parse(data);
+		const candidate = value as Partial<Order> | null;
+		return typeof candidate?.id === "string" && typeof candidate.status === "string" ? (value as Order) : null;
+	} catch {
+		return null;
+	}
+}

@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { formatMoney, parseAmount } from "./money";
+
+describe("formatMoney", () => {
+	it.each([
+		[0, "0.00"],
+		[12.5, "12.50"],
+		[900, "900.00"],
+		[1000, "1,000.00"],
+		[1_000_000_000, "1,000,000,000.00"],
+		[0.29, "0.29"]
+	])("formats %s as %s", (amount, text) => {
+		expect(formatMoney(amount)).toBe(text);
+	});
+});
+
+describe("parseAmount", () => {
+	it.each([
+		["", "Enter an amount."],
+		["   ", "Enter an amount."],
+		["abc", "Enter the amount as a number, like 12.50."],
+		["1e3", "Enter the amount as a number, like 12.50."],
+		["1,000", "Enter the amount as a number, like 12.50."],
+		["Infinity", "Enter the amount as a number, like 12.50."],
+		["0", "The amount must be greater than 0."],
+		["0.00", "The amount must be greater than 0."],
+		["-1", "The amount must be greater than 0."],
+		["1.005", "The amount can have at most 2 decimal places."],
+		["0.001", "The amount can have at most 2 decimal places."],
+		["1000000000.01", "The amount can be at most 1,000,000,000.00."]
+	])("rejects %j: %s", (input, message) => {
+		expect(parseAmount(input)).toEqual({ ok: false, message });
+	});
+
+	it.each([
+		["12.5", 12.5],
+		[" 100 ", 100],
+		["0.01", 0.01],
+		["1.50", 1.5],
+		["1.500", 1.5],
+		[".5", 0.5],
+		["1000000000", 1_000_000_000],
+		["1000000000.00", 1_000_000_000]
+	])("accepts %j as %s", (input, amount) => {
+		expect(parseAmount(input)).toEqual({ ok: true, amount });
+	});
+});

@@ -1,0 +1,31 @@
+/**
+ * Money as the API has it: a number > 0 with at most two decimals, at most 1,000,000,000.
+ * Shown without a currency sign, always as "1,000.00" whatever the browser's locale.
+ */
+
+const MAX_AMOUNT = 1_000_000_000;
+
+const moneyFormat = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+export function formatMoney(amount: number): string {
+	return moneyFormat.format(amount);
+}
+
+export type AmountCheck = { ok: true; amount: number } | { ok: false; message: string };
+
+// A plain decimal: no exponent, no thousands separators, no "Infinity".
+const DECIMAL_PATTERN = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+
+/** Reads what a person typed into an amount field, with the API's rules and plain messages. */
+export function parseAmount(input: string): AmountCheck {
+	const text = input.trim();
+	if (text === "") return { ok: false, message: "Enter an amount." };
+	if (!DECIMAL_PATTERN.test(text)) return { ok: false, message: "Enter the amount as a number, like 12.50." };
+	const amount = Number(text);
+	if (amount <= 0) return { ok: false, message: "The amount must be greater than 0." };
+	// Counted on the text, not the number: 1.005 is not exactly representable as a double.
+	const decimals = (text.split(".")[1] ?? "").replace(/0+$/, "");
+	if (decimals.length > 2) return { ok: false, message: "The amount can have at most 2 decimal places." };
+	if (amount > MAX_AMOUNT) return { ok: false, message: `The amount can be at most ${formatMoney(MAX_AMOUNT)}.` };
+	return { ok: true, amount };
+}
