@@ -15,6 +15,8 @@ import { requireUserId } from "../lib/identity";
 import { OrderEventStreams } from "../lib/order-event-streams";
 import { PROJECT_ROOT } from "../lib/paths";
 import { rejectDeeplyNestedJson } from "../lib/request-body";
+import { buildOpenApiDocument, type ServiceInfo } from "../lib/openapi";
+import { serveSwaggerUiAsset, serveSwaggerUiPage } from "../lib/swagger-ui";
 
 export interface ApiSettings extends ApiSettingsSchema {
 	port: number;
@@ -83,8 +85,14 @@ export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSc
 				},
 				{
 					path: "/",
-					whitelist: ["api.health", "api.ready"],
-					aliases: { "GET /health": "api.health", "GET /ready": "api.ready" },
+					whitelist: ["api.health", "api.ready", "api.openapi"],
+					aliases: {
+						"GET /health": "api.health",
+						"GET /ready": "api.ready",
+						"GET /openapi.json": "api.openapi",
+						"GET /docs": serveSwaggerUiPage,
+						"GET /docs/:file": serveSwaggerUiAsset
+					},
 					mappingPolicy: "restrict",
 					bodyParsers: false
 				}
@@ -95,12 +103,25 @@ export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSc
 			/** The caller's live order updates as Server-Sent Events (`event: order`, the order as data). */
 			streamOrderEvents: {
 				rest: "GET /events",
+				openapi: {
+					summary: "Live updates of your orders (Server-Sent Events: `event: order`, the order as JSON data; `: ping` every 15 s)",
+					eventStream: true,
+					responses: { 200: "An endless event stream" }
+				},
 				params: { $$strict: true },
 				handler(ctx: Context<object, StreamMeta>): PassThrough {
 					const userId = requireUserId(ctx);
 					ctx.meta.$responseType = "text/event-stream; charset=utf-8";
 					ctx.meta.$responseHeaders = { "Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no" };
 					return this.orderEventStreams.open(userId);
+				}
+			},
+
+			/** The OpenAPI 3 document of the `/api` routes, generated from the services' own declarations. */
+			openapi: {
+				handler(): Record<string, unknown> {
+					const services = this.broker.registry.getServiceList({ withActions: true, onlyAvailable: true }) as ServiceInfo[];
+					return buildOpenApiDocument(services, "/api");
 				}
 			},
 

@@ -116,6 +116,12 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 			/** Places an order for the caller (status NEW) and requests its payment; idempotent with an Idempotency-Key. */
 			create: {
 				rest: "POST /orders",
+				openapi: {
+					summary: "Place an order; it is paid (FINISHED) or refused (CANCELLED) shortly after",
+					body: "Order",
+					idempotent: true,
+					responses: { 201: "The order, status NEW; Location names it" }
+				},
 				params: {
 					$$strict: true,
 					amount: amountRule,
@@ -133,6 +139,7 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 			/** The caller's orders, newest first. */
 			list: {
 				rest: "GET /orders",
+				openapi: { summary: "Your orders, newest first", body: "OrderList", responses: { 200: "A page of your orders" } },
 				params: {
 					$$strict: true,
 					limit: { type: "number", integer: true, min: 1, max: 200, convert: true, default: 50 },
@@ -148,6 +155,7 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 			/** One of the caller's orders; another user's order is reported as not found. */
 			get: {
 				rest: "GET /orders/:id",
+				openapi: { summary: "One of your orders", body: "Order", responses: { 200: "The order", 404: "No such order of yours (unknown or malformed id, or another user's)" } },
 				params: { $$strict: true, id: "string" },
 				async handler(ctx: Context<GetOrderParams, RequestMeta>): Promise<OrderView> {
 					const userId = requireUserId(ctx);

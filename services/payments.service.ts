@@ -98,6 +98,7 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 			/** Opens the caller's account with a zero balance. */
 			createAccount: {
 				rest: "POST /accounts",
+				openapi: { summary: "Open your account", body: "Account", responses: { 201: "The new account, balance 0", 409: "You already have an account" } },
 				params: { $$strict: true },
 				async handler(ctx: Context<object, RequestMeta>): Promise<AccountView> {
 					const userId = requireUserId(ctx);
@@ -112,6 +113,12 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 			/** Adds money to the caller's account; idempotent with an Idempotency-Key. */
 			topUp: {
 				rest: "POST /accounts/topup",
+				openapi: {
+					summary: "Add money to your account",
+					body: "Account",
+					idempotent: true,
+					responses: { 200: "The account with its new balance", 404: "You have no account", 422: "Invalid amount, or the balance would exceed its limit" }
+				},
 				params: { $$strict: true, amount: amountRule },
 				async handler(ctx: Context<TopUpParams, RequestMeta>): Promise<AccountView> {
 					const userId = requireUserId(ctx);
@@ -131,6 +138,7 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 			/** The caller's balance. */
 			getBalance: {
 				rest: "GET /accounts/balance",
+				openapi: { summary: "Your balance", body: "Account", responses: { 200: "Your account", 404: "You have no account" } },
 				params: { $$strict: true },
 				async handler(ctx: Context<object, RequestMeta>): Promise<AccountView> {
 					return this.findAccount(requireUserId(ctx));

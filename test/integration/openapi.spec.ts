@@ -1,0 +1,160 @@
+/**
+ * The generated OpenAPI document against the running gateway: it lists exactly the routes the
+ * gateway has, each documented operation answers with a documented status, success bodies match
+ * their documented schemas, and Swagger UI is served.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startSystem, type TestSystem } from "../support/system";
+
+type Schema = Record<string, any>;
+
+let system: TestSystem;
+let document: Schema;
+
+beforeAll(async () => {
+	system = await startSystem();
+	document = (await system.request("GET", "/openapi.json")).body;
+});
+
+afterAll(async () => {
+	await system?.stop();
+});
+
+function resolve(schema: Schema): Schema {
+	if (!schema.$ref) return schema;
+	return (schema.$ref as string).slice(2).split("/").reduce((node: Schema, key) => node[key], document);
+}
+
+/** Problems of `value` against a JSON schema (the subset the document uses). */
+function mismatches(value: unknown, schema: Schema, at = "body"): string[] {
+	const s = resolve(schema);
+	if (s.enum) return s.enum.includes(value) ? [] : [`${at}: ${JSON.stringify(value)} not in ${s.enum}`];
+	switch (s.type) {
+		case "array":
+			return Array.isArray(value) ? value.flatMap((item, i) => mismatches(item, s.items, `${at}[${i}]`)) : [`${at}: not an array`];
+		case "object": {
+			if (typeof value !== "object" || value === null) return [`${at}: not an object`];
+			const problems = (s.required ?? []).filter((key: string) => !(key in value)).map((key: string) => `${at}.${key}: missing`);
+			for (const [key, item] of Object.entries(value)) {
+				if (s.properties?.[key]) problems.push(...mismatches(item, s.properties[key], `${at}.${key}`));
+				else if (s.additionalProperties === false) problems.push(`${at}.${key}: not documented`);
+			}
+			return problems;
+		}
+		case "number":
+		case "integer":
+			return typeof value === "number" ? [] : [`${at}: not a number`];
+		case "string":
+			return typeof value === "string" ? [] : [`${at}: not a string`];
+		default:
+			return [];
+	}
+}
+
+/** A valid value for a documented parameter or property. */
+function example(schema: Schema): unknown {
+	if (schema.format === "uuid") return "00000000-0000-4000-8000-000000000000";
+	if (schema.type === "number" || schema.type === "integer") return schema.minimum ?? 1;
+	if (schema.type === "string") return "example";
+	return undefined;
+}
+
+describe("GET /openapi.json", () => {
+	it("is an OpenAPI 3 document of exactly the gateway's /api routes", async () => {
+		expect(document.openapi).toMatch(/^3\./);
+		const documented = Object.entries(document.paths as Record<string, Schema>)
+			.flatMap(([path, operations]) => Object.keys(operations).map(method => `${method.toUpperCase()} ${path}`))
+			.sort();
+		const gateway = system.brokers.api.getLocalService("api") as unknown as { aliases: { method: string; fullPath: string }[] };
+		const routed = gateway.aliases
+			.filter(alias => alias.fullPath.startsWith("/api/"))
+			.map(alias => `${alias.method} ${alias.fullPath.replace(/:(\w+)/g, "{$1}")}`)
+			.sort();
+		expect(documented).toEqual(routed);
+		expect(documented).toEqual([
+			"GET /api/accounts/balance",
+			"GET /api/events",
+			"GET /api/orders",
+			"GET /api/orders/{id}",
+			"POST /api/accounts",
+			"POST /api/accounts/topup",
+			"POST /api/orders"
+		]);
+	});
+
+	it("documents the input rules from the validation schemas", () => {
+		const body = document.paths["/api/orders"].post.requestBody.content["application/json"].schema;
+		expect(body).toMatchObject({
+			type: "object",
+			required: ["amount", "description"],
+			additionalProperties: false,
+			properties: {
+				amount: { type: "number", exclusiveMinimum: 0, maximum: 1_000_000_000, multipleOf: 0.01 },
+				description: { type: "string", minLength: 1, maxLength: 500 }
+			}
+		});
+		const limit = document.paths["/api/orders"].get.parameters.find((p: Schema) => p.name === "limit");
+		expect(limit).toMatchObject({ in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 200, default: 50 } });
+	});
+
+	it("answers every documented operation with a documented status and body", async () => {
+		const user = `openapi-${Date.now()}`;
+		// Operations in an order that makes the happy path reachable: the account first.
+		const operations = Object.entries(document.paths as Record<string, Schema>)
+			.flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method, op: op as Schema })))
+			.sort((a, b) => (a.path === "/api/accounts" && a.method === "post" ? -1 : b.path === "/api/accounts" && b.method === "post" ? 1 : 0));
+		for (const { path, method, op } of operations) {
+			const parameters = (op.parameters as Schema[]).map(resolve);
+			let url = path;
+			const query = new URLSearchParams();
+			for (const p of parameters) {
+				if (p.in === "path") url = url.replace(`{${p.name}}`, String(example(p.schema)));
+				if (p.in === "query" && p.required) query.set(p.name, String(example(p.schema)));
+			}
+			const bodySchema = op.requestBody?.content["application/json"].schema;
+			const body = bodySchema
+				? Object.fromEntries((bodySchema.required ?? []).map((key: string) => [key, example(bodySchema.properties[key])]))
+				: undefined;
+			const abort = new AbortController();
+			const response = await fetch(`${system.baseUrl}${url}${query.size ? `?${query}` : ""}`, {
+				method: method.toUpperCase(),
+				headers: { "X-User-Id": user, ...(body && { "Content-Type": "application/json" }) },
+				body: body && JSON.stringify(body),
+				signal: abort.signal
+			});
+			const label = `${method.toUpperCase()} ${url}`;
+			expect(Object.keys(op.responses), label).toContain(String(response.status));
+			const documented = op.responses[String(response.status)];
+			const contentType = Object.keys(documented.content ?? {})[0];
+			if (contentType === "text/event-stream") {
+				expect(response.headers.get("content-type"), label).toContain("text/event-stream");
+				abort.abort();
+			} else if (contentType) {
+				expect(mismatches(await response.json(), documented.content[contentType].schema), label).toEqual([]);
+			}
+		}
+	});
+
+	it("documents the identity header and its errors on every operation", async () => {
+		for (const [path, ops] of Object.entries(document.paths as Record<string, Schema>)) {
+			for (const [method, op] of Object.entries(ops as Record<string, Schema>)) {
+				expect(op.parameters[0], `${method} ${path}`).toEqual({ $ref: "#/components/parameters/UserId" });
+				expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["400", "401"]));
+			}
+		}
+		expect((await system.request("GET", "/api/orders")).status).toBe(401);
+	});
+});
+
+describe("Swagger UI", () => {
+	it("is served at /docs and reads /openapi.json", async () => {
+		const page = await fetch(`${system.baseUrl}/docs`);
+		expect(page.status).toBe(200);
+		const html = await page.text();
+		expect(html).toContain("/openapi.json");
+		for (const asset of html.matchAll(/(?:src|href)="(\/docs\/[^"]+)"/g)) {
+			expect((await fetch(`${system.baseUrl}${asset[1]}`)).status, asset[1]).toBe(200);
+		}
+		expect((await fetch(`${system.baseUrl}/docs/../../package.json`)).status).toBe(404);
+	});
+});
