@@ -6,6 +6,7 @@
 import { Validators, type BrokerOptions, type Middleware } from "moleculer";
 import { stopEmbeddedPostgres } from "./lib/database";
 import { createHealthServerMiddleware } from "./lib/health-server";
+import { loggerOptions } from "./lib/logging";
 import { VALIDATION_MESSAGES } from "./lib/validation";
 
 /**
@@ -42,7 +43,7 @@ export function createBrokerOptions(env: NodeJS.ProcessEnv = process.env): Broke
 	return {
 		namespace: env.NAMESPACE ?? "",
 		nodeID: env.NODE_ID || undefined,
-		logger: { type: "Console", options: { formatter: "short", colors: process.stdout.isTTY } },
+		logger: loggerOptions(env),
 		logLevel: (env.LOGLEVEL as BrokerOptions["logLevel"]) ?? "info",
 
 		// Other transporters (NATS, Redis, ...) work too, with Moleculer's defaults.

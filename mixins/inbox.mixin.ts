@@ -12,13 +12,14 @@ import type { Context, ServiceSchema } from "moleculer";
 import type { ValidationSchema } from "fastest-validator";
 import type { Transaction } from "sequelize";
 import { EVENTS, type EventEnvelope, type OutboxConfirmedPayload } from "../lib/contracts";
+import { eventLogFields } from "../lib/logging";
 import { MESSAGING_METRICS, registerMessagingMetrics } from "../lib/messaging-metrics";
 import { recordInboxEvent } from "../lib/outbox-sql";
 import type { DbMethods } from "./db.mixin";
 
 export interface InboxMethods {
 	/** Applies the event unless its id was applied before; returns whether it was applied now. */
-	consumeOnce<TPayload>(ctx: Context<EventEnvelope<TPayload>>, apply: (tx: Transaction, payload: TPayload) => Promise<void>): Promise<boolean>;
+	consumeOnce<TPayload>(ctx: Context<EventEnvelope<TPayload>>, apply: (tx: Transaction, payload: TPayload, eventId: string) => Promise<void>): Promise<boolean>;
 }
 
 /** Validation schema of an event envelope whose payload has the given properties. */
@@ -40,17 +41,25 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 		methods: {
 			async consumeOnce<TPayload>(
 				ctx: Context<EventEnvelope<TPayload>>,
-				apply: (tx: Transaction, payload: TPayload) => Promise<void>
+				apply: (tx: Transaction, payload: TPayload, eventId: string) => Promise<void>
 			): Promise<boolean> {
 				const { eventId, source, payload } = ctx.params;
 				const eventName = ctx.eventName ?? "unknown";
-				const applied = await this.withTransaction(async tx => {
-					const recorded = await this.queryRows(recordInboxEvent(eventId, eventName, source), tx);
-					if (recorded.length === 0) return false;
-					await apply(tx, payload);
-					return true;
-				});
-				if (!applied) this.logger.info(`Skipped duplicate delivery of ${eventName} ${eventId}.`);
+				const logFields = { ...eventLogFields(eventId, eventName, payload), source };
+				let applied: boolean;
+				try {
+					applied = await this.withTransaction(async tx => {
+						const recorded = await this.queryRows(recordInboxEvent(eventId, eventName, source), tx);
+						if (recorded.length === 0) return false;
+						await apply(tx, payload, eventId);
+						return true;
+					});
+				} catch (err) {
+					this.logger.error(logFields, "Applying the event failed; the producer will deliver it again.", err);
+					throw err;
+				}
+				if (applied) this.logger.debug(logFields, "Applied the event.");
+				else this.logger.info(logFields, "Skipped a duplicate delivery.");
 				this.broker.metrics.increment(applied ? MESSAGING_METRICS.INBOX_APPLIED : MESSAGING_METRICS.INBOX_DUPLICATES_SKIPPED, { service: this.name });
 				const confirmation: OutboxConfirmedPayload = { source, eventIds: [eventId] };
 				await this.broker.emit(EVENTS.OUTBOX_CONFIRMED, confirmation, { groups: [source] });

@@ -15,6 +15,7 @@
 import type { Context, ServiceSchema } from "moleculer";
 import type { Transaction } from "sequelize";
 import { EVENTS, type EventEnvelope, type OutboxConfirmedPayload } from "../lib/contracts";
+import { eventLogFields } from "../lib/logging";
 import { MESSAGING_METRICS, registerMessagingMetrics } from "../lib/messaging-metrics";
 import {
 	claimDueEvents,
@@ -152,8 +153,9 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 			async emitOutboxRow(row: OutboxRow) {
 				const envelope: EventEnvelope<unknown> = { eventId: row.id, source: this.name, payload: row.payload };
 				const labels = { service: this.name };
+				const logFields = eventLogFields(row.id, row.event_name, row.payload);
 				if (row.attempts > 1) {
-					this.logger.info(`Re-emitting unconfirmed event ${row.event_name} ${row.id} (attempt ${row.attempts}).`);
+					this.logger.info({ ...logFields, attempt: row.attempts }, "Re-emitting an unconfirmed event.");
 					this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_REEMITTED, labels);
 				}
 				this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_EMITTED, labels);
@@ -161,7 +163,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 					await this.broker.emit(row.event_name, envelope, { groups: [row.target_group] });
 				} catch (err) {
 					// The row stays unconfirmed and is emitted again when its retry is due.
-					this.logger.warn(`Emitting ${row.event_name} ${row.id} failed; it will be retried.`, err);
+					this.logger.warn(logFields, "Emitting the event failed; it will be retried.", err);
 				}
 			},
 

@@ -60,7 +60,7 @@ export interface OrdersServiceOptions {
 
 interface OrdersMethods {
 	placeOrder(tx: Transaction, userId: string, params: CreateOrderParams): Promise<OrderView>;
-	applyPaymentResult(tx: Transaction, result: PaymentProcessedPayload): Promise<void>;
+	applyPaymentResult(tx: Transaction, result: PaymentProcessedPayload, eventId: string): Promise<void>;
 }
 
 type OrdersThis = OrdersMethods & EventDrivenServiceMethods;
@@ -176,7 +176,7 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 					reason: { type: "enum", values: Object.values(CANCEL_REASONS), nullable: true }
 				}),
 				async handler(ctx: Context<EventEnvelope<PaymentProcessedPayload>>) {
-					await this.consumeOnce(ctx, (tx, result) => this.applyPaymentResult(tx, result));
+					await this.consumeOnce(ctx, (tx, result, eventId) => this.applyPaymentResult(tx, result, eventId));
 				}
 			}
 		},
@@ -186,19 +186,23 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 				const amountMinor = toMinorUnits(amount);
 				const [row] = await this.queryRows<OrderRow>(insertOrder(randomUUID(), userId, amountMinor, description), tx);
 				const request: PaymentRequestedPayload = { orderId: row.id, userId, amountMinor };
-				await this.addOutboxEvent(tx, EVENTS.PAYMENT_REQUESTED, "payments", request);
+				const eventId = await this.addOutboxEvent(tx, EVENTS.PAYMENT_REQUESTED, "payments", request);
+				tx.afterCommit(() => this.logger.info({ orderId: row.id, eventId, userId }, "Order placed."));
 				return toOrderView(row);
 			},
 
-			async applyPaymentResult(tx: Transaction, { orderId, outcome, reason }: PaymentProcessedPayload): Promise<void> {
+			async applyPaymentResult(tx: Transaction, { orderId, outcome, reason }: PaymentProcessedPayload, eventId: string): Promise<void> {
 				const status = outcome === PAYMENT_OUTCOMES.PAID ? ORDER_STATUSES.FINISHED : ORDER_STATUSES.CANCELLED;
 				const [updated] = await this.queryRows<OrderRow>(finishOrder(orderId, status, status === ORDER_STATUSES.CANCELLED ? reason : null), tx);
 				if (!updated) {
-					this.logger.info(`Payment result for order ${orderId} ignored: the order is not NEW.`);
+					this.logger.info({ orderId, eventId }, "Payment result ignored: the order is not NEW.");
 					return;
 				}
 				const order = toOrderView(updated);
-				tx.afterCommit(() => this.broker.broadcast(EVENTS.ORDER_STATUS_CHANGED, order));
+				tx.afterCommit(() => {
+					this.logger.info({ orderId, eventId, status: order.status, cancelReason: order.cancelReason }, "Order ended.");
+					void this.broker.broadcast(EVENTS.ORDER_STATUS_CHANGED, order);
+				});
 			}
 		}
 	};

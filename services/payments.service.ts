@@ -57,7 +57,7 @@ export interface PaymentsServiceOptions {
 
 interface PaymentsMethods {
 	findAccount(userId: string): Promise<AccountView>;
-	settlePayment(tx: Transaction, request: PaymentRequestedPayload): Promise<void>;
+	settlePayment(tx: Transaction, request: PaymentRequestedPayload, eventId: string): Promise<void>;
 }
 
 type PaymentsThis = PaymentsMethods & EventDrivenServiceMethods;
@@ -155,7 +155,7 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 					amountMinor: { type: "number", integer: true, positive: true }
 				}),
 				async handler(ctx: Context<EventEnvelope<PaymentRequestedPayload>>) {
-					await this.consumeOnce(ctx, (tx, request) => this.settlePayment(tx, request));
+					await this.consumeOnce(ctx, (tx, request, eventId) => this.settlePayment(tx, request, eventId));
 				}
 			}
 		},
@@ -172,7 +172,7 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 			 * before (a new request for it, not a redelivery, which the inbox stops) gets its stored
 			 * outcome again, so it can never be charged twice.
 			 */
-			async settlePayment(tx: Transaction, { orderId, userId, amountMinor }: PaymentRequestedPayload): Promise<void> {
+			async settlePayment(tx: Transaction, { orderId, userId, amountMinor }: PaymentRequestedPayload, eventId: string): Promise<void> {
 				const [decided] = await this.queryRows<PaymentRow>(selectPayment(orderId), tx);
 				let result: PaymentProcessedPayload;
 				if (decided) {
@@ -188,6 +188,8 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 					}
 					await this.queryRows(insertPayment(orderId, userId, amountMinor, result.outcome, result.reason), tx);
 				}
+				const logFields = { orderId, eventId, userId, outcome: result.outcome, reason: result.reason, repeated: Boolean(decided) };
+				tx.afterCommit(() => this.logger.info(logFields, "Payment decided."));
 				await this.addOutboxEvent(tx, EVENTS.PAYMENT_PROCESSED, "orders", result);
 			}
 		}

@@ -56,7 +56,8 @@ describe.skipIf(!rabbitmqUrl)("npm run cluster", () => {
 				PORT: String(port),
 				METRICS_BASE_PORT: String(metricsBase),
 				AMQP_QUEUE_EXPIRY_MS: "60000",
-				LOGLEVEL: "warn"
+				LOGLEVEL: "info",
+				LOG_FORMAT: "json"
 			},
 			stdio: ["ignore", "pipe", "pipe"]
 		});
@@ -87,6 +88,20 @@ describe.skipIf(!rabbitmqUrl)("npm run cluster", () => {
 		expect(ended.filter(o => o.status === "FINISHED")).toHaveLength(10);
 		expect(ended.filter(o => o.status === "CANCELLED")).toHaveLength(10);
 		expect((await api("GET", "/api/accounts/balance", user)).body.balance).toBe(0);
+	});
+
+	it("logs one JSON object per line, with the order and event ids on lines about them", async () => {
+		const records = output
+			.join("")
+			.split("\n")
+			.map(line => line.split(" | ")[1])
+			.filter((json): json is string => json?.startsWith("{") ?? false)
+			.map(json => JSON.parse(json) as Record<string, unknown>);
+		expect(records.length).toBeGreaterThan(20);
+		for (const message of ["Order placed.", "Payment decided.", "Order ended."]) {
+			const record = records.find(r => r.message === message);
+			expect(record, message).toMatchObject({ level: "info", orderId: expect.stringMatching(/^[0-9a-f-]{36}$/), eventId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+		}
 	});
 
 	it("answers health and readiness on every process", async () => {
