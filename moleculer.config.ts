@@ -3,7 +3,7 @@
  * all services in one process), validation, timeouts and shutdown, and the embedded Postgres'
  * lifecycle. Where each service's database is: lib/database.ts.
  */
-import { Validators, type BrokerOptions, type Middleware } from "moleculer";
+import { Validators, type BrokerOptions, type Middleware, type ServiceBroker } from "moleculer";
 import { stopEmbeddedPostgres } from "./lib/database";
 import { createHealthServerMiddleware } from "./lib/health-server";
 import { loggerOptions } from "./lib/logging";
@@ -67,7 +67,51 @@ export function createBrokerOptions(env: NodeJS.ProcessEnv = process.env): Broke
 	};
 }
 
-const config = createBrokerOptions();
+/**
+ * SIGTERM or SIGINT starts a graceful stop: the gateway refuses new requests, requests and event
+ * handlers in flight finish (up to the tracking timeout), the relays stop, pools close, the
+ * embedded Postgres (if owned) stops last. A second signal, or GRACEFUL_STOP_TIMEOUT_MS (default
+ * 30 s) without the stop completing, ends the process at once; events not yet confirmed are
+ * re-emitted after the restart.
+ */
+function gracefulStopOnSignals(env: NodeJS.ProcessEnv): Middleware {
+	const timeoutMs = Number(env.GRACEFUL_STOP_TIMEOUT_MS ?? 30_000);
+	let stopping = false;
+	return {
+		name: "GracefulStopOnSignals",
+		created(broker: ServiceBroker) {
+			const onSignal = (signal: NodeJS.Signals) => {
+				if (stopping) {
+					broker.logger.warn(`Got ${signal} again: stopping at once.`);
+					process.exit(1);
+				}
+				stopping = true;
+				broker.logger.info(`Got ${signal}: stopping gracefully (send it again to force).`);
+				setTimeout(() => {
+					broker.logger.error(`The graceful stop took more than ${timeoutMs} ms: stopping at once.`);
+					process.exit(1);
+				}, timeoutMs).unref();
+				broker.stop().then(
+					() => process.exit(0),
+					err => {
+						broker.logger.error("The graceful stop failed.", err);
+						process.exit(1);
+					}
+				);
+			};
+			process.on("SIGTERM", onSignal);
+			process.on("SIGINT", onSignal);
+		}
+	};
+}
+
+const options = createBrokerOptions();
+const config: BrokerOptions = {
+	...options,
+	// The runner's process: signals are handled by the middleware below, not by Moleculer's default.
+	skipProcessEventRegistration: true,
+	middlewares: [...(options.middlewares ?? []), gracefulStopOnSignals(process.env)]
+};
 
 // moleculer-runner overwrites every option that has a same-named environment variable: TRANSPORTER
 // would replace the transporter object above with a bare URL and drop its durability settings.

@@ -5,7 +5,7 @@
  * Server-Sent Events), answers `/health` (liveness) and `/ready` (readiness), and serves the
  * built front end (frontend/dist) at `/`.
  */
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 import type { PassThrough } from "node:stream";
 import { Errors, type Context, type ServiceBroker, type ServiceSchema } from "moleculer";
@@ -45,6 +45,16 @@ function isServiceKnown(broker: ServiceBroker, service: string): boolean {
 	return (broker.registry as unknown as { hasService(name: string): boolean }).hasService(service);
 }
 
+/**
+ * Once a graceful stop has begun, new API requests get 503 (retry elsewhere, connection closed)
+ * while the ones in flight finish; /ready reports not ready, so balancers stop sending traffic.
+ */
+function refuseWhileStopping(this: { broker: ServiceBroker }, _req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void): void {
+	if (!this.broker.stopping) return next();
+	res.setHeader("Connection", "close");
+	next(new Errors.MoleculerRetryableError("The server is stopping; retry on another instance or shortly.", 503, "STOPPING"));
+}
+
 interface ReadinessCheck {
 	name: string;
 	ready: boolean;
@@ -81,6 +91,7 @@ export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSc
 					authentication: true,
 					// No compressed bodies (a corrupt one would surface as a 500), none nested absurdly deep.
 					bodyParsers: { json: { strict: true, limit: "1mb", inflate: false, verify: rejectDeeplyNestedJson }, urlencoded: false },
+					use: [refuseWhileStopping],
 					callOptions: { timeout: 10_000 }
 				},
 				{
@@ -140,7 +151,10 @@ export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSc
 			ready: {
 				async handler(ctx: Context<object, RequestMeta>): Promise<{ status: string; checks: ReadinessCheck[] }> {
 					const transit = this.broker.transit as { connected?: boolean } | undefined;
-					const checks: ReadinessCheck[] = [{ name: "transporter", ready: transit ? transit.connected === true : true }];
+					const checks: ReadinessCheck[] = [
+						{ name: "transporter", ready: transit ? transit.connected === true : true },
+						...(this.broker.stopping ? [{ name: "broker", ready: false, error: "stopping" }] : [])
+					];
 					for (const service of DATABASE_SERVICES) {
 						if (!isServiceKnown(this.broker, service)) {
 							checks.push({ name: service, ready: false, error: "service not available" });
