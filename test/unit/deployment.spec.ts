@@ -1,0 +1,129 @@
+/**
+ * docker-compose.yml, the Dockerfile and the README's configuration table against the code: no
+ * Docker engine runs here, so these checks are what keeps the deployment files from drifting
+ * from the configuration the code actually reads.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { PROJECT_ROOT } from "../../lib/paths";
+
+const read = (file: string) => readFileSync(path.join(PROJECT_ROOT, file), "utf8");
+
+function sourceFiles(dir: string): string[] {
+	return readdirSync(path.join(PROJECT_ROOT, dir), { withFileTypes: true }).flatMap(entry =>
+		entry.isDirectory() ? sourceFiles(path.join(dir, entry.name)) : entry.name.endsWith(".ts") ? [path.join(dir, entry.name)] : []
+	);
+}
+
+const SOURCES = ["moleculer.config.ts", ...["lib", "mixins", "services"].flatMap(sourceFiles)].map(read).join("\n");
+const DATABASE_SERVICES = [...SOURCES.matchAll(/service: "(\w+)",\s*\n\s*migrations:/g)].map(m => m[1]);
+
+/** Every environment variable the running code reads (scripts/ and tests aside). */
+const CODE_VARIABLES = new Set([
+	...[...SOURCES.matchAll(/\benv\.([A-Z][A-Z0-9_]+)|\benv, "([A-Z][A-Z0-9_]+)"/g)].map(m => m[1] ?? m[2]),
+	...DATABASE_SERVICES.map(service => `${service.toUpperCase()}_DATABASE_URL`)
+]);
+/** Read by moleculer-runner itself. */
+const RUNNER_VARIABLES = new Set(["SERVICES", "SERVICEDIR"]);
+
+type Service = {
+	build?: unknown;
+	image?: string;
+	environment?: Record<string, string>;
+	healthcheck?: { test: string[] };
+	depends_on?: Record<string, { condition: string }>;
+	restart?: string;
+	ports?: string[];
+	volumes?: string[];
+};
+const compose = parse(read("docker-compose.yml"), { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const APP_SERVICES = ["api", "orders", "payments"];
+
+describe("the configuration the code reads", () => {
+	it("finds the variables (a sanity check of the scan itself)", () => {
+		expect(DATABASE_SERVICES.sort()).toEqual(["orders", "payments"]);
+		for (const name of ["PORT", "TRANSPORTER", "NAMESPACE", "ORDERS_DATABASE_URL", "HEALTH_PORT", "METRICS_PORT", "OUTBOX_RETRY_MAX_MS"]) {
+			expect(CODE_VARIABLES, name).toContain(name);
+		}
+	});
+
+	it("is documented in the README's configuration table", () => {
+		const documented = new Set([...read("README.md").matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map(m => m[1]));
+		expect([...CODE_VARIABLES].filter(name => !documented.has(name) && name !== "NODE_ENV")).toEqual([]);
+	});
+});
+
+describe("docker-compose.yml", () => {
+	it("has Postgres, RabbitMQ with its management UI, and the three services", () => {
+		expect(Object.keys(compose.services).sort()).toEqual(["api", "orders", "payments", "postgres", "rabbitmq"]);
+		expect(compose.services.rabbitmq.image).toMatch(/management/);
+		expect(compose.services.rabbitmq.ports).toContain("15672:15672");
+		expect(compose.services.api.ports).toContain("3000:3000");
+	});
+
+	it("builds every service from the one Dockerfile, with health checks, start order by health and restarts", () => {
+		for (const name of APP_SERVICES) {
+			const service = compose.services[name];
+			expect(service.build, name).toBe(".");
+			expect(service.restart, name).toBe("unless-stopped");
+			expect(service.healthcheck?.test.join(" "), name).toMatch(/\/ready/);
+			expect(service.depends_on, name).toEqual({ postgres: { condition: "service_healthy" }, rabbitmq: { condition: "service_healthy" } });
+		}
+		for (const name of ["postgres", "rabbitmq"]) expect(compose.services[name].healthcheck, name).toBeDefined();
+	});
+
+	it("keeps data in named volumes", () => {
+		for (const name of ["postgres", "rabbitmq"]) {
+			const volume = compose.services[name].volumes?.[0].split(":")[0];
+			expect(Object.keys(compose.volumes), name).toContain(volume);
+		}
+	});
+
+	it("gives each service exactly the configuration the code reads", () => {
+		const createdDatabases = [...read("docker/postgres/init.sql").matchAll(/CREATE DATABASE (\w+)/g)].map(m => m[1]);
+		for (const name of APP_SERVICES) {
+			const env = compose.services[name].environment ?? {};
+			const unknown = Object.keys(env).filter(key => !CODE_VARIABLES.has(key) && !RUNNER_VARIABLES.has(key));
+			expect(unknown, `${name}: variables nothing reads`).toEqual([]);
+			expect(env.SERVICES, name).toBe(name);
+			expect(read(`services/${name}.service.ts`)).toContain(`name: "${name}"`);
+			expect(new URL(env.TRANSPORTER).hostname, name).toBe("rabbitmq");
+			for (const service of DATABASE_SERVICES) {
+				const variable = `${service.toUpperCase()}_DATABASE_URL`;
+				if (service !== name) {
+					expect(env[variable], `${name} must not reach ${service}'s database`).toBeUndefined();
+					continue;
+				}
+				const url = new URL(env[variable]);
+				expect(url.hostname).toBe("postgres");
+				expect(createdDatabases).toContain(url.pathname.slice(1));
+			}
+			// The health check asks the port this process serves /ready on.
+			const readyPort = name === "api" ? env.PORT : env.HEALTH_PORT;
+			expect(compose.services[name].healthcheck?.test.join(" "), name).toContain(`127.0.0.1:${readyPort}/ready`);
+		}
+	});
+});
+
+describe("Dockerfile", () => {
+	const dockerfile = read("Dockerfile");
+	const stages = dockerfile.split(/^FROM /m).slice(1);
+
+	it("is multi-stage and runs compiled JavaScript as a non-root user", () => {
+		expect(stages.length).toBeGreaterThanOrEqual(2);
+		const runtime = stages.at(-1)!;
+		expect(runtime).toMatch(/^USER (?!root)\w+/m);
+		expect(runtime).toMatch(/NODE_ENV=production/);
+		expect(runtime).toMatch(/CMD \[.*"dist\/moleculer\.config\.js"\]/);
+		expect(runtime).not.toMatch(/tsx|ts-node/);
+	});
+
+	it("copies every source folder the build compiles", () => {
+		const { include } = JSON.parse(read("tsconfig.json")) as { include: string[] };
+		const copied = [...stages[0].matchAll(/^COPY (.+)$/gm)].flatMap(m => m[1].split(/\s+/).slice(0, -1));
+		for (const source of include) expect(copied, source).toContain(source);
+		expect(stages[0]).toContain("COPY frontend frontend");
+	});
+});
