@@ -5,23 +5,12 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from "vitest";
 import { PROJECT_ROOT } from "../../lib/paths";
-import { createTestDatabases, waitFor, type TestDatabases } from "../support/system";
+import { collectOutput, createTestDatabases, freePort, waitFor, type TestDatabases } from "../support/system";
 
 const rabbitmqUrl = inject("rabbitmqUrl");
-
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer().listen(0, "127.0.0.1", () => {
-			const { port } = server.address() as { port: number };
-			server.close(() => resolve(port));
-		});
-		server.on("error", reject);
-	});
-}
 
 describe.skipIf(!rabbitmqUrl)("npm run cluster", () => {
 	let databases: TestDatabases;
@@ -61,8 +50,7 @@ describe.skipIf(!rabbitmqUrl)("npm run cluster", () => {
 			},
 			stdio: ["ignore", "pipe", "pipe"]
 		});
-		cluster.stdout!.on("data", chunk => output.push(String(chunk)));
-		cluster.stderr!.on("data", chunk => output.push(String(chunk)));
+		collectOutput(cluster, output);
 		await waitFor("the cluster to be ready", async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => null))?.ok, 60_000);
 	});
 

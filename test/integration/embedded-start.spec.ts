@@ -4,25 +4,14 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import path from "node:path";
 import { afterAll, describe, expect, it, onTestFailed } from "vitest";
 import { isProcessAlive } from "../../lib/embedded-postgres";
-import { waitFor } from "../support/system";
+import { freePort, waitFor } from "../support/system";
 
 const ROOT = path.resolve(__dirname, "../..");
 const DATA_DIR = `.data/test-embedded-${process.pid}`;
 const PID_FILE = path.join(ROOT, DATA_DIR, "postmaster.pid");
-
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer().listen(0, "127.0.0.1", () => {
-			const { port } = server.address() as { port: number };
-			server.close(() => resolve(port));
-		});
-		server.on("error", reject);
-	});
-}
 
 const postmasterPid = () => Number(readFileSync(PID_FILE, "utf8").split("\n")[0]);
 

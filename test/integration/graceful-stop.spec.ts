@@ -4,26 +4,15 @@
  * still in flight when its process stopped ends after the restart.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import path from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { PROJECT_ROOT } from "../../lib/paths";
-import { createTestDatabases, waitFor, type TestDatabases } from "../support/system";
+import { collectOutput, createTestDatabases, freePort, waitFor, type TestDatabases } from "../support/system";
 
 let databases: TestDatabases;
 const output: string[] = [];
 const processes: ChildProcess[] = [];
-
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer().listen(0, "127.0.0.1", () => {
-			const { port } = server.address() as { port: number };
-			server.close(() => resolve(port));
-		});
-		server.on("error", reject);
-	});
-}
 
 /** One process running the given services, as moleculer-runner runs them in production. */
 function startProcess(services: string, port: number): ChildProcess {
@@ -44,10 +33,8 @@ function startProcess(services: string, port: number): ChildProcess {
 		},
 		stdio: ["ignore", "pipe", "pipe"]
 	});
-	child.stdout!.on("data", chunk => output.push(String(chunk)));
-	child.stderr!.on("data", chunk => output.push(String(chunk)));
 	processes.push(child);
-	return child;
+	return collectOutput(child, output);
 }
 
 const exitCode = (child: ChildProcess) => new Promise<number | null>(resolve => child.once("exit", code => resolve(code)));

@@ -4,7 +4,8 @@
  * gateway and SQL access to each service's database. `stop()` tears it all down.
  */
 import { randomBytes } from "node:crypto";
-import type { AddressInfo } from "node:net";
+import type { ChildProcess } from "node:child_process";
+import { createServer, type AddressInfo } from "node:net";
 import { ServiceBroker, type BrokerOptions, type Middleware, type Service } from "moleculer";
 import { Pool } from "pg";
 import { inject } from "vitest";
@@ -225,4 +226,22 @@ export async function waitForOrderEnd(system: TestSystem, user: string, orderId:
 		const { body } = await system.request("GET", `/api/orders/${orderId}`, { user });
 		return body.status !== "NEW" ? body : null;
 	}, timeoutMs);
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = createServer().listen(0, "127.0.0.1", () => {
+			const { port } = server.address() as AddressInfo;
+			server.close(() => resolve(port));
+		});
+		server.on("error", reject);
+	});
+}
+
+/** Collects what a child process prints (both streams), to show when a test fails. */
+export function collectOutput(child: ChildProcess, sink: string[]): ChildProcess {
+	child.stdout?.on("data", chunk => sink.push(String(chunk)));
+	child.stderr?.on("data", chunk => sink.push(String(chunk)));
+	return child;
 }
