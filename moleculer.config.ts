@@ -5,6 +5,7 @@
  */
 import { Validators, type BrokerOptions, type Middleware, type ServiceBroker } from "moleculer";
 import { stopEmbeddedPostgres } from "./lib/database";
+import { createFaultInjectionMiddleware, parseFaultRates } from "./lib/fault-injection";
 import { createHealthServerMiddleware } from "./lib/health-server";
 import { loggerOptions } from "./lib/logging";
 import { VALIDATION_MESSAGES } from "./lib/validation";
@@ -63,7 +64,11 @@ export function createBrokerOptions(env: NodeJS.ProcessEnv = process.env): Broke
 
 		validator: new Validators.Fastest({ useNewCustomCheckerFunction: true, messages: VALIDATION_MESSAGES }),
 
-		middlewares: [embeddedPostgresLifecycle, ...(env.HEALTH_PORT ? [createHealthServerMiddleware(Number(env.HEALTH_PORT))] : [])]
+		middlewares: [
+			embeddedPostgresLifecycle,
+			...(env.HEALTH_PORT ? [createHealthServerMiddleware(Number(env.HEALTH_PORT))] : []),
+			...(env.FAULT_INJECTION ? [createFaultInjectionMiddleware(parseFaultRates(env.FAULT_INJECTION))] : [])
+		]
 	};
 }
 

@@ -63,7 +63,7 @@ interface ReadinessCheck {
 
 interface ApiLocalVars {
 	/** moleculer-web's route table. */
-	aliases: { action?: string }[];
+	aliases: { action?: string; route?: unknown; method?: string; path?: string; _generated?: boolean }[];
 	orderEventStreams: OrderEventStreams;
 	heartbeatTimer: NodeJS.Timeout | null;
 }
@@ -191,6 +191,32 @@ export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSc
 		},
 
 		methods: {
+			/**
+			 * Routes outlive their service's absence. moleculer-web rebuilds the generated routes
+			 * whenever the registry changes, dropping those of services that are gone for the moment
+			 * (all instances restarting, RabbitMQ reconnecting): clients would get 404 for a valid
+			 * route. Kept, such a route answers 503 (ServiceUnavailable) until the service is back.
+			 */
+			regenerateAutoAliases(route: unknown) {
+				const before = this.aliases.filter(alias => alias.route === route && alias._generated);
+				ApiGateway.methods!.regenerateAutoAliases.call(this, route);
+				const present = new Set(this.aliases.filter(alias => alias.route === route).map(alias => `${alias.method} ${alias.path}`));
+				this.aliases.push(...before.filter(alias => !present.has(`${alias.method} ${alias.path}`)));
+			},
+
+			/**
+			 * A route whose service has no instance right now is our outage, not the caller's
+			 * mistake: Moleculer reports it as ServiceNotAvailable/ServiceNotFound (code 404), and
+			 * the client would stop retrying. It is answered 503 instead.
+			 */
+			sendError(req: IncomingMessage, res: ServerResponse, err: unknown) {
+				const unavailable = err instanceof Errors.ServiceNotAvailableError || err instanceof Errors.ServiceNotFoundError;
+				const error = unavailable
+					? new Errors.MoleculerRetryableError("The service is unavailable for the moment; retry shortly.", 503, "SERVICE_UNAVAILABLE", (err as Errors.MoleculerError).data)
+					: err;
+				ApiGateway.methods!.sendError.call(this, req, res, error);
+			},
+
 			/** moleculer-web calls this for routes with `authentication: true`. */
 			authenticate(ctx: Context<unknown, RequestMeta>, _route: unknown, req: IncomingMessage): null {
 				ctx.meta.userId = header(req, "x-user-id");

@@ -205,3 +205,28 @@ describe("events lost in transport in one process (no transporter)", () => {
 		expect(await balanceOf(system, user)).toBe(30);
 	});
 });
+
+describe.skipIf(!rabbitmqUrl)("a service gone for a while (RabbitMQ)", () => {
+	let system: TestSystem;
+
+	beforeAll(async () => {
+		system = await startSystem({ transporter: rabbitmqUrl! });
+	});
+
+	afterAll(async () => {
+		await system?.stop();
+	});
+
+	it("answers its routes with 503, not 404, until it is back", async () => {
+		const user = await userWithBalance(system, 10);
+		await system.brokers.orders.stop();
+		await waitFor("the gateway to notice", async () => !system.brokers.api.registry.hasService("orders", null as unknown as string));
+		await new Promise(resolve => setTimeout(resolve, 1000)); // past moleculer-web's route regeneration
+		const res = await system.request("GET", "/api/orders", { user });
+		expect(res.status).toBe(503);
+		expect(res.body.type).toBe("SERVICE_UNAVAILABLE");
+		const created = await system.request("POST", "/api/orders", { user, body: { amount: 1, description: "later" } });
+		expect(created.status).toBe(503);
+		expect((await system.request("GET", "/api/accounts/balance", { user })).status).toBe(200);
+	});
+});
