@@ -3,6 +3,7 @@
  * fills in. Both sides of every event import it from here, so a payload change is a type error on
  * the producer and the consumer alike.
  */
+import type { ValidationSchema } from "fastest-validator";
 
 /** Event names. Each is emitted to exactly one consuming group (the owning service name). */
 export const EVENTS = Object.freeze({
@@ -12,6 +13,8 @@ export const EVENTS = Object.freeze({
 	PAYMENT_PROCESSED: "payment.processed",
 	/** consumer → producer: these event ids are applied (or were already); stop re-emitting them. */
 	OUTBOX_CONFIRMED: "outbox.confirmed",
+	/** consumer → producer: this event could not be applied (for good, if `permanent`). */
+	OUTBOX_REJECTED: "outbox.rejected",
 	/**
 	 * orders → every gateway (broadcast): an order changed status, for the live view. Best effort
 	 * (at-most-once, not from the outbox): clients re-read the orders when the live channel drops.
@@ -40,6 +43,16 @@ export interface EventEnvelope<TPayload> {
 	payload: TPayload;
 }
 
+/**
+ * Validation schemas of the payloads (fastest-validator), checked by the consumer's inbox: an
+ * event that fails them is rejected for good, never retried.
+ */
+export const PAYMENT_REQUESTED_SCHEMA: ValidationSchema = {
+	orderId: "uuid",
+	userId: { type: "string", min: 1, max: 64 },
+	amountMinor: { type: "number", integer: true, positive: true }
+};
+
 export interface PaymentRequestedPayload {
 	orderId: string;
 	userId: string;
@@ -56,11 +69,26 @@ export const CANCEL_REASONS = Object.freeze({
 } as const);
 export type CancelReason = (typeof CANCEL_REASONS)[keyof typeof CANCEL_REASONS];
 
+export const PAYMENT_PROCESSED_SCHEMA: ValidationSchema = {
+	orderId: "uuid",
+	outcome: { type: "enum", values: Object.values(PAYMENT_OUTCOMES) },
+	reason: { type: "enum", values: Object.values(CANCEL_REASONS), nullable: true }
+};
+
 export interface PaymentProcessedPayload {
 	orderId: string;
 	outcome: PaymentOutcome;
 	/** Set when the outcome is REFUSED. */
 	reason: CancelReason | null;
+}
+
+export interface OutboxRejectedPayload {
+	/** The producing service whose outbox row this is. */
+	source: string;
+	eventId: string;
+	reason: string;
+	/** The event can never be applied (malformed): park it at once. */
+	permanent: boolean;
 }
 
 export interface OutboxConfirmedPayload {

@@ -6,7 +6,7 @@
 import type { Context, Middleware } from "moleculer";
 import { EVENTS } from "./contracts";
 
-const FAULTY_EVENTS: ReadonlySet<string> = new Set([EVENTS.PAYMENT_REQUESTED, EVENTS.PAYMENT_PROCESSED, EVENTS.OUTBOX_CONFIRMED]);
+const FAULTY_EVENTS: ReadonlySet<string> = new Set([EVENTS.PAYMENT_REQUESTED, EVENTS.PAYMENT_PROCESSED, EVENTS.OUTBOX_CONFIRMED, EVENTS.OUTBOX_REJECTED]);
 
 export interface FaultRates {
 	drop: number;

@@ -10,6 +10,8 @@ export const MESSAGING_METRICS = Object.freeze({
 	OUTBOX_EMITTED: "outbox.emitted.total",
 	OUTBOX_REEMITTED: "outbox.reemitted.total",
 	OUTBOX_CONFIRMED: "outbox.confirmed.total",
+	OUTBOX_DEAD: "outbox.dead.total",
+	OUTBOX_DEAD_PARKED: "outbox.dead",
 	INBOX_APPLIED: "inbox.applied.total",
 	INBOX_DUPLICATES_SKIPPED: "inbox.duplicates.skipped.total"
 });
@@ -20,6 +22,8 @@ const DEFINITIONS = [
 	{ name: MESSAGING_METRICS.OUTBOX_EMITTED, type: "counter", description: "Outbox events emitted (first emits and re-emits)" },
 	{ name: MESSAGING_METRICS.OUTBOX_REEMITTED, type: "counter", description: "Outbox events emitted again because no confirmation came" },
 	{ name: MESSAGING_METRICS.OUTBOX_CONFIRMED, type: "counter", description: "Outbox events confirmed by their consumer" },
+	{ name: MESSAGING_METRICS.OUTBOX_DEAD, type: "counter", description: "Outbox events parked as dead (rejected for good or too often)" },
+	{ name: MESSAGING_METRICS.OUTBOX_DEAD_PARKED, type: "gauge", description: "Outbox events parked as dead now, waiting for a replay" },
 	{ name: MESSAGING_METRICS.INBOX_APPLIED, type: "counter", description: "Incoming events applied" },
 	{ name: MESSAGING_METRICS.INBOX_DUPLICATES_SKIPPED, type: "counter", description: "Incoming events skipped as already applied" }
 ] as const;

@@ -1,6 +1,6 @@
 /**
- * SQL of the outbox, the inbox and idempotency keys: pure builders, run by the mixins. Table names
- * are fixed (each service has its own database), every value is a bound, cast parameter.
+ * SQL of the outbox: pure builders, run by the outbox mixin. Table names are fixed (each service
+ * has its own database), every value is a bound, cast parameter.
  */
 import type { SqlQuery } from "./sql";
 
@@ -37,7 +37,7 @@ export function claimDueEvents(limit: number, retry: RetryPolicy): SqlQuery {
 	return {
 		text: `WITH due AS (
 				SELECT id FROM outbox_events
-				WHERE confirmed_at IS NULL AND next_attempt_at <= now()
+				WHERE confirmed_at IS NULL AND dead_at IS NULL AND next_attempt_at <= now()
 				ORDER BY next_attempt_at
 				LIMIT $1::int
 				FOR UPDATE SKIP LOCKED
@@ -61,51 +61,12 @@ export function confirmEvents(eventIds: string[]): SqlQuery {
 	};
 }
 
-/** Records an event id as applied; returns a row only the first time (the caller then applies it). */
-export function recordInboxEvent(eventId: string, eventName: string, source: string): SqlQuery {
-	return {
-		text: `INSERT INTO inbox_events (event_id, event_name, source) VALUES ($1::uuid, $2::text, $3::text)
-			ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
-		values: [eventId, eventName, source]
-	};
-}
-
-export interface IdempotencyRecord {
-	request_hash: string;
-	response_status: number;
-	response_body: unknown;
-	response_location: string | null;
-}
-
-/**
- * Serialises requests with one key until the end of their transaction, so that a concurrent retry
- * waits for the first request and then finds its stored response.
- */
-export function lockIdempotencyKey(userId: string, operation: string, key: string): SqlQuery {
-	return { text: "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", values: [`${userId}\u0000${operation}\u0000${key}`] };
-}
-
-export function selectIdempotencyRecord(userId: string, operation: string, key: string): SqlQuery {
-	return {
-		text: `SELECT request_hash, response_status, response_body, response_location
-			FROM idempotency_keys WHERE user_id = $1::text AND operation = $2::text AND key = $3::text`,
-		values: [userId, operation, key]
-	};
-}
-
-/** Stores the response of an operation under the client's key, in the operation's transaction. */
-export function insertIdempotencyRecord(userId: string, operation: string, key: string, record: IdempotencyRecord): SqlQuery {
-	return {
-		text: `INSERT INTO idempotency_keys (user_id, operation, key, request_hash, response_status, response_body, response_location)
-			VALUES ($1::text, $2::text, $3::text, $4::text, $5::int, $6::jsonb, $7::text)`,
-		values: [userId, operation, key, record.request_hash, record.response_status, JSON.stringify(record.response_body), record.response_location]
-	};
-}
-
 /** For the metrics: how many events wait for confirmation, and for how long the oldest has. */
 export function selectPendingSummary(): SqlQuery {
 	return {
-		text: `SELECT count(*)::int AS pending, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_age_seconds
+		text: `SELECT count(*) FILTER (WHERE dead_at IS NULL)::int AS pending,
+				coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE dead_at IS NULL)), 0)::float8 AS oldest_age_seconds,
+				count(*) FILTER (WHERE dead_at IS NOT NULL)::int AS dead
 			FROM outbox_events WHERE confirmed_at IS NULL`,
 		values: []
 	};
@@ -114,8 +75,65 @@ export function selectPendingSummary(): SqlQuery {
 /** For inspection: the oldest unconfirmed events. */
 export function selectPendingEvents(limit: number): SqlQuery {
 	return {
-		text: `SELECT id, event_name, target_group, payload, attempts, created_at, last_emitted_at, next_attempt_at
-			FROM outbox_events WHERE confirmed_at IS NULL ORDER BY created_at LIMIT $1::int`,
+		text: `SELECT id, event_name, target_group, payload, attempts, failures, last_error, created_at, last_emitted_at, next_attempt_at
+			FROM outbox_events WHERE confirmed_at IS NULL AND dead_at IS NULL ORDER BY created_at LIMIT $1::int`,
 		values: [limit]
+	};
+}
+
+/**
+ * A consumer could not apply an event. `permanent` (a malformed event) parks it as dead at once;
+ * otherwise it is parked after `maxFailures` such answers, and re-emitted with backoff until then.
+ */
+export function recordEventFailure(eventId: string, reason: string, permanent: boolean, maxFailures: number): SqlQuery {
+	return {
+		text: `UPDATE outbox_events SET failures = failures + 1, last_error = $2::text,
+				dead_at = CASE WHEN $3::boolean OR failures + 1 >= $4::int THEN now() END
+			WHERE id = $1::uuid AND confirmed_at IS NULL AND dead_at IS NULL
+			RETURNING id, event_name, failures, dead_at`,
+		values: [eventId, reason.slice(0, 2000), permanent, maxFailures]
+	};
+}
+
+export function selectDeadEvents(limit: number): SqlQuery {
+	return {
+		text: `SELECT id, event_name, target_group, payload, attempts, failures, last_error, created_at, dead_at
+			FROM outbox_events WHERE dead_at IS NOT NULL AND confirmed_at IS NULL ORDER BY dead_at DESC LIMIT $1::int`,
+		values: [limit]
+	};
+}
+
+/** Gives dead events (all, or the given ones) a fresh start: due now, counters reset. */
+export function reviveDeadEvents(eventIds: string[] | null): SqlQuery {
+	return {
+		text: `UPDATE outbox_events SET dead_at = NULL, failures = 0, attempts = 0, last_error = NULL, next_attempt_at = now()
+			WHERE dead_at IS NOT NULL AND confirmed_at IS NULL AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))
+			RETURNING id`,
+		values: [eventIds]
+	};
+}
+
+/**
+ * Parks events unconfirmed for longer than the redelivery horizon: past it, the consumer's inbox
+ * may no longer remember them, so re-emitting could apply one twice.
+ */
+export function expireStaleEvents(maxAgeMs: number): SqlQuery {
+	return {
+		text: `UPDATE outbox_events SET dead_at = now(), last_error = 'Expired: unconfirmed for longer than the redelivery horizon'
+			WHERE confirmed_at IS NULL AND dead_at IS NULL AND created_at < now() - make_interval(secs => $1::float8 / 1000)
+			RETURNING id`,
+		values: [maxAgeMs]
+	};
+}
+
+/** One bounded batch of confirmed events older than the retention; repeat until it deletes fewer than `limit`. */
+export function deleteConfirmedEvents(olderThanMs: number, limit: number): SqlQuery {
+	return {
+		text: `DELETE FROM outbox_events WHERE id IN (
+				SELECT id FROM outbox_events
+				WHERE confirmed_at < now() - make_interval(secs => $1::float8 / 1000)
+				LIMIT $2::int FOR UPDATE SKIP LOCKED
+			) RETURNING 1 AS deleted`,
+		values: [olderThanMs, limit]
 	};
 }

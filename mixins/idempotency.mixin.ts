@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import type { Transaction } from "sequelize";
 import type { RequestMeta } from "../lib/contracts";
-import { insertIdempotencyRecord, lockIdempotencyKey, selectIdempotencyRecord, type IdempotencyRecord } from "../lib/outbox-sql";
+import { insertIdempotencyRecord, lockIdempotencyKey, selectIdempotencyRecord, type IdempotencyRecord } from "../lib/idempotency-sql";
 import type { DbMethods } from "./db.mixin";
 
 export interface IdempotentResponse<TBody> {

@@ -1,35 +1,54 @@
 /**
  * Inbox-guarded event handling: each event id is applied at most once.
  *
- * `consumeOnce` records the event id and applies the event in one transaction; a redelivered id
- * finds its row and is skipped (a concurrent duplicate waits on the primary key, then skips). Either
- * way, once the transaction has committed, the producer is told (`outbox.confirmed`) so that its
- * outbox stops re-emitting. If that confirmation is lost, the producer re-emits, the duplicate is
- * skipped and confirmed again. If applying throws, nothing is recorded or confirmed, and the
- * producer's retry brings the event back.
+ * `consumeOnce` checks the event against its payload schema, then records the event id and
+ * applies the event in one transaction; a redelivered id finds its row and is skipped (a
+ * concurrent duplicate waits on the primary key, then skips). Either way, once the transaction
+ * has committed, the producer is told (`outbox.confirmed`) so that its outbox stops re-emitting.
+ * If that confirmation is lost, the producer re-emits, the duplicate is skipped and confirmed
+ * again.
+ *
+ * An event that cannot be applied is answered `outbox.rejected`: a malformed one for good (the
+ * producer parks it at once), a failing one with its error (the producer retries it with backoff
+ * and parks it after repeated failures). Nothing is recorded for it, so a retry starts afresh.
  */
+import Validator, { type ValidationError, type ValidationSchema } from "fastest-validator";
 import type { Context, ServiceSchema } from "moleculer";
-import type { ValidationSchema } from "fastest-validator";
 import type { Transaction } from "sequelize";
-import { EVENTS, type EventEnvelope, type OutboxConfirmedPayload } from "../lib/contracts";
+import { EVENTS, type EventEnvelope, type OutboxConfirmedPayload, type OutboxRejectedPayload } from "../lib/contracts";
+import { recordInboxEvent } from "../lib/inbox-sql";
 import { eventLogFields } from "../lib/logging";
 import { MESSAGING_METRICS, registerMessagingMetrics } from "../lib/messaging-metrics";
-import { recordInboxEvent } from "../lib/outbox-sql";
 import type { DbMethods } from "./db.mixin";
 
+export type InboxOutcome = "applied" | "duplicate" | "rejected";
+
 export interface InboxMethods {
-	/** Applies the event unless its id was applied before; returns whether it was applied now. */
-	consumeOnce<TPayload>(ctx: Context<EventEnvelope<TPayload>>, apply: (tx: Transaction, payload: TPayload, eventId: string) => Promise<void>): Promise<boolean>;
+	/** Applies a valid event unless its id was applied before, and answers the producer. */
+	consumeOnce<TPayload>(
+		ctx: Context<EventEnvelope<TPayload>>,
+		payloadSchema: ValidationSchema,
+		apply: (tx: Transaction, payload: TPayload, eventId: string) => Promise<void>
+	): Promise<InboxOutcome>;
 }
 
-/** Validation schema of an event envelope whose payload has the given properties. */
-export function envelopeParams(payloadProps: ValidationSchema): ValidationSchema {
-	return {
-		$$strict: true,
-		eventId: "uuid",
-		source: "string",
-		payload: { type: "object", strict: true, props: payloadProps }
-	};
+const validator = new Validator({ useNewCustomCheckerFunction: true });
+type Check = (value: unknown) => true | ValidationError[];
+const checks = new WeakMap<ValidationSchema, Check>();
+
+/** The envelope checker for a payload schema, compiled once. */
+function envelopeCheck(payloadSchema: ValidationSchema): Check {
+	let check = checks.get(payloadSchema);
+	if (!check) {
+		check = validator.compile({
+			$$strict: true,
+			eventId: "uuid",
+			source: { type: "string", min: 1, max: 100 },
+			payload: { type: "object", strict: true, props: payloadSchema }
+		}) as Check;
+		checks.set(payloadSchema, check);
+	}
+	return check;
 }
 
 export function createInboxMixin(): Partial<ServiceSchema> {
@@ -41,29 +60,45 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 		methods: {
 			async consumeOnce<TPayload>(
 				ctx: Context<EventEnvelope<TPayload>>,
+				payloadSchema: ValidationSchema,
 				apply: (tx: Transaction, payload: TPayload, eventId: string) => Promise<void>
-			): Promise<boolean> {
-				const { eventId, source, payload } = ctx.params;
+			): Promise<InboxOutcome> {
 				const eventName = ctx.eventName ?? "unknown";
-				const logFields = { ...eventLogFields(eventId, eventName, payload), source };
+				const { eventId, source, payload } = (ctx.params ?? {}) as Partial<EventEnvelope<TPayload>>;
+				const logFields = { ...eventLogFields(String(eventId), eventName, payload), source };
+				const reject = async (reason: string, permanent: boolean): Promise<InboxOutcome> => {
+					const rejection: OutboxRejectedPayload = { source: source!, eventId: eventId!, reason, permanent };
+					await this.broker.emit(EVENTS.OUTBOX_REJECTED, rejection, { groups: [source!] });
+					return "rejected";
+				};
+
+				const valid = envelopeCheck(payloadSchema)(ctx.params);
+				if (valid !== true) {
+					const reason = `Malformed event: ${valid.map(error => error.message).join(" ")}`;
+					this.logger.error(logFields, `${reason} It is rejected for good.`);
+					// Without a well-formed id and producer there is no one to answer.
+					const answerable = typeof eventId === "string" && typeof source === "string" && !valid.some(e => e.field === "eventId" || e.field === "source");
+					return answerable ? reject(reason, true) : "rejected";
+				}
+
 				let applied: boolean;
 				try {
 					applied = await this.withTransaction(async tx => {
-						const recorded = await this.queryRows(recordInboxEvent(eventId, eventName, source), tx);
+						const recorded = await this.queryRows(recordInboxEvent(eventId!, eventName, source!), tx);
 						if (recorded.length === 0) return false;
-						await apply(tx, payload, eventId);
+						await apply(tx, payload as TPayload, eventId!);
 						return true;
 					});
 				} catch (err) {
-					this.logger.error(logFields, "Applying the event failed; the producer will deliver it again.", err);
-					throw err;
+					this.logger.error(logFields, "Applying the event failed; the producer will retry it.", err);
+					return reject((err as Error).message ?? String(err), false);
 				}
 				if (applied) this.logger.debug(logFields, "Applied the event.");
 				else this.logger.info(logFields, "Skipped a duplicate delivery.");
 				this.broker.metrics.increment(applied ? MESSAGING_METRICS.INBOX_APPLIED : MESSAGING_METRICS.INBOX_DUPLICATES_SKIPPED, { service: this.name });
-				const confirmation: OutboxConfirmedPayload = { source, eventIds: [eventId] };
-				await this.broker.emit(EVENTS.OUTBOX_CONFIRMED, confirmation, { groups: [source] });
-				return applied;
+				const confirmation: OutboxConfirmedPayload = { source: source!, eventIds: [eventId!] };
+				await this.broker.emit(EVENTS.OUTBOX_CONFIRMED, confirmation, { groups: [source!] });
+				return applied ? "applied" : "duplicate";
 			}
 		}
 	};

@@ -11,16 +11,25 @@
  *
  * Latency: a commit in this process wakes the relay at once (Sequelize `afterCommit`); the interval
  * only picks up retries and rows committed by other processes.
+ *
+ * Poison: a consumer that cannot apply an event answers `outbox.rejected`. A malformed event is
+ * parked as dead at once; a failing one after `maxFailures` such answers (re-emitted with backoff
+ * until then). Dead events are kept with their last error, block nothing, and can be listed
+ * (`deadEvents`) and replayed (`replayDeadEvents`) once their cause is fixed.
  */
 import type { Context, ServiceSchema } from "moleculer";
 import type { Transaction } from "sequelize";
-import { EVENTS, type EventEnvelope, type OutboxConfirmedPayload } from "../lib/contracts";
+import { EVENTS, type EventEnvelope, type OutboxConfirmedPayload, type OutboxRejectedPayload } from "../lib/contracts";
+import { positiveInteger } from "../lib/env";
 import { eventLogFields } from "../lib/logging";
 import { MESSAGING_METRICS, registerMessagingMetrics } from "../lib/messaging-metrics";
 import {
 	claimDueEvents,
 	confirmEvents,
 	insertOutboxEvent,
+	recordEventFailure,
+	reviveDeadEvents,
+	selectDeadEvents,
 	selectPendingEvents,
 	selectPendingSummary,
 	type OutboxRow,
@@ -34,15 +43,8 @@ export interface OutboxOptions {
 	/** Most events claimed per statement. */
 	batchSize: number;
 	retry: RetryPolicy;
-}
-
-/** A positive integer from the environment; anything else stops the start with a clear message. */
-function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-	const raw = env[name];
-	if (raw === undefined || raw === "") return fallback;
-	const value = Number(raw);
-	if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, not "${raw}".`);
-	return value;
+	/** Rejections by the consumer after which an event is parked as dead. */
+	maxFailures: number;
 }
 
 export function outboxOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): OutboxOptions {
@@ -52,7 +54,8 @@ export function outboxOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Outb
 		retry: {
 			baseMs: positiveInteger(env, "OUTBOX_RETRY_BASE_MS", 1000),
 			maxMs: positiveInteger(env, "OUTBOX_RETRY_MAX_MS", 60_000)
-		}
+		},
+		maxFailures: positiveInteger(env, "OUTBOX_MAX_FAILURES", 10)
 	};
 	if (options.retry.maxMs < options.retry.baseMs) throw new Error("OUTBOX_RETRY_MAX_MS must not be below OUTBOX_RETRY_BASE_MS.");
 	return options;
@@ -87,14 +90,61 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 				visibility: "public",
 				params: { $$strict: true, limit: { type: "number", integer: true, min: 1, max: 100, default: 10, convert: true } },
 				async handler(ctx: Context<{ limit: number }>) {
-					const [summary] = await this.queryRows<{ pending: number; oldest_age_seconds: number }>(selectPendingSummary());
+					const [summary] = await this.queryRows<{ pending: number; oldest_age_seconds: number; dead: number }>(selectPendingSummary());
 					const oldest = await this.queryRows(selectPendingEvents(ctx.params.limit));
-					return { service: this.name, pending: summary.pending, oldestAgeSeconds: summary.oldest_age_seconds, oldest };
+					return { service: this.name, pending: summary.pending, oldestAgeSeconds: summary.oldest_age_seconds, dead: summary.dead, oldest };
+				}
+			},
+
+			/** Events parked as dead, newest first, with their last error (REPL: `call payments.deadEvents`). */
+			deadEvents: {
+				visibility: "public",
+				params: { $$strict: true, limit: { type: "number", integer: true, min: 1, max: 1000, default: 50, convert: true } },
+				handler(ctx: Context<{ limit: number }>) {
+					return this.queryRows(selectDeadEvents(ctx.params.limit));
+				}
+			},
+
+			/** Emits dead events again from a fresh start: the given ones, or all (REPL: `call payments.replayDeadEvents`). */
+			replayDeadEvents: {
+				visibility: "public",
+				params: { $$strict: true, ids: { type: "array", items: "uuid", optional: true, max: 1000 } },
+				async handler(ctx: Context<{ ids?: string[] }>) {
+					const revived = await this.queryRows<{ id: string }>(reviveDeadEvents(ctx.params.ids ?? null));
+					this.logger.info({ eventIds: revived.map(row => row.id) }, `Replaying ${revived.length} dead event(s).`);
+					this.wakeOutboxRelay();
+					return { replayed: revived.map(row => row.id) };
 				}
 			}
 		},
 
 		events: {
+			/** A consumer could not apply an event: record why, and park it if it is hopeless. */
+			[EVENTS.OUTBOX_REJECTED]: {
+				params: {
+					$$strict: true,
+					source: "string",
+					eventId: "uuid",
+					reason: { type: "string", max: 10_000 },
+					permanent: "boolean"
+				},
+				async handler(ctx: Context<OutboxRejectedPayload>) {
+					const { source, eventId, reason, permanent } = ctx.params;
+					if (source !== this.name) return;
+					const [row] = await this.queryRows<{ event_name: string; failures: number; dead_at: Date | null }>(
+						recordEventFailure(eventId, reason, permanent, options.maxFailures)
+					);
+					if (!row) return;
+					const fields = { eventId, event: row.event_name, failures: row.failures };
+					if (row.dead_at) {
+						this.logger.error(fields, `Event parked as dead: ${reason}`);
+						this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_DEAD, { service: this.name });
+					} else {
+						this.logger.warn(fields, `The consumer could not apply the event (failure ${row.failures} of ${options.maxFailures}): ${reason}`);
+					}
+				}
+			},
+
 			/** A consumer has applied these events (or had already): stop re-emitting them. */
 			[EVENTS.OUTBOX_CONFIRMED]: {
 				params: {
@@ -170,8 +220,9 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 			async updateOutboxGauges() {
 				if (!this.broker.isMetricsEnabled()) return;
 				try {
-					const [summary] = await this.queryRows<{ pending: number; oldest_age_seconds: number }>(selectPendingSummary());
+					const [summary] = await this.queryRows<{ pending: number; oldest_age_seconds: number; dead: number }>(selectPendingSummary());
 					this.broker.metrics.set(MESSAGING_METRICS.OUTBOX_PENDING, summary.pending, { service: this.name });
+					this.broker.metrics.set(MESSAGING_METRICS.OUTBOX_DEAD_PARKED, summary.dead, { service: this.name });
 					this.broker.metrics.set(MESSAGING_METRICS.OUTBOX_OLDEST_PENDING_AGE, summary.oldest_age_seconds, { service: this.name });
 				} catch (err) {
 					this.logger.warn("Could not read the outbox summary for the metrics.", err);

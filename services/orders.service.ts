@@ -11,9 +11,9 @@ import { Errors, type Context, type ServiceSchema } from "moleculer";
 import { DataTypes } from "sequelize";
 import type { Transaction } from "sequelize";
 import {
-	CANCEL_REASONS,
 	EVENTS,
 	PAYMENT_OUTCOMES,
+	PAYMENT_PROCESSED_SCHEMA,
 	type EventEnvelope,
 	type OrderView,
 	type PaymentProcessedPayload,
@@ -33,8 +33,8 @@ import {
 } from "../lib/orders-sql";
 import { ordersMigrations } from "../migrations/orders";
 import { eventDrivenServiceMixins, type EventDrivenServiceMethods } from "../lib/service-mixins";
-import { envelopeParams } from "../mixins/inbox.mixin";
 import type { OutboxOptions } from "../mixins/outbox.mixin";
+import type { RetentionOptions } from "../mixins/retention.mixin";
 
 export interface CreateOrderParams {
 	amount: number;
@@ -56,6 +56,8 @@ export interface OrdersServiceOptions {
 	databaseUrl?: string;
 	/** Overrides the OUTBOX_* variables (tests). */
 	outbox?: OutboxOptions;
+	/** Overrides the retention variables (tests). */
+	retention?: RetentionOptions;
 }
 
 interface OrdersMethods {
@@ -107,7 +109,8 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 					options: { tableName: "orders", timestamps: false }
 				}
 			},
-			options.outbox
+			options.outbox,
+			options.retention
 		),
 		// Routes are declared from the gateway's `/api` root, not under the service name.
 		settings: { rest: "/" },
@@ -170,13 +173,8 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 		events: {
 			/** Ends an order with its payment's outcome, at most once whatever is redelivered. */
 			[EVENTS.PAYMENT_PROCESSED]: {
-				params: envelopeParams({
-					orderId: "uuid",
-					outcome: { type: "enum", values: Object.values(PAYMENT_OUTCOMES) },
-					reason: { type: "enum", values: Object.values(CANCEL_REASONS), nullable: true }
-				}),
 				async handler(ctx: Context<EventEnvelope<PaymentProcessedPayload>>) {
-					await this.consumeOnce(ctx, (tx, result, eventId) => this.applyPaymentResult(tx, result, eventId));
+					await this.consumeOnce(ctx, PAYMENT_PROCESSED_SCHEMA, (tx, result, eventId) => this.applyPaymentResult(tx, result, eventId));
 				}
 			}
 		},

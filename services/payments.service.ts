@@ -13,6 +13,7 @@ import {
 	CANCEL_REASONS,
 	EVENTS,
 	PAYMENT_OUTCOMES,
+	PAYMENT_REQUESTED_SCHEMA,
 	type EventEnvelope,
 	type PaymentProcessedPayload,
 	type PaymentRequestedPayload,
@@ -33,8 +34,8 @@ import {
 import { SQLSTATE, sqlStateOf } from "../lib/sql";
 import { paymentsMigrations } from "../migrations/payments";
 import { eventDrivenServiceMixins, type EventDrivenServiceMethods } from "../lib/service-mixins";
-import { envelopeParams } from "../mixins/inbox.mixin";
 import type { OutboxOptions } from "../mixins/outbox.mixin";
+import type { RetentionOptions } from "../mixins/retention.mixin";
 
 export interface TopUpParams {
 	amount: number;
@@ -53,6 +54,8 @@ export interface PaymentsServiceOptions {
 	databaseUrl?: string;
 	/** Overrides the OUTBOX_* variables (tests). */
 	outbox?: OutboxOptions;
+	/** Overrides the retention variables (tests). */
+	retention?: RetentionOptions;
 }
 
 interface PaymentsMethods {
@@ -89,7 +92,8 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 					options: { tableName: "accounts", timestamps: false }
 				}
 			},
-			options.outbox
+			options.outbox,
+			options.retention
 		),
 		// Routes are declared from the gateway's `/api` root, not under the service name.
 		settings: { rest: "/" },
@@ -149,13 +153,8 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 		events: {
 			/** Pays an order, at most once whatever is redelivered. */
 			[EVENTS.PAYMENT_REQUESTED]: {
-				params: envelopeParams({
-					orderId: "uuid",
-					userId: "string",
-					amountMinor: { type: "number", integer: true, positive: true }
-				}),
 				async handler(ctx: Context<EventEnvelope<PaymentRequestedPayload>>) {
-					await this.consumeOnce(ctx, (tx, request, eventId) => this.settlePayment(tx, request, eventId));
+					await this.consumeOnce(ctx, PAYMENT_REQUESTED_SCHEMA, (tx, request, eventId) => this.settlePayment(tx, request, eventId));
 				}
 			}
 		},

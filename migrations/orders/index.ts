@@ -1,6 +1,7 @@
 /** The orders database's migrations, in order. */
 import type { Migration } from "../../lib/migrate";
+import { addDeadEventsAndRetention } from "../shared/dead-events-and-retention";
 import { createMessagingTables } from "../shared/messaging";
 import { createOrders } from "./0002_create_orders";
 
-export const ordersMigrations: readonly Migration[] = [createMessagingTables, createOrders];
+export const ordersMigrations: readonly Migration[] = [createMessagingTables, createOrders, addDeadEventsAndRetention];

@@ -1,6 +1,7 @@
 /** The payments database's migrations, in order. */
 import type { Migration } from "../../lib/migrate";
+import { addDeadEventsAndRetention } from "../shared/dead-events-and-retention";
 import { createMessagingTables } from "../shared/messaging";
 import { createAccounts } from "./0002_create_accounts";
 
-export const paymentsMigrations: readonly Migration[] = [createMessagingTables, createAccounts];
+export const paymentsMigrations: readonly Migration[] = [createMessagingTables, createAccounts, addDeadEventsAndRetention];

@@ -1,0 +1,46 @@
+/** SQL of idempotency keys: pure builders, run by the idempotency mixin and the maintenance. */
+import type { SqlQuery } from "./sql";
+
+export interface IdempotencyRecord {
+	request_hash: string;
+	response_status: number;
+	response_body: unknown;
+	response_location: string | null;
+}
+
+/**
+ * Serialises requests with one key until the end of their transaction, so that a concurrent retry
+ * waits for the first request and then finds its stored response.
+ */
+export function lockIdempotencyKey(userId: string, operation: string, key: string): SqlQuery {
+	return { text: "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", values: [`${userId}\u0000${operation}\u0000${key}`] };
+}
+
+export function selectIdempotencyRecord(userId: string, operation: string, key: string): SqlQuery {
+	return {
+		text: `SELECT request_hash, response_status, response_body, response_location
+			FROM idempotency_keys WHERE user_id = $1::text AND operation = $2::text AND key = $3::text`,
+		values: [userId, operation, key]
+	};
+}
+
+/** Stores the response of an operation under the client's key, in the operation's transaction. */
+export function insertIdempotencyRecord(userId: string, operation: string, key: string, record: IdempotencyRecord): SqlQuery {
+	return {
+		text: `INSERT INTO idempotency_keys (user_id, operation, key, request_hash, response_status, response_body, response_location)
+			VALUES ($1::text, $2::text, $3::text, $4::text, $5::int, $6::jsonb, $7::text)`,
+		values: [userId, operation, key, record.request_hash, record.response_status, JSON.stringify(record.response_body), record.response_location]
+	};
+}
+
+/** One bounded batch of idempotency keys older than the retention. */
+export function deleteOldIdempotencyKeys(olderThanMs: number, limit: number): SqlQuery {
+	return {
+		text: `DELETE FROM idempotency_keys WHERE ctid IN (
+				SELECT ctid FROM idempotency_keys
+				WHERE created_at < now() - make_interval(secs => $1::float8 / 1000)
+				LIMIT $2::int FOR UPDATE SKIP LOCKED
+			) RETURNING 1 AS deleted`,
+		values: [olderThanMs, limit]
+	};
+}

@@ -1,0 +1,112 @@
+/**
+ * Retention: what the outbox, the inbox and the idempotency keys keep, and for how long.
+ *
+ * Once per interval, one instance of the service (the one that wins the conditional update of the
+ * job's row) deletes, in bounded batches that each lock little and briefly:
+ * - confirmed outbox events older than OUTBOX_RETENTION_HOURS;
+ * - inbox ids older than INBOX_RETENTION_HOURS;
+ * - idempotency keys older than IDEMPOTENCY_KEY_RETENTION_HOURS;
+ * and parks as dead the events still unconfirmed after OUTBOX_MAX_AGE_HOURS, the redelivery
+ * horizon: an event is never re-emitted after it.
+ *
+ * The inbox must remember an id for as long as its event may be redelivered, so the service
+ * refuses to start unless INBOX_RETENTION_HOURS exceeds OUTBOX_MAX_AGE_HOURS (plus the longest
+ * retry delay).
+ */
+import type { ServiceSchema } from "moleculer";
+import { positiveInteger } from "../lib/env";
+import { deleteOldIdempotencyKeys } from "../lib/idempotency-sql";
+import { deleteOldInboxEvents } from "../lib/inbox-sql";
+import { claimMaintenanceRun } from "../lib/maintenance-sql";
+import { deleteConfirmedEvents, expireStaleEvents } from "../lib/outbox-sql";
+import type { SqlQuery } from "../lib/sql";
+import type { DbMethods } from "./db.mixin";
+
+const HOUR = 3_600_000;
+
+export interface RetentionOptions {
+	intervalMs: number;
+	batchSize: number;
+	confirmedOutboxMs: number;
+	/** How long an unconfirmed event may be re-emitted. */
+	redeliveryHorizonMs: number;
+	inboxMs: number;
+	idempotencyKeysMs: number;
+}
+
+export function retentionOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): RetentionOptions {
+	const options: RetentionOptions = {
+		intervalMs: positiveInteger(env, "MAINTENANCE_INTERVAL_MS", 60_000),
+		batchSize: 1000,
+		confirmedOutboxMs: positiveInteger(env, "OUTBOX_RETENTION_HOURS", 24) * HOUR,
+		redeliveryHorizonMs: positiveInteger(env, "OUTBOX_MAX_AGE_HOURS", 72) * HOUR,
+		inboxMs: positiveInteger(env, "INBOX_RETENTION_HOURS", 168) * HOUR,
+		idempotencyKeysMs: positiveInteger(env, "IDEMPOTENCY_KEY_RETENTION_HOURS", 24) * HOUR
+	};
+	const longestRetryMs = positiveInteger(env, "OUTBOX_RETRY_MAX_MS", 60_000);
+	if (options.inboxMs <= options.redeliveryHorizonMs + longestRetryMs) {
+		throw new Error(
+			"INBOX_RETENTION_HOURS must exceed OUTBOX_MAX_AGE_HOURS (plus OUTBOX_RETRY_MAX_MS): an inbox that forgets an event " +
+				"before its producer stops re-emitting it would apply it twice."
+		);
+	}
+	return options;
+}
+
+export interface RetentionMethods {
+	/** Runs the retention job now if no other instance ran it this interval; returns what it removed. */
+	runRetention(): Promise<Record<string, number> | null>;
+}
+
+interface RetentionLocalVars {
+	retentionTimer: NodeJS.Timeout | null;
+	retentionRun: Promise<unknown> | null;
+}
+
+export function createRetentionMixin(options: RetentionOptions = retentionOptionsFromEnv()): Partial<ServiceSchema> {
+	const schema: Partial<ServiceSchema<object, RetentionMethods & DbMethods, RetentionLocalVars>> = {
+		methods: {
+			async runRetention(): Promise<Record<string, number> | null> {
+				const [won] = await this.queryRows(claimMaintenanceRun("retention", options.intervalMs));
+				if (!won) return null;
+				const deleteAll = async (batch: () => SqlQuery): Promise<number> => {
+					let total = 0;
+					for (;;) {
+						const deleted = (await this.queryRows(batch())).length;
+						total += deleted;
+						if (deleted < options.batchSize) return total;
+					}
+				};
+				const removed = {
+					expiredEvents: (await this.queryRows(expireStaleEvents(options.redeliveryHorizonMs))).length,
+					confirmedEvents: await deleteAll(() => deleteConfirmedEvents(options.confirmedOutboxMs, options.batchSize)),
+					inboxEvents: await deleteAll(() => deleteOldInboxEvents(options.inboxMs, options.batchSize)),
+					idempotencyKeys: await deleteAll(() => deleteOldIdempotencyKeys(options.idempotencyKeysMs, options.batchSize))
+				};
+				if (removed.expiredEvents > 0) this.logger.error(removed, "Events unconfirmed past the redelivery horizon were parked as dead.");
+				else if (Object.values(removed).some(n => n > 0)) this.logger.info(removed, "Retention removed old rows.");
+				return removed;
+			}
+		},
+
+		created() {
+			this.retentionTimer = null;
+			this.retentionRun = null;
+		},
+
+		started() {
+			this.retentionTimer = setInterval(() => {
+				if (this.retentionRun) return; // never two runs at once in one instance
+				this.retentionRun = this.runRetention()
+					.catch(err => this.logger.warn("The retention job failed; it runs again next interval.", err))
+					.finally(() => (this.retentionRun = null));
+			}, options.intervalMs);
+		},
+
+		async stopped() {
+			if (this.retentionTimer) clearInterval(this.retentionTimer);
+			await this.retentionRun;
+		}
+	};
+	return schema as Partial<ServiceSchema>;
+}
