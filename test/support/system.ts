@@ -58,7 +58,7 @@ export async function createTestDatabases(suffix: string): Promise<TestDatabases
 }
 
 /** Fast retries so that tests of lost events finish in a second or two. */
-export const TEST_OUTBOX: OutboxOptions = { pollIntervalMs: 200, batchSize: 100, retry: { baseMs: 200, maxMs: 1000 } };
+export const TEST_OUTBOX: OutboxOptions = { pollIntervalMs: 200, batchSize: 100, retry: { baseMs: 200, maxMs: 1000 }, maxFailures: 10 };
 
 export interface SystemOptions {
 	/** An AMQP URL: one broker per service over RabbitMQ. Unset: one broker, no transporter. */
@@ -66,6 +66,8 @@ export interface SystemOptions {
 	/** Extra middlewares of the payments / orders broker (to drop or duplicate deliveries). */
 	paymentsMiddlewares?: Middleware[];
 	ordersMiddlewares?: Middleware[];
+	/** Outbox settings of both services (default TEST_OUTBOX). */
+	outbox?: OutboxOptions;
 }
 
 export interface HttpResponse<T = any> {
@@ -106,8 +108,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
 	const suffix = randomBytes(4).toString("hex");
 	const namespace = `test-${suffix}`;
 	const databases = await createTestDatabases(suffix);
-	const orders = createOrdersService({ databaseUrl: databases.orders, outbox: TEST_OUTBOX });
-	const payments = createPaymentsService({ databaseUrl: databases.payments, outbox: TEST_OUTBOX });
+	const outbox = options.outbox ?? TEST_OUTBOX;
+	const orders = createOrdersService({ databaseUrl: databases.orders, outbox });
+	const payments = createPaymentsService({ databaseUrl: databases.payments, outbox });
 	const api = createApiService({ port: 0, logRequest: null, logResponse: null } as never);
 
 	let brokers: TestSystem["brokers"];
