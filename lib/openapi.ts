@@ -150,11 +150,11 @@ const COMPONENTS = {
 	}
 };
 
-function operation(action: ActionInfo, method: string, path: string): Record<string, unknown> {
+function operation(action: ActionInfo, method: string, path: string, auth: "header" | "jwt"): Record<string, unknown> {
 	const doc = action.openapi!;
 	const params = action.params ?? {};
 	const pathParams = [...path.matchAll(/\{(\w+)\}/g)].map(m => m[1]);
-	const parameters: unknown[] = [{ $ref: "#/components/parameters/UserId" }];
+	const parameters: unknown[] = auth === "header" ? [{ $ref: "#/components/parameters/UserId" }] : [];
 	if (doc.idempotent) parameters.push({ $ref: "#/components/parameters/IdempotencyKey" });
 	const bodyParams: Record<string, unknown> = { $$strict: params.$$strict };
 	for (const [name, rule] of Object.entries(params)) {
@@ -175,12 +175,14 @@ function operation(action: ActionInfo, method: string, path: string): Record<str
 		responses[status] = { description, ...(content && { content }) };
 	}
 	responses["400"] ??= { description: "Malformed X-User-Id header or request", ...ERROR_RESPONSE };
-	responses["401"] ??= { description: "No X-User-Id header", ...ERROR_RESPONSE };
+	responses["401"] ??= { description: auth === "header" ? "No X-User-Id header" : "No valid bearer token", ...ERROR_RESPONSE };
+	responses["429"] ??= { description: "Too many requests from this caller; retry after the minute", ...ERROR_RESPONSE };
 	if (Object.keys(params).some(name => !name.startsWith("$$")) || method !== "get") {
 		responses["422"] ??= { description: "Invalid parameters (moleculer-web's ValidationError, with the failing fields in data)", ...ERROR_RESPONSE };
 	}
 	return {
 		operationId: action.name,
+		...(auth === "jwt" && { security: [{ bearerAuth: [] }] }),
 		summary: doc.summary,
 		parameters,
 		...(method !== "get" && { requestBody: { required: true, content: { "application/json": { schema: paramsToJsonSchema(bodyParams) } } } }),
@@ -189,7 +191,7 @@ function operation(action: ActionInfo, method: string, path: string): Record<str
 }
 
 /** The document for every published REST action of the given services, under `prefix`. */
-export function buildOpenApiDocument(services: ServiceInfo[], prefix = "/api", version = "1.0.0"): Record<string, unknown> {
+export function buildOpenApiDocument(services: ServiceInfo[], prefix = "/api", auth: "header" | "jwt" = "header", version = "1.0.0"): Record<string, unknown> {
 	const paths: Record<string, Record<string, unknown>> = {};
 	for (const service of services) {
 		const base = service.settings?.rest ?? service.name;
@@ -197,7 +199,7 @@ export function buildOpenApiDocument(services: ServiceInfo[], prefix = "/api", v
 			const rest = parseRest(action.rest);
 			if (!rest || !action.openapi) continue;
 			const path = joinPath(prefix, base, rest.path).replace(/:(\w+)/g, "{$1}");
-			(paths[path] ??= {})[rest.method] = operation(action, rest.method, path);
+			(paths[path] ??= {})[rest.method] = operation(action, rest.method, path, auth);
 		}
 	}
 	const sortedPaths = Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b)));
@@ -209,6 +211,6 @@ export function buildOpenApiDocument(services: ServiceInfo[], prefix = "/api", v
 			description: "Take an order, charge an account, never lose or double-charge anything. Amounts are numbers with at most two decimals."
 		},
 		paths: sortedPaths,
-		components: COMPONENTS
+		components: auth === "jwt" ? { ...COMPONENTS, securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } } : COMPONENTS
 	};
 }

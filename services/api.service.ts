@@ -11,6 +11,7 @@ import type { PassThrough } from "node:stream";
 import { Errors, type Context, type ServiceBroker, type ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import { EVENTS, type OrderView, type RequestMeta } from "../lib/contracts";
+import { authenticatorFromEnv, headerValue, type Authenticator } from "../lib/authentication";
 import { requireUserId } from "../lib/identity";
 import { OrderEventStreams } from "../lib/order-event-streams";
 import { PROJECT_ROOT } from "../lib/paths";
@@ -34,11 +35,6 @@ interface StreamMeta extends RequestMeta {
 const DATABASE_SERVICES = ["orders", "payments"] as const;
 const READINESS_TIMEOUT_MS = 2000;
 const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/; // visible ASCII, as Stripe and the IETF draft allow
-
-function header(req: IncomingMessage, name: string): string | undefined {
-	const value = req.headers[name];
-	return Array.isArray(value) ? value[0] : value;
-}
 
 /** Whether any node runs the service (Moleculer's typings want a node id it does not need). */
 function isServiceKnown(broker: ServiceBroker, service: string): boolean {
@@ -68,7 +64,18 @@ interface ApiLocalVars {
 	heartbeatTimer: NodeJS.Timeout | null;
 }
 
-export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSchema<ApiSettings, object, ApiLocalVars> {
+/** Construction options kept out of `settings` (which the registry publishes to every node). */
+export interface ApiServiceOptions {
+	/** Default: from AUTH_MODE and the JWT_* variables. */
+	authenticator?: Authenticator;
+	/** Requests per user per minute on /api; 0: no limit. Default: RATE_LIMIT_PER_MINUTE or 600. */
+	rateLimitPerMinute?: number;
+}
+
+export function createApiService(settings: Partial<ApiSettings> = {}, options: ApiServiceOptions = {}): ServiceSchema<ApiSettings, object, ApiLocalVars> {
+	const authenticator = options.authenticator ?? authenticatorFromEnv();
+	const rateLimitPerMinute = options.rateLimitPerMinute ?? Number(process.env.RATE_LIMIT_PER_MINUTE ?? 600);
+	if (!Number.isInteger(rateLimitPerMinute) || rateLimitPerMinute < 0) throw new Error("RATE_LIMIT_PER_MINUTE must be a whole number (0: no limit).");
 	return {
 		name: "api",
 		mixins: [ApiGateway],
@@ -92,6 +99,16 @@ export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSc
 					// No compressed bodies (a corrupt one would surface as a 500), none nested absurdly deep.
 					bodyParsers: { json: { strict: true, limit: "1mb", inflate: false, verify: rejectDeeplyNestedJson }, urlencoded: false },
 					use: [refuseWhileStopping],
+					// Per caller (the identity they present; their address when they present none), per instance.
+					...(rateLimitPerMinute > 0 && {
+						rateLimit: {
+							window: 60_000,
+							limit: rateLimitPerMinute,
+							headers: true,
+							key: (req: IncomingMessage) =>
+								headerValue(req, authenticator.mode === "jwt" ? "authorization" : "x-user-id") ?? req.socket.remoteAddress ?? "unknown"
+						}
+					}),
 					callOptions: { timeout: 10_000 }
 				},
 				{
@@ -132,7 +149,7 @@ export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSc
 			openapi: {
 				handler(): Record<string, unknown> {
 					const services = this.broker.registry.getServiceList({ withActions: true, onlyAvailable: true }) as ServiceInfo[];
-					return buildOpenApiDocument(services, "/api");
+					return buildOpenApiDocument(services, "/api", authenticator.mode);
 				}
 			},
 
@@ -218,10 +235,13 @@ export function createApiService(settings: Partial<ApiSettings> = {}): ServiceSc
 			},
 
 			/** moleculer-web calls this for routes with `authentication: true`. */
-			authenticate(ctx: Context<unknown, RequestMeta>, _route: unknown, req: IncomingMessage): null {
-				ctx.meta.userId = header(req, "x-user-id");
+			async authenticate(ctx: Context<unknown, RequestMeta>, _route: unknown, req: IncomingMessage): Promise<null> {
+				ctx.meta.userId = await authenticator.userIdOf(req);
+				if (ctx.meta.userId === undefined && authenticator.mode === "jwt") {
+					throw new Errors.MoleculerClientError("An 'Authorization: Bearer <token>' header is required.", 401, "NO_TOKEN");
+				}
 				requireUserId(ctx);
-				const idempotencyKey = header(req, "idempotency-key");
+				const idempotencyKey = headerValue(req, "idempotency-key");
 				if (idempotencyKey !== undefined) {
 					if (!IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
 						throw new Errors.MoleculerClientError(

@@ -11,7 +11,7 @@ import { Pool } from "pg";
 import { inject } from "vitest";
 import { createBrokerOptions } from "../../moleculer.config";
 import type { OutboxOptions } from "../../mixins/outbox.mixin";
-import { createApiService } from "../../services/api.service";
+import { createApiService, type ApiServiceOptions } from "../../services/api.service";
 import { createOrdersService } from "../../services/orders.service";
 import { createPaymentsService } from "../../services/payments.service";
 
@@ -68,6 +68,8 @@ export interface SystemOptions {
 	ordersMiddlewares?: Middleware[];
 	/** Outbox settings of both services (default TEST_OUTBOX). */
 	outbox?: OutboxOptions;
+	/** Gateway options (authentication mode, rate limit). */
+	api?: ApiServiceOptions;
 }
 
 export interface HttpResponse<T = any> {
@@ -111,7 +113,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
 	const outbox = options.outbox ?? TEST_OUTBOX;
 	const orders = createOrdersService({ databaseUrl: databases.orders, outbox });
 	const payments = createPaymentsService({ databaseUrl: databases.payments, outbox });
-	const api = createApiService({ port: 0, logRequest: null, logResponse: null } as never);
+	const api = createApiService({ port: 0, logRequest: null, logResponse: null } as never, options.api);
 
 	let brokers: TestSystem["brokers"];
 	if (options.transporter) {
