@@ -5,6 +5,7 @@
  */
 import { Validators, type BrokerOptions, type Middleware, type ServiceBroker } from "moleculer";
 import { stopEmbeddedPostgres } from "./lib/database";
+import { positiveInteger } from "./lib/env";
 import { createFaultInjectionMiddleware, parseFaultRates } from "./lib/fault-injection";
 import { createHealthServerMiddleware } from "./lib/health-server";
 import { loggerOptions } from "./lib/logging";
@@ -23,8 +24,10 @@ function amqpTransporter(url: string, env: NodeJS.ProcessEnv) {
 		options: {
 			url,
 			messageOptions: { persistent: true },
-			// Tests set an expiry so that their throw-away namespaces do not leave queues behind.
-			autoDeleteQueues: env.AMQP_QUEUE_EXPIRY_MS ? Number(env.AMQP_QUEUE_EXPIRY_MS) : false,
+			// A queue nobody has consumed for a day goes: node ids change with every deployment, and
+			// the queues of departed nodes would pile up. Events waiting in it are not lost: their
+			// outbox re-emits them. Tests use minutes.
+			autoDeleteQueues: positiveInteger(env, "AMQP_QUEUE_EXPIRY_MS", 86_400_000),
 			prefetch: 10
 		}
 	};
@@ -80,18 +83,21 @@ export function createBrokerOptions(env: NodeJS.ProcessEnv = process.env): Broke
  * re-emitted after the restart.
  */
 function gracefulStopOnSignals(env: NodeJS.ProcessEnv): Middleware {
-	const timeoutMs = Number(env.GRACEFUL_STOP_TIMEOUT_MS ?? 30_000);
-	let stopping = false;
+	const timeoutMs = positiveInteger(env, "GRACEFUL_STOP_TIMEOUT_MS", 30_000);
+	let stopRequestedAt = 0;
 	return {
 		name: "GracefulStopOnSignals",
 		created(broker: ServiceBroker) {
 			const onSignal = (signal: NodeJS.Signals) => {
-				if (stopping) {
+				if (stopRequestedAt) {
+					// One Ctrl-C often arrives twice (the terminal signals the whole process group, and
+					// npm or a supervisor passes it on too): only a signal sent later forces.
+					if (Date.now() - stopRequestedAt < SAME_SIGNAL_WINDOW_MS) return;
 					broker.logger.warn(`Got ${signal} again: stopping at once.`);
 					process.exit(1);
 				}
-				stopping = true;
-				broker.logger.info(`Got ${signal}: stopping gracefully (send it again to force).`);
+				stopRequestedAt = Date.now();
+				broker.logger.info(`Got ${signal}: stopping gracefully (send it again, a second later, to force).`);
 				setTimeout(() => {
 					broker.logger.error(`The graceful stop took more than ${timeoutMs} ms: stopping at once.`);
 					process.exit(1);
@@ -110,16 +116,22 @@ function gracefulStopOnSignals(env: NodeJS.ProcessEnv): Middleware {
 	};
 }
 
-const options = createBrokerOptions();
-const config: BrokerOptions = {
-	...options,
-	// The runner's process: signals are handled by the middleware below, not by Moleculer's default.
-	skipProcessEventRegistration: true,
-	middlewares: [...(options.middlewares ?? []), gracefulStopOnSignals(process.env)]
-};
+/** Signals closer together than this are one request to stop. */
+const SAME_SIGNAL_WINDOW_MS = 1000;
 
-// moleculer-runner overwrites every option that has a same-named environment variable: TRANSPORTER
-// would replace the transporter object above with a bare URL and drop its durability settings.
-delete process.env.TRANSPORTER;
-
-export default config;
+/**
+ * What moleculer-runner loads. A function, so that importing this module (tests, the REPL script)
+ * has no side effect: the runner calls it before it reads the environment.
+ */
+export default function runnerConfig(): BrokerOptions {
+	const options = createBrokerOptions(process.env);
+	// moleculer-runner overwrites every option that has a same-named environment variable:
+	// TRANSPORTER would replace the transporter object with a bare URL and drop its durability settings.
+	delete process.env.TRANSPORTER;
+	return {
+		...options,
+		// The runner's process: signals are handled by the middleware below, not by Moleculer's default.
+		skipProcessEventRegistration: true,
+		middlewares: [...(options.middlewares ?? []), gracefulStopOnSignals(process.env)]
+	};
+}

@@ -1,7 +1,8 @@
 /**
  * Liveness and readiness of one process, on its own port (`HEALTH_PORT`), for processes that
  * run no gateway (an orders or payments instance in a cluster), as Kubernetes probes expect:
- * - `GET /health`: 200 while the process lives;
+ * - `GET /health`: 200 while the process lives, from the moment the broker is created (a slow
+ *   start, say migrations waiting for a lock, is not a dead process);
  * - `GET /ready`: 200 once the broker has started, the transporter is connected and every local
  *   service with a database answers its `readiness` action; 503 (with the checks) otherwise,
  *   and from the moment a graceful stop begins.
@@ -20,6 +21,7 @@ async function readinessChecks(broker: ServiceBroker, stopping: boolean): Promis
 		{ name: "broker", ready: broker.started && !stopping },
 		{ name: "transporter", ready: transit ? transit.connected === true : true }
 	];
+	if (!broker.started) return checks;
 	for (const service of broker.services) {
 		if (!service.schema.actions?.readiness) continue;
 		const ready = await broker
@@ -35,7 +37,7 @@ export function createHealthServerMiddleware(port: number): Middleware {
 	let stopping = false;
 	return {
 		name: "HealthServer",
-		started(broker: ServiceBroker) {
+		created(broker: ServiceBroker) {
 			server = createServer((req, res) => {
 				const reply = (status: number, body: unknown) => {
 					res.writeHead(status, { "Content-Type": "application/json; charset=utf-8" });
@@ -49,13 +51,8 @@ export function createHealthServerMiddleware(port: number): Middleware {
 					err => reply(503, { status: "not ready", error: String(err) })
 				);
 			});
-			return new Promise<void>((resolve, reject) => {
-				server!.once("error", reject);
-				server!.listen(port, () => {
-					broker.logger.info(`Health endpoints on http://0.0.0.0:${port}/health and /ready`);
-					resolve();
-				});
-			});
+			server.once("error", err => broker.fatal(`The health endpoints cannot listen on port ${port}.`, err, true));
+			server.listen(port, () => broker.logger.info(`Health endpoints on http://0.0.0.0:${port}/health and /ready`));
 		},
 		async stopping() {
 			stopping = true;

@@ -29,8 +29,8 @@ export const amountRule: RuleCustom = {
 	type: "number",
 	positive: true,
 	max: MAX_AMOUNT,
-	// Not a fastest-validator rule (the custom check below enforces it): documents the precision in OpenAPI.
-	multipleOf: 0.01,
+	// Not read by fastest-validator: the precision rule (the custom check below) as documentation.
+	description: "A number of at most two decimal places.",
 	custom: ((value, errors) => {
 		if (typeof value === "number" && !hasAtMostTwoDecimals(value)) {
 			errors.push({ type: "amountPrecision", actual: value });

@@ -44,7 +44,7 @@ export function ruleToJsonSchema(rule: unknown): { schema: JsonSchema; optional:
 	}
 	const r = (rule ?? {}) as Record<string, any>;
 	const optional = r.optional === true || r.default !== undefined;
-	const base: JsonSchema = r.default !== undefined ? { default: r.default } : {};
+	const base: JsonSchema = { ...(r.default !== undefined && { default: r.default }), ...(typeof r.description === "string" && { description: r.description }) };
 	switch (r.type) {
 		case "string":
 			return { optional, schema: { ...base, type: "string", ...(r.min !== undefined && { minLength: r.min }), ...(r.max !== undefined && { maxLength: r.max }) } };
@@ -55,7 +55,6 @@ export function ruleToJsonSchema(rule: unknown): { schema: JsonSchema; optional:
 			if (r.positive) schema.exclusiveMinimum = 0;
 			if (r.min !== undefined) schema.minimum = r.min;
 			if (r.max !== undefined) schema.maximum = r.max;
-			if (r.multipleOf !== undefined) schema.multipleOf = r.multipleOf;
 			return { optional, schema };
 		}
 		case "enum":
@@ -110,7 +109,7 @@ const COMPONENTS = {
 			additionalProperties: false,
 			properties: {
 				userId: { type: "string" },
-				balance: { type: "number", multipleOf: 0.01 },
+				balance: { type: "number", description: "At most two decimal places." },
 				createdAt: { type: "string", format: "date-time" },
 				updatedAt: { type: "string", format: "date-time" }
 			}
@@ -122,7 +121,7 @@ const COMPONENTS = {
 			properties: {
 				id: { type: "string", format: "uuid" },
 				userId: { type: "string" },
-				amount: { type: "number", multipleOf: 0.01 },
+				amount: { type: "number", description: "At most two decimal places." },
 				description: { type: "string" },
 				status: { enum: ["NEW", "FINISHED", "CANCELLED"] },
 				cancelReason: { enum: ["INSUFFICIENT_FUNDS", "ACCOUNT_NOT_FOUND"] },
@@ -204,7 +203,7 @@ export function buildOpenApiDocument(services: ServiceInfo[], prefix = "/api", a
 	}
 	const sortedPaths = Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b)));
 	return {
-		openapi: "3.0.3",
+		openapi: "3.1.0",
 		info: {
 			title: "Orders & Payments API",
 			version,

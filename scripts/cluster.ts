@@ -4,7 +4,7 @@
  * and RabbitMQ (override with the usual variables). Each line of output is prefixed with the
  * node that wrote it; Ctrl-C (or SIGTERM) stops every process gracefully.
  *
- * Needs the compiled code (`npm run build`, which `npm run cluster` does first).
+ * Needs the compiled code and front end (`npm run build`, which `npm run cluster` does first).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
@@ -31,6 +31,8 @@ const NODES = [
 
 const children: ChildProcess[] = [];
 let stopping = false;
+/** A node exited on its own, or did not stop cleanly: the cluster's exit code says so. */
+let failed = false;
 
 function startNode({ id, services }: (typeof NODES)[number], index: number): ChildProcess {
 	const child = spawn(process.execPath, [path.join(ROOT, "node_modules/moleculer/bin/moleculer-runner.js"), "--config", "dist/moleculer.config.js"], {
@@ -45,26 +47,36 @@ function startNode({ id, services }: (typeof NODES)[number], index: number): Chi
 			HEALTH_PORT: String(gatewayPort + 1 + index),
 			METRICS_PORT: String(Number(process.env.METRICS_BASE_PORT ?? 3031) + index)
 		},
-		stdio: ["ignore", "pipe", "pipe"]
+		stdio: ["ignore", "pipe", "pipe"],
+		// Its own process group: a Ctrl-C in the terminal reaches this script only, which then
+		// stops each node once (a second signal to a node would force it).
+		detached: true
 	});
 	for (const stream of [child.stdout!, child.stderr!]) {
 		readline.createInterface({ input: stream }).on("line", line => console.log(`${id.padEnd(10)} | ${line}`));
 	}
 	child.on("exit", (code, signal) => {
 		console.log(`${id.padEnd(10)} | exited (${signal ?? code})`);
-		if (!stopping) stopAll(`${id} exited`);
-		if (children.every(c => c.exitCode !== null || c.signalCode !== null)) process.exit(stopping ? 0 : 1);
+		if (!stopping) {
+			failed = true;
+			stopAll(`${id} exited`);
+		} else if (code !== 0) failed = true;
+		if (children.every(c => c.exitCode !== null || c.signalCode !== null)) process.exit(failed ? 1 : 0);
 	});
 	return child;
 }
 
+let stopRequestedAt = 0;
+
 function stopAll(reason: string) {
 	if (stopping) {
-		// A second signal: force.
+		// A second signal forces, unless it is the same Ctrl-C passed on by npm or tsx a moment later.
+		if (Date.now() - stopRequestedAt < 1000) return;
 		for (const child of children) child.kill("SIGKILL");
 		return;
 	}
 	stopping = true;
+	stopRequestedAt = Date.now();
 	console.log(`cluster    | stopping (${reason})`);
 	for (const child of children) child.kill("SIGTERM");
 }
