@@ -1,4 +1,4 @@
-/** SQL of idempotency keys: pure builders, run by the idempotency mixin and the maintenance. */
+/** SQL of idempotency keys: pure builders, run by the idempotency mixin. */
 import type { SqlQuery } from "./sql";
 
 export interface IdempotencyRecord {
@@ -30,17 +30,5 @@ export function insertIdempotencyRecord(userId: string, operation: string, key: 
 		text: `INSERT INTO idempotency_keys (user_id, operation, key, request_hash, response_status, response_body, response_location)
 			VALUES ($1::text, $2::text, $3::text, $4::text, $5::int, $6::jsonb, $7::text)`,
 		values: [userId, operation, key, record.request_hash, record.response_status, JSON.stringify(record.response_body), record.response_location]
-	};
-}
-
-/** One bounded batch of idempotency keys older than the retention. */
-export function deleteOldIdempotencyKeys(olderThanMs: number, limit: number): SqlQuery {
-	return {
-		text: `DELETE FROM idempotency_keys WHERE ctid IN (
-				SELECT ctid FROM idempotency_keys
-				WHERE created_at < now() - make_interval(secs => $1::float8 / 1000)
-				LIMIT $2::int FOR UPDATE SKIP LOCKED
-			) RETURNING 1 AS deleted`,
-		values: [olderThanMs, limit]
 	};
 }

@@ -14,3 +14,27 @@ export function claimMaintenanceRun(job: string, intervalMs: number): SqlQuery {
 		values: [job, intervalMs * 0.9] // a little early, so jitter between instances never skips a run
 	};
 }
+
+/** The tables the retention job trims: the row key to delete by and the age column. */
+const RETAINED = Object.freeze({
+	outbox_events: { key: "id", age: "confirmed_at" }, // confirmed events only: the others are NULL here
+	inbox_events: { key: "event_id", age: "received_at" },
+	idempotency_keys: { key: "ctid", age: "created_at" }
+});
+export type RetainedTable = keyof typeof RETAINED;
+
+/**
+ * One bounded batch of rows older than the retention (repeat until it deletes fewer than
+ * `limit`): each batch locks few rows, briefly, and skips rows others hold.
+ */
+export function deleteExpiredRows(table: RetainedTable, olderThanMs: number, limit: number): SqlQuery {
+	const { key, age } = RETAINED[table]; // identifiers from the fixed table above, never from input
+	return {
+		text: `DELETE FROM ${table} WHERE ${key} IN (
+				SELECT ${key} FROM ${table}
+				WHERE ${age} < now() - make_interval(secs => $1::float8 / 1000)
+				LIMIT $2::int FOR UPDATE SKIP LOCKED
+			) RETURNING 1 AS deleted`,
+		values: [olderThanMs, limit]
+	};
+}

@@ -125,15 +125,3 @@ export function expireStaleEvents(maxAgeMs: number): SqlQuery {
 		values: [maxAgeMs]
 	};
 }
-
-/** One bounded batch of confirmed events older than the retention; repeat until it deletes fewer than `limit`. */
-export function deleteConfirmedEvents(olderThanMs: number, limit: number): SqlQuery {
-	return {
-		text: `DELETE FROM outbox_events WHERE id IN (
-				SELECT id FROM outbox_events
-				WHERE confirmed_at < now() - make_interval(secs => $1::float8 / 1000)
-				LIMIT $2::int FOR UPDATE SKIP LOCKED
-			) RETURNING 1 AS deleted`,
-		values: [olderThanMs, limit]
-	};
-}

@@ -15,11 +15,8 @@
  */
 import type { ServiceSchema } from "moleculer";
 import { positiveInteger } from "../lib/env";
-import { deleteOldIdempotencyKeys } from "../lib/idempotency-sql";
-import { deleteOldInboxEvents } from "../lib/inbox-sql";
-import { claimMaintenanceRun } from "../lib/maintenance-sql";
-import { deleteConfirmedEvents, expireStaleEvents } from "../lib/outbox-sql";
-import type { SqlQuery } from "../lib/sql";
+import { claimMaintenanceRun, deleteExpiredRows, type RetainedTable } from "../lib/maintenance-sql";
+import { expireStaleEvents } from "../lib/outbox-sql";
 import type { DbMethods } from "./db.mixin";
 
 const HOUR = 3_600_000;
@@ -69,19 +66,19 @@ export function createRetentionMixin(options: RetentionOptions = retentionOption
 			async runRetention(): Promise<Record<string, number> | null> {
 				const [won] = await this.queryRows(claimMaintenanceRun("retention", options.intervalMs));
 				if (!won) return null;
-				const deleteAll = async (batch: () => SqlQuery): Promise<number> => {
+				const deleteAll = async (table: RetainedTable, olderThanMs: number): Promise<number> => {
 					let total = 0;
 					for (;;) {
-						const deleted = (await this.queryRows(batch())).length;
+						const deleted = (await this.queryRows(deleteExpiredRows(table, olderThanMs, options.batchSize))).length;
 						total += deleted;
 						if (deleted < options.batchSize) return total;
 					}
 				};
 				const removed = {
 					expiredEvents: (await this.queryRows(expireStaleEvents(options.redeliveryHorizonMs))).length,
-					confirmedEvents: await deleteAll(() => deleteConfirmedEvents(options.confirmedOutboxMs, options.batchSize)),
-					inboxEvents: await deleteAll(() => deleteOldInboxEvents(options.inboxMs, options.batchSize)),
-					idempotencyKeys: await deleteAll(() => deleteOldIdempotencyKeys(options.idempotencyKeysMs, options.batchSize))
+					confirmedEvents: await deleteAll("outbox_events", options.confirmedOutboxMs),
+					inboxEvents: await deleteAll("inbox_events", options.inboxMs),
+					idempotencyKeys: await deleteAll("idempotency_keys", options.idempotencyKeysMs)
 				};
 				if (removed.expiredEvents > 0) this.logger.error(removed, "Events unconfirmed past the redelivery horizon were parked as dead.");
 				else if (Object.values(removed).some(n => n > 0)) this.logger.info(removed, "Retention removed old rows.");

@@ -6,11 +6,9 @@
  *
  * Needs the compiled code and front end (`npm run build`, which `npm run cluster` does first).
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import path from "node:path";
+import type { ChildProcess } from "node:child_process";
 import readline from "node:readline";
-
-const ROOT = path.resolve(__dirname, "..");
+import { spawnRunner } from "./runner-process";
 
 const shared: NodeJS.ProcessEnv = {
 	TRANSPORTER: process.env.TRANSPORTER ?? "amqp://guest:guest@127.0.0.1:5672",
@@ -35,23 +33,19 @@ let stopping = false;
 let failed = false;
 
 function startNode({ id, services }: (typeof NODES)[number], index: number): ChildProcess {
-	const child = spawn(process.execPath, [path.join(ROOT, "node_modules/moleculer/bin/moleculer-runner.js"), "--config", "dist/moleculer.config.js"], {
-		cwd: ROOT,
-		env: {
-			...process.env,
+	const child = spawnRunner(
+		{
 			...shared,
-			SERVICEDIR: "dist/services",
 			SERVICES: services,
 			NODE_ID: shared.NAMESPACE ? `${shared.NAMESPACE}-${id}` : id,
 			PORT: String(gatewayPort),
 			HEALTH_PORT: String(gatewayPort + 1 + index),
 			METRICS_PORT: String(Number(process.env.METRICS_BASE_PORT ?? 3031) + index)
 		},
-		stdio: ["ignore", "pipe", "pipe"],
 		// Its own process group: a Ctrl-C in the terminal reaches this script only, which then
 		// stops each node once (a second signal to a node would force it).
-		detached: true
-	});
+		{ detached: true }
+	);
 	for (const stream of [child.stdout!, child.stderr!]) {
 		readline.createInterface({ input: stream }).on("line", line => console.log(`${id.padEnd(10)} | ${line}`));
 	}

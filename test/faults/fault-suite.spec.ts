@@ -10,13 +10,14 @@
  * It changes the machine's RabbitMQ for a few seconds (`rabbitmqctl stop_app`): run it alone.
  * Figures are printed and written to test-results/faults.json.
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from "vitest";
 import { PROJECT_ROOT } from "../../lib/paths";
+import { spawnRunner } from "../../scripts/runner-process";
 import { collectOutput, createTestDatabases, freePort, waitFor, type TestDatabases } from "../support/system";
 
 const run = promisify(execFile);
@@ -42,28 +43,22 @@ const nodes = new Map<string, Node>();
 const output: string[] = [];
 
 function startNode(id: string, services: string, index: number): Node {
-	const child = spawn(process.execPath, ["node_modules/moleculer/bin/moleculer-runner.js", "--config", "dist/moleculer.config.js"], {
-		cwd: PROJECT_ROOT,
-		env: {
-			...process.env,
-			SERVICEDIR: "dist/services",
-			SERVICES: services,
-			NODE_ID: `${namespace}-${id}`,
-			NAMESPACE: namespace,
-			TRANSPORTER: rabbitmqUrl!,
-			AMQP_QUEUE_EXPIRY_MS: "300000",
-			ORDERS_DATABASE_URL: databases.orders,
-			PAYMENTS_DATABASE_URL: databases.payments,
-			PORT: String(port),
-			HEALTH_PORT: String(port + 1 + index),
-			OUTBOX_POLL_INTERVAL_MS: "500",
-			OUTBOX_RETRY_BASE_MS: "500",
-			OUTBOX_RETRY_MAX_MS: "5000",
-			FAULT_INJECTION,
-			LOG_FORMAT: "json",
-			LOGLEVEL: "info"
-		},
-		stdio: ["ignore", "pipe", "pipe"]
+	const child = spawnRunner({
+		SERVICES: services,
+		NODE_ID: `${namespace}-${id}`,
+		NAMESPACE: namespace,
+		TRANSPORTER: rabbitmqUrl!,
+		AMQP_QUEUE_EXPIRY_MS: "300000",
+		ORDERS_DATABASE_URL: databases.orders,
+		PAYMENTS_DATABASE_URL: databases.payments,
+		PORT: String(port),
+		HEALTH_PORT: String(port + 1 + index),
+		OUTBOX_POLL_INTERVAL_MS: "500",
+		OUTBOX_RETRY_BASE_MS: "500",
+		OUTBOX_RETRY_MAX_MS: "5000",
+		FAULT_INJECTION,
+		LOG_FORMAT: "json",
+		LOGLEVEL: "info"
 	});
 	collectOutput(child, output);
 	const node = { id, services, process: child };

@@ -3,11 +3,11 @@
  * SIGTERM: requests in flight finish, new ones are refused, the process exits 0, and an order
  * still in flight when its process stopped ends after the restart.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
-import { PROJECT_ROOT } from "../../lib/paths";
+import { spawnRunner } from "../../scripts/runner-process";
 import { collectOutput, createTestDatabases, freePort, waitFor, type TestDatabases } from "../support/system";
 
 let databases: TestDatabases;
@@ -16,22 +16,16 @@ const processes: ChildProcess[] = [];
 
 /** One process running the given services, as moleculer-runner runs them in production. */
 function startProcess(services: string, port: number): ChildProcess {
-	const child = spawn(process.execPath, ["node_modules/moleculer/bin/moleculer-runner.js", "--config", "dist/moleculer.config.js"], {
-		cwd: PROJECT_ROOT,
-		env: {
-			...process.env,
-			SERVICEDIR: "dist/services",
-			SERVICES: services,
-			PORT: String(port),
-			ORDERS_DATABASE_URL: databases.orders,
-			PAYMENTS_DATABASE_URL: databases.payments,
-			OUTBOX_POLL_INTERVAL_MS: "200",
-			OUTBOX_RETRY_BASE_MS: "200",
-			OUTBOX_RETRY_MAX_MS: "500",
-			LOGLEVEL: "info",
-			TRANSPORTER: ""
-		},
-		stdio: ["ignore", "pipe", "pipe"]
+	const child = spawnRunner({
+		SERVICES: services,
+		PORT: String(port),
+		ORDERS_DATABASE_URL: databases.orders,
+		PAYMENTS_DATABASE_URL: databases.payments,
+		OUTBOX_POLL_INTERVAL_MS: "200",
+		OUTBOX_RETRY_BASE_MS: "200",
+		OUTBOX_RETRY_MAX_MS: "500",
+		LOGLEVEL: "info",
+		TRANSPORTER: ""
 	});
 	processes.push(child);
 	return collectOutput(child, output);

@@ -1,0 +1,23 @@
+/**
+ * The compiled system as moleculer-runner processes, the way `npm start` runs it: for
+ * `npm run cluster`, the benchmark and the tests that need real processes (SIGKILL, SIGTERM).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+
+const ROOT = path.resolve(__dirname, "..");
+
+export interface RunnerProcessOptions {
+	/** Its own process group: a Ctrl-C in the terminal then reaches only its parent. */
+	detached?: boolean;
+}
+
+/** Starts one process running the services named by `env.SERVICES` (all when unset); output is piped. */
+export function spawnRunner(env: NodeJS.ProcessEnv, options: RunnerProcessOptions = {}): ChildProcess {
+	return spawn(process.execPath, [path.join(ROOT, "node_modules/moleculer/bin/moleculer-runner.js"), "--config", "dist/moleculer.config.js"], {
+		cwd: ROOT,
+		env: { ...process.env, SERVICEDIR: "dist/services", ...env },
+		stdio: ["ignore", "pipe", "pipe"],
+		detached: options.detached ?? false
+	});
+}
