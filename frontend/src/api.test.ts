@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ApiError, NO_ACCOUNT_MESSAGE, RETRY_DELAY_MS, UNREACHABLE_MESSAGE, createApiClient } from "./api";
-import { errorResponse, jsonResponse, makeAccount, makeOrder, mockFetch, validationError } from "./test/fakeServer";
+import { ApiError, NO_ACCOUNT_MESSAGE, RETRY_DELAY_MS, UNAVAILABLE_MESSAGE, createApiClient } from "./api";
+import { errorResponse, jsonResponse, makeAccount, makeOrder, mockFetch, validationError, type RecordedRequest } from "./test/fakeServer";
 
 async function failureOf(promise: Promise<unknown>): Promise<ApiError> {
 	const error = await promise.then(
@@ -69,13 +69,13 @@ describe("createApiClient", () => {
 	it("reports an unreachable server with status 0 and a plain message", async () => {
 		mockFetch({ "GET /api/accounts/balance": () => Promise.reject(new TypeError("Failed to fetch")) });
 		const error = await failureOf(createApiClient("alice").getBalance());
-		expect(error).toMatchObject({ status: 0, type: "SERVER_UNREACHABLE", message: UNREACHABLE_MESSAGE });
+		expect(error).toMatchObject({ status: 0, type: "SERVER_UNREACHABLE", message: UNAVAILABLE_MESSAGE });
 	});
 
 	it("reports a proxy's bare 502 as an unreachable server", async () => {
 		mockFetch({ "GET /api/orders": () => new Response("", { status: 502 }) });
 		const error = await failureOf(createApiClient("alice").listOrders());
-		expect(error).toMatchObject({ status: 502, message: UNREACHABLE_MESSAGE });
+		expect(error).toMatchObject({ status: 502, message: UNAVAILABLE_MESSAGE });
 	});
 
 	it("turns a validation error into its field messages", async () => {
@@ -98,8 +98,129 @@ describe("createApiClient", () => {
 	});
 
 	it("describes an error without a JSON body by its status", async () => {
-		mockFetch({ "GET /api/orders/x": () => new Response("<html>oops</html>", { status: 500 }) });
+		mockFetch({ "GET /api/orders/x": () => new Response("<html>oops</html>", { status: 400 }) });
 		const error = await failureOf(createApiClient("alice").getOrder("x"));
-		expect(error).toMatchObject({ status: 500, message: "The server answered with an error (HTTP 500)." });
+		expect(error).toMatchObject({ status: 400, message: "The server answered with an error (HTTP 400)." });
+	});
+
+	it.each([
+		[503, "SERVICE_UNAVAILABLE", "The service is unavailable for the moment; retry shortly."],
+		[503, "STOPPING", "The server is stopping; retry on another instance or shortly."],
+		[504, "REQUEST_TIMEOUT", "Request is timed out when call 'orders.list' action on 'node-1' node."]
+	])("reports a %s %s as a temporary outage in plain words", async (status, type, serverMessage) => {
+		mockFetch({ "GET /api/orders": () => errorResponse(status, type, serverMessage) });
+		const error = await failureOf(createApiClient("alice").listOrders());
+		expect(error).toMatchObject({ status, type, message: UNAVAILABLE_MESSAGE });
+	});
+
+	it("hides a server fault's own message", async () => {
+		mockFetch({ "GET /api/orders": () => errorResponse(500, "MOLECULER_ERROR", "Cannot read properties of undefined (reading 'rows')") });
+		const error = await failureOf(createApiClient("alice").listOrders());
+		expect(error.message).toBe("Something went wrong on the server. Please try again in a moment.");
+	});
+
+	it("asks to wait when rate limited", async () => {
+		mockFetch({ "GET /api/orders": () => errorResponse(429, "RATE_LIMIT_EXCEEDED", "Rate limit exceeded") });
+		const error = await failureOf(createApiClient("alice").listOrders());
+		expect(error).toMatchObject({ status: 429, message: "Too many requests — please wait a moment." });
+	});
+
+	it.each([
+		["placeOrder", "/api/orders", "Your order may have been placed — check your orders before trying again."],
+		["topUp", "/api/accounts/topup", "Your top-up may have gone through — check your balance before trying again."]
+	] as const)("says that %s may have gone through when it timed out", async (operation, path, note) => {
+		mockFetch({ [`POST ${path}`]: () => errorResponse(504, "REQUEST_TIMEOUT", "Request is timed out when call 'x' action on 'n' node.") });
+		const api = createApiClient("alice");
+		const error = await failureOf(operation === "placeOrder" ? api.placeOrder({ amount: 1, description: "x" }) : api.topUp(1));
+		expect(error.message).toBe(`${UNAVAILABLE_MESSAGE} ${note}`);
+	});
+
+	it("says that an order may have been placed when no answer came, even after the retry", async () => {
+		vi.useFakeTimers();
+		mockFetch({ "POST /api/orders": () => Promise.reject(new TypeError("Failed to fetch")) });
+		const placing = failureOf(createApiClient("alice").placeOrder({ amount: 1, description: "x" }));
+		await vi.advanceTimersByTimeAsync(RETRY_DELAY_MS);
+		expect((await placing).message).toBe(`${UNAVAILABLE_MESSAGE} Your order may have been placed — check your orders before trying again.`);
+	});
+
+	it("does not say a refused or rate-limited order may have been placed", async () => {
+		let answer = () => errorResponse(429, "RATE_LIMIT_EXCEEDED", "Rate limit exceeded");
+		mockFetch({ "POST /api/orders": () => answer() });
+		const api = createApiClient("alice");
+		expect((await failureOf(api.placeOrder({ amount: 1, description: "x" }))).message).toBe("Too many requests — please wait a moment.");
+		answer = () => errorResponse(404, "ACCOUNT_NOT_FOUND", "Account not found");
+		expect((await failureOf(api.placeOrder({ amount: 1, description: "x" }))).message).toBe(NO_ACCOUNT_MESSAGE);
+	});
+});
+
+describe("Idempotency-Key of a submission", () => {
+	afterEach(() => vi.useRealTimers());
+
+	const order = { amount: 12.5, description: "A book" };
+	const keysOf = (requests: RecordedRequest[]) => requests.map(request => request.headers.get("Idempotency-Key"));
+
+	it("stays the same for the same contents after a network failure, and is new after the success", async () => {
+		vi.useFakeTimers();
+		let reachable = false;
+		const { requests } = mockFetch({
+			"POST /api/orders": () => (reachable ? jsonResponse(makeOrder({ id: "o1" }), 201) : Promise.reject(new TypeError("Failed to fetch")))
+		});
+		const api = createApiClient("alice");
+		const failing = failureOf(api.placeOrder(order));
+		await vi.advanceTimersByTimeAsync(RETRY_DELAY_MS); // the automatic retry, which fails too
+		await failing;
+
+		reachable = true;
+		await api.placeOrder({ ...order }); // tried again: the same contents
+		await api.placeOrder(order); // a second order of the same
+		const keys = keysOf(requests);
+		expect(keys).toHaveLength(4);
+		expect(new Set(keys.slice(0, 3)).size).toBe(1);
+		expect(keys[3]).not.toBe(keys[0]);
+	});
+
+	it.each([
+		[503, "SERVICE_UNAVAILABLE"],
+		[504, "REQUEST_TIMEOUT"],
+		[500, "INTERNAL_ERROR"],
+		[429, "RATE_LIMIT_EXCEEDED"]
+	])("stays the same after a %s %s", async (status, type) => {
+		let answered = false;
+		const { requests } = mockFetch({
+			"POST /api/accounts/topup": () => {
+				if (answered) return jsonResponse(makeAccount(5));
+				answered = true;
+				return errorResponse(status, type, "Down");
+			}
+		});
+		const api = createApiClient("alice");
+		await failureOf(api.topUp(5));
+		await api.topUp(5);
+		const keys = keysOf(requests);
+		expect(keys[1]).toBe(keys[0]);
+	});
+
+	it("is new after a definite refusal", async () => {
+		let refuse = true;
+		const { requests } = mockFetch({
+			"POST /api/orders": () => (refuse ? errorResponse(404, "ACCOUNT_NOT_FOUND", "Account not found") : jsonResponse(makeOrder({ id: "o1" }), 201))
+		});
+		const api = createApiClient("alice");
+		await failureOf(api.placeOrder(order));
+		refuse = false;
+		await api.placeOrder(order);
+		const keys = keysOf(requests);
+		expect(keys[1]).not.toBe(keys[0]);
+	});
+
+	it("differs for different contents, also while one is unsettled", async () => {
+		const { requests } = mockFetch({ "POST /api/orders": () => errorResponse(503, "SERVICE_UNAVAILABLE", "Down") });
+		const api = createApiClient("alice");
+		await failureOf(api.placeOrder(order));
+		await failureOf(api.placeOrder({ ...order, amount: 13 }));
+		await failureOf(api.placeOrder(order));
+		const keys = keysOf(requests);
+		expect(keys[1]).not.toBe(keys[0]);
+		expect(keys[2]).toBe(keys[0]);
 	});
 });

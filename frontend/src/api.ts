@@ -1,7 +1,8 @@
 /**
  * Typed client of the REST gateway (same origin). Every request names the caller in `X-User-Id`;
  * every failure, including an unreachable server, becomes an ApiError whose message can be shown
- * as it is.
+ * as it is: outages and faults in plain words, never the server's own (Moleculer's "Request is
+ * timed out when call 'orders.create' action on '…' node" is for its logs, not for people).
  */
 
 export type OrderStatus = "NEW" | "FINISHED" | "CANCELLED";
@@ -36,7 +37,10 @@ export interface NewOrder {
 	description: string;
 }
 
-export const UNREACHABLE_MESSAGE = "The server is unreachable. Check your connection and try again.";
+/** For no answer at all, and for a service that is down or timed out (502-504). */
+export const UNAVAILABLE_MESSAGE = "The service is temporarily unavailable. Please try again in a moment.";
+const SERVER_FAULT_MESSAGE = "Something went wrong on the server. Please try again in a moment.";
+const RATE_LIMITED_MESSAGE = "Too many requests — please wait a moment.";
 export const NO_ACCOUNT_MESSAGE = "You have no account yet. Create one to top up and pay.";
 const ACCOUNT_EXISTS_MESSAGE = "You already have an account.";
 
@@ -65,6 +69,19 @@ export class ApiError extends Error {
 /** What to show for any failure (an ApiError's message is meant to be shown). */
 export function errorMessage(error: unknown): string {
 	return error instanceof Error ? error.message : String(error);
+}
+
+/** Whether a request that failed so may have been carried out all the same: no answer, or a server fault (a timeout too). */
+function mayHaveGoneThrough(error: ApiError): boolean {
+	return error.status === 0 || error.status >= 500;
+}
+
+/**
+ * Whether sending the same submission again must reuse its Idempotency-Key: after an answer that
+ * may hide a success, or a 429 (nothing done, but a retry is exactly what it asks for).
+ */
+function keepsKey(error: unknown): boolean {
+	return !(error instanceof ApiError) || mayHaveGoneThrough(error) || error.status === 429;
 }
 
 function isAbort(error: unknown): boolean {
@@ -110,7 +127,7 @@ export function createApiClient(userId: string, options: ApiClientOptions = {}):
 			});
 		} catch (error) {
 			if (isAbort(error)) throw error;
-			throw new ApiError(0, ErrorType.unreachable, UNREACHABLE_MESSAGE);
+			throw new ApiError(0, ErrorType.unreachable, UNAVAILABLE_MESSAGE);
 		}
 		const payload = await readJson(response);
 		if (!response.ok) throw toApiError(response, payload);
@@ -120,12 +137,8 @@ export function createApiClient(userId: string, options: ApiClientOptions = {}):
 		return payload as T;
 	}
 
-	/**
-	 * A submission that must not happen twice: a fresh Idempotency-Key, and one retry with the same
-	 * key when the server could not be reached (the first attempt may have got through all the same).
-	 */
-	async function submitOnce<T>(path: string, body: unknown): Promise<T> {
-		const key = newIdempotencyKey();
+	/** One retry with the same key when the server could not be reached. */
+	async function postRetryingOnce<T>(path: string, body: unknown, key: string): Promise<T> {
 		try {
 			return await request<T>("POST", path, body, key);
 		} catch (error) {
@@ -135,11 +148,37 @@ export function createApiClient(userId: string, options: ApiClientOptions = {}):
 		}
 	}
 
+	// Keys of submissions still unsettled, by what was submitted. A submission that got no definite
+	// answer may have been carried out: sent again as it was, it must carry the same key, so the
+	// server does it at most once. A success or a definite refusal settles it: the next gets a new key.
+	const unsettledKeys = new Map<string, string>();
+
+	/**
+	 * A submission that must not happen twice. When it may have gone through all the same, its
+	 * message gets `uncertainNote` (what to check before trying again).
+	 */
+	async function submit<T>(path: string, body: unknown, uncertainNote: string): Promise<T> {
+		const contents = `${path} ${JSON.stringify(body)}`;
+		const key = unsettledKeys.get(contents) ?? newIdempotencyKey();
+		unsettledKeys.set(contents, key);
+		try {
+			const result = await postRetryingOnce<T>(path, body, key);
+			unsettledKeys.delete(contents);
+			return result;
+		} catch (error) {
+			if (!keepsKey(error)) unsettledKeys.delete(contents);
+			if (error instanceof ApiError && mayHaveGoneThrough(error)) {
+				throw new ApiError(error.status, error.type, `${error.message} ${uncertainNote}`, error.fieldErrors);
+			}
+			throw error;
+		}
+	}
+
 	return {
 		createAccount: () => request("POST", "/api/accounts", {}),
-		topUp: amount => submitOnce("/api/accounts/topup", { amount }),
+		topUp: amount => submit("/api/accounts/topup", { amount }, "Your top-up may have gone through — check your balance before trying again."),
 		getBalance: () => request("GET", "/api/accounts/balance"),
-		placeOrder: order => submitOnce("/api/orders", order),
+		placeOrder: order => submit("/api/orders", order, "Your order may have been placed — check your orders before trying again."),
 		listOrders: () => request("GET", `/api/orders?limit=${ORDER_LIST_LIMIT}`),
 		getOrder: id => request("GET", `/api/orders/${encodeURIComponent(id)}`)
 	};
@@ -171,24 +210,26 @@ function toFieldErrors(data: unknown): FieldError[] {
 }
 
 function toApiError(response: Response, payload: unknown): ApiError {
-	if (!isServerError(payload)) {
-		// Not the gateway's answer: a proxy in front of it (Vite's dev proxy answers 502) could not reach it.
-		if (response.status >= 502 && response.status <= 504) {
-			return new ApiError(response.status, ErrorType.unreachable, UNREACHABLE_MESSAGE);
-		}
-		return new ApiError(response.status, `HTTP_${response.status}`, `The server answered with an error (HTTP ${response.status}).`);
+	const { status } = response;
+	const serverError = isServerError(payload) ? payload : undefined;
+	const type = typeof serverError?.type === "string" ? serverError.type : `HTTP_${status}`;
+	if (status >= 502 && status <= 504) {
+		// Without the gateway's JSON, a proxy in front of it (Vite's dev proxy answers 502) could not reach it.
+		return new ApiError(status, serverError ? type : ErrorType.unreachable, UNAVAILABLE_MESSAGE);
 	}
-	const type = typeof payload.type === "string" ? payload.type : `HTTP_${response.status}`;
-	const fieldErrors = toFieldErrors(payload.data);
+	if (status >= 500) return new ApiError(status, type, SERVER_FAULT_MESSAGE);
+	if (status === 429) return new ApiError(status, type, RATE_LIMITED_MESSAGE);
+	if (!serverError) return new ApiError(status, type, `The server answered with an error (HTTP ${status}).`);
+	const fieldErrors = toFieldErrors(serverError.data);
 	switch (type) {
 		case ErrorType.accountNotFound:
-			return new ApiError(response.status, type, NO_ACCOUNT_MESSAGE);
+			return new ApiError(status, type, NO_ACCOUNT_MESSAGE);
 		case ErrorType.accountExists:
-			return new ApiError(response.status, type, ACCOUNT_EXISTS_MESSAGE);
+			return new ApiError(status, type, ACCOUNT_EXISTS_MESSAGE);
 	}
 	// A validation error's own message ("Parameters validation error!") says less than its fields.
-	const message = fieldErrors.length > 0 ? fieldErrors.map(fieldError => fieldError.message).join(" ") : payload.message;
-	return new ApiError(response.status, type, message, fieldErrors);
+	const message = fieldErrors.length > 0 ? fieldErrors.map(fieldError => fieldError.message).join(" ") : serverError.message;
+	return new ApiError(status, type, message, fieldErrors);
 }
 
 /** crypto.randomUUID exists only in secure contexts; a phone on http://192.168.x.y lacks it. */

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Order } from "./api";
-import { SILENCE_TIMEOUT_MS, reconnectDelay, startLiveUpdates, type LiveStatus } from "./live";
+import { RECHECK_INTERVAL_MS, SILENCE_TIMEOUT_MS, reconnectDelay, startLiveUpdates, type LiveStatus } from "./live";
 import { createFakeFetch, errorResponse, eventStream, jsonResponse, makeOrder, type RecordedRequest } from "./test/fakeServer";
+import { setVisibility } from "./test/visibility";
 
 const flush = () => vi.advanceTimersByTimeAsync(0);
 
@@ -17,7 +18,8 @@ function start(routes: Parameters<typeof createFakeFetch>[0]) {
 		onOrder: vi.fn<(order: Order) => void>(),
 		onOrders: vi.fn<(orders: Order[]) => void>(),
 		onBalanceStale: vi.fn<() => void>(),
-		onStatusChange: (status: LiveStatus) => statuses.push(status)
+		onStatusChange: (status: LiveStatus) => statuses.push(status),
+		hasNewOrders: vi.fn(() => false)
 	};
 	const stop = startLiveUpdates({ userId: "alice", fetch: fake.fetch, ...handlers });
 	const requestsTo = (path: string) => fake.requests.filter(request => request.url.split("?")[0] === path);
@@ -197,5 +199,141 @@ describe("startLiveUpdates", () => {
 		await vi.advanceTimersByTimeAsync(60_000);
 		expect(live.requests).toHaveLength(1);
 		expect(live.onOrders).not.toHaveBeenCalled();
+	});
+	it("closes the stream while the tab is hidden, and polls nothing meanwhile", async () => {
+		const live = start({ "GET /api/orders": () => jsonResponse([]) });
+		await flush();
+		const requestsBefore = live.requests.length;
+
+		setVisibility("hidden");
+		await flush();
+		expect(live.requestsTo("/api/events")[0].signal?.aborted).toBe(true);
+		expect(live.statuses.at(-1)).toBe("paused");
+		expect(vi.getTimerCount()).toBe(0);
+		await vi.advanceTimersByTimeAsync(60_000);
+		expect(live.requests).toHaveLength(requestsBefore);
+		live.stop();
+	});
+
+	it("reconnects when the tab is shown again, refetching the orders and the balance once", async () => {
+		const orders = [makeOrder({ id: "a", status: "FINISHED" })];
+		const live = start({ "GET /api/orders": () => jsonResponse(orders) });
+		await flush();
+		setVisibility("hidden");
+		await flush();
+		live.onOrders.mockClear();
+		live.onBalanceStale.mockClear();
+
+		setVisibility("visible");
+		await flush();
+		expect(live.requestsTo("/api/events")).toHaveLength(2);
+		expect(live.requestsTo("/api/events")[1].signal?.aborted).toBe(false);
+		expect(live.statuses.slice(-3)).toEqual(["paused", "connecting", "live"]);
+		expect(live.onOrders).toHaveBeenCalledExactlyOnceWith(orders);
+		expect(live.onBalanceStale).toHaveBeenCalledTimes(1);
+
+		// The stream closed on hiding does not count as a failure to recover from.
+		await vi.advanceTimersByTimeAsync(30_000);
+		expect(live.requestsTo("/api/events")).toHaveLength(2);
+		expect(live.requestsTo("/api/orders")).toHaveLength(2);
+		live.stop();
+	});
+
+	it("keeps one stream when the tab is hidden and shown again at once", async () => {
+		const live = start({ "GET /api/orders": () => jsonResponse([]) });
+		await flush();
+		setVisibility("hidden");
+		setVisibility("visible"); // before the closed stream has even ended
+		await vi.advanceTimersByTimeAsync(30_000);
+		expect(live.requestsTo("/api/events")).toHaveLength(2);
+		expect(live.statuses.slice(-3)).toEqual(["paused", "connecting", "live"]);
+		live.stop();
+	});
+
+	it("stops reconnecting and polling while hidden after the stream failed, and starts afresh when shown", async () => {
+		let down = true;
+		const live = start({
+			"GET /api/events": request => (down ? unreachable() : eventStream().respond(request)),
+			"GET /api/orders": () => jsonResponse([])
+		});
+		await vi.advanceTimersByTimeAsync(3000);
+		expect(live.statuses.at(-1)).toBe("reconnecting");
+		const requestsBefore = live.requests.length;
+
+		setVisibility("hidden");
+		await vi.advanceTimersByTimeAsync(60_000);
+		expect(live.requests).toHaveLength(requestsBefore);
+		expect(vi.getTimerCount()).toBe(0);
+
+		down = false;
+		setVisibility("visible");
+		await flush();
+		expect(live.statuses.at(-1)).toBe("live");
+		expect(live.requests).toHaveLength(requestsBefore + 2); // the stream and the refetch
+		live.stop();
+	});
+
+	it("does not connect in a tab opened hidden until it is shown", async () => {
+		vi.spyOn(document, "visibilityState", "get").mockReturnValue("hidden");
+		const live = start({ "GET /api/orders": () => jsonResponse([]) });
+		await vi.advanceTimersByTimeAsync(10_000);
+		expect(live.requests).toHaveLength(0);
+		expect(live.statuses).toEqual(["paused"]);
+
+		setVisibility("visible");
+		await flush();
+		expect(live.requestsTo("/api/events")).toHaveLength(1);
+		expect(live.statuses.at(-1)).toBe("live");
+		live.stop();
+	});
+
+	it("stops following the tab's visibility when stopped", async () => {
+		const live = start({ "GET /api/orders": () => jsonResponse([]) });
+		await flush();
+		live.stop();
+		setVisibility("hidden");
+		setVisibility("visible");
+		await flush();
+		expect(live.requestsTo("/api/events")).toHaveLength(1);
+	});
+
+	it("re-reads the orders every 15 s while live and one is NEW, marking the balance stale when it has FINISHED", async () => {
+		let status: Order["status"] = "NEW";
+		const stream = eventStream();
+		const live = start({ "GET /api/events": request => stream.respond(request), "GET /api/orders": () => jsonResponse([makeOrder({ id: "a", status })]) });
+		live.hasNewOrders.mockReturnValue(true);
+		await flush();
+		expect(live.requestsTo("/api/orders")).toHaveLength(1); // on connecting
+		live.onBalanceStale.mockClear();
+
+		await vi.advanceTimersByTimeAsync(RECHECK_INTERVAL_MS);
+		expect(live.requestsTo("/api/orders")).toHaveLength(2);
+		expect(live.requestsTo("/api/orders")[1].url).toBe("/api/orders?limit=50");
+		expect(live.onBalanceStale).not.toHaveBeenCalled();
+
+		// Its push was lost: only the re-read tells.
+		status = "FINISHED";
+		await vi.advanceTimersByTimeAsync(RECHECK_INTERVAL_MS);
+		expect(live.onOrders).toHaveBeenLastCalledWith([expect.objectContaining({ id: "a", status: "FINISHED" })]);
+		expect(live.onBalanceStale).toHaveBeenCalledTimes(1);
+
+		live.hasNewOrders.mockReturnValue(false);
+		for (let tick = 0; tick < 3; tick++) {
+			stream.send(": ping\n\n"); // the server's heartbeat, keeping the stream from looking dead
+			await vi.advanceTimersByTimeAsync(RECHECK_INTERVAL_MS);
+		}
+		expect(live.requestsTo("/api/orders")).toHaveLength(3);
+		expect(live.statuses).toEqual(["connecting", "live"]);
+		live.stop();
+	});
+
+	it("does not re-read on that schedule while hidden", async () => {
+		const live = start({ "GET /api/orders": () => jsonResponse([makeOrder({ id: "a" })]) });
+		live.hasNewOrders.mockReturnValue(true);
+		await flush();
+		setVisibility("hidden");
+		await vi.advanceTimersByTimeAsync(3 * RECHECK_INTERVAL_MS);
+		expect(live.requestsTo("/api/orders")).toHaveLength(1);
+		live.stop();
 	});
 });

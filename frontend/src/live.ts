@@ -3,11 +3,15 @@
  * EventSource cannot send X-User-Id. When the stream fails or ends it reconnects with backoff and,
  * until it is back, polls the order list so the UI still converges. Every (re)connect refetches
  * the orders and the balance once, for the changes made while nobody was listening.
+ *
+ * While the tab is hidden the stream is closed and nothing is polled: browsers allow only six
+ * HTTP/1.1 connections per host, so a few background tabs each holding a stream would block every
+ * request. Pushes are at most once, so while live an order still NEW is re-read now and then too.
  */
 import { createApiClient, type FetchFunction, type Order, type OrderStatus } from "./api";
 import { SseParser } from "./sse";
 
-export type LiveStatus = "connecting" | "live" | "reconnecting";
+export type LiveStatus = "connecting" | "live" | "reconnecting" | "paused";
 
 export interface LiveUpdateHandlers {
 	/** One order changed (from the stream). */
@@ -17,6 +21,8 @@ export interface LiveUpdateHandlers {
 	/** The balance may have changed: an order was paid, or changes may have been missed. */
 	onBalanceStale(): void;
 	onStatusChange(status: LiveStatus): void;
+	/** Whether an order on screen is still NEW, its final status yet to arrive. */
+	hasNewOrders(): boolean;
 }
 
 export interface LiveUpdatesOptions extends LiveUpdateHandlers {
@@ -25,6 +31,8 @@ export interface LiveUpdatesOptions extends LiveUpdateHandlers {
 }
 
 const POLL_INTERVAL_MS = 3_000;
+/** While live, how often the list is re-read while an order is NEW, in case its push was lost. */
+export const RECHECK_INTERVAL_MS = 15_000;
 const FIRST_RECONNECT_DELAY_MS = 1_000;
 const MAX_RECONNECT_DELAY_MS = 10_000;
 /** The server sends a heartbeat every 15 s: this much silence means a dead connection. */
@@ -44,9 +52,14 @@ export function startLiveUpdates(options: LiveUpdatesOptions): () => void {
 	const knownStatuses = new Map<string, OrderStatus>();
 	let stopped = false;
 	let failures = 0;
+	// The latest stream's; when a stream ends and is no longer the latest, it was closed on purpose.
+	let connection: AbortController | undefined;
 	let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
 	let pollTimer: ReturnType<typeof setInterval> | undefined;
+	let recheckTimer: ReturnType<typeof setInterval> | undefined;
 	let pollInFlight = false;
+	// The tab is hidden: no stream, no timers.
+	let paused = false;
 
 	function setStatus(status: LiveStatus): void {
 		if (!stopped) options.onStatusChange(status);
@@ -86,7 +99,7 @@ export function startLiveUpdates(options: LiveUpdatesOptions): () => void {
 		try {
 			if (await fetchOrders()) options.onBalanceStale();
 		} catch {
-			// still disconnected: the next poll tries again
+			// the next poll or recheck tries again
 		} finally {
 			pollInFlight = false;
 		}
@@ -99,6 +112,17 @@ export function startLiveUpdates(options: LiveUpdatesOptions): () => void {
 	function stopPolling(): void {
 		clearInterval(pollTimer);
 		pollTimer = undefined;
+	}
+
+	function startRechecking(): void {
+		recheckTimer ??= setInterval(() => {
+			if (options.hasNewOrders()) void poll();
+		}, RECHECK_INTERVAL_MS);
+	}
+
+	function stopRechecking(): void {
+		clearInterval(recheckTimer);
+		recheckTimer = undefined;
 	}
 
 	function handleMessage(event: string, data: string): void {
@@ -121,20 +145,19 @@ export function startLiveUpdates(options: LiveUpdatesOptions): () => void {
 	}
 
 	async function connect(): Promise<void> {
-		const connection = new AbortController();
-		const abortConnection = (): void => connection.abort();
-		stopController.signal.addEventListener("abort", abortConnection);
+		const current = new AbortController();
+		connection = current;
 		let silenceTimer: ReturnType<typeof setTimeout> | undefined;
 		const restartSilenceTimer = (): void => {
 			clearTimeout(silenceTimer);
-			silenceTimer = setTimeout(abortConnection, SILENCE_TIMEOUT_MS);
+			silenceTimer = setTimeout(() => current.abort(), SILENCE_TIMEOUT_MS);
 		};
 		try {
 			restartSilenceTimer();
 			const response = await fetchFunction("/api/events", {
 				headers: { Accept: "text/event-stream", "X-User-Id": options.userId },
 				cache: "no-store",
-				signal: connection.signal
+				signal: current.signal
 			});
 			if (!response.ok || response.body === null) {
 				await response.body?.cancel();
@@ -142,6 +165,7 @@ export function startLiveUpdates(options: LiveUpdatesOptions): () => void {
 			}
 			failures = 0;
 			stopPolling();
+			startRechecking();
 			setStatus("live");
 			void resync();
 			await readStream(response.body, restartSilenceTimer);
@@ -149,23 +173,54 @@ export function startLiveUpdates(options: LiveUpdatesOptions): () => void {
 			// failed, aborted or cut: the same recovery whatever the cause
 		} finally {
 			clearTimeout(silenceTimer);
-			stopController.signal.removeEventListener("abort", abortConnection);
 		}
-		if (stopped) return;
+		if (stopped || connection !== current) return; // closed on purpose: stopped, or the tab hidden
 		failures += 1;
+		stopRechecking();
 		setStatus("reconnecting");
 		startPolling();
 		reconnectTimer = setTimeout(() => void connect(), reconnectDelay(failures));
 	}
 
-	setStatus("connecting");
-	void connect();
+	/** Closes the stream and stops every timer, leaving nothing running. */
+	function disconnect(): void {
+		connection?.abort();
+		connection = undefined;
+		clearTimeout(reconnectTimer);
+		stopPolling();
+		stopRechecking();
+	}
+
+	function pause(): void {
+		paused = true;
+		disconnect();
+		setStatus("paused");
+	}
+
+	function resume(): void {
+		paused = false;
+		failures = 0;
+		setStatus("connecting");
+		// Connecting refetches the orders and the balance, for what changed while hidden.
+		void connect();
+	}
+
+	function followVisibility(): void {
+		const hidden = document.visibilityState === "hidden";
+		if (hidden === paused) return;
+		if (hidden) pause();
+		else resume();
+	}
+
+	document.addEventListener("visibilitychange", followVisibility);
+	if (document.visibilityState === "hidden") pause();
+	else resume();
 
 	return () => {
 		stopped = true;
+		document.removeEventListener("visibilitychange", followVisibility);
 		stopController.abort();
-		clearTimeout(reconnectTimer);
-		stopPolling();
+		disconnect();
 	};
 }
 

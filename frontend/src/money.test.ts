@@ -20,14 +20,17 @@ describe("parseAmount", () => {
 		["   ", "Enter an amount."],
 		["abc", "Enter the amount as a number, like 12.50."],
 		["1e3", "Enter the amount as a number, like 12.50."],
-		["1,000", "Enter the amount as a number, like 12.50."],
 		["Infinity", "Enter the amount as a number, like 12.50."],
 		["0", "The amount must be greater than 0."],
 		["0.00", "The amount must be greater than 0."],
 		["-1", "The amount must be greater than 0."],
 		["1.005", "The amount can have at most 2 decimal places."],
 		["0.001", "The amount can have at most 2 decimal places."],
-		["1000000000.01", "The amount can be at most 1,000,000,000.00."]
+		["1000000000.01", "The amount can be at most 1,000,000,000.00."],
+		["1000000000,01", "The amount can be at most 1,000,000,000.00."],
+		["0,00", "The amount must be greater than 0."],
+		["12 50", "Enter the amount as a number, like 12.50."],
+		["12;50", "Enter the amount as a number, like 12.50."]
 	])("rejects %j: %s", (input, message) => {
 		expect(parseAmount(input)).toEqual({ ok: false, message });
 	});
@@ -44,4 +47,24 @@ describe("parseAmount", () => {
 	])("accepts %j as %s", (input, amount) => {
 		expect(parseAmount(input)).toEqual({ ok: true, amount });
 	});
+
+	// A de or fr phone's decimal keypad has "," and no ".".
+	it.each([
+		["12,50", 12.5],
+		["12,5", 12.5],
+		["0,01", 0.01],
+		[",5", 0.5],
+		["7,", 7],
+		[" 3,99 ", 3.99],
+		["1000000000,00", 1_000_000_000]
+	])("accepts a comma as the decimal separator: %j as %s", (input, amount) => {
+		expect(parseAmount(input)).toEqual({ ok: true, amount });
+	});
+
+	it.each(["1,000", "1,005", "12,500", "1,234.5", "1.234,5", "1,2,3", "1.2.3", "1,000,000", "1.000.000,00"])(
+		"rejects %j, whose separators could be thousands separators",
+		input => {
+			expect(parseAmount(input)).toEqual({ ok: false, message: "Enter the amount without thousands separators, like 1234.50 or 1234,50." });
+		}
+	);
 });

@@ -1,8 +1,9 @@
 import { act, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it } from "vitest";
-import { NO_ACCOUNT_MESSAGE, UNREACHABLE_MESSAGE, type Order } from "../api";
+import { describe, expect, it, vi } from "vitest";
+import { NO_ACCOUNT_MESSAGE, UNAVAILABLE_MESSAGE, type Order } from "../api";
 import { deferred, errorResponse, eventStream, jsonResponse, makeAccount, makeOrder, mockFetch } from "../test/fakeServer";
+import { setVisibility } from "../test/visibility";
 import { Dashboard } from "./Dashboard";
 
 function renderDashboard() {
@@ -13,6 +14,8 @@ function renderDashboard() {
 function orderEvent(order: Order): string {
 	return `event: order\ndata: ${JSON.stringify(order)}\n\n`;
 }
+
+const announcements = () => screen.getByRole("log", { name: "Order status changes" });
 
 function rowOf(id: string): HTMLElement {
 	const row = screen.getAllByTestId("order-row").find(element => element.dataset.orderId === id);
@@ -66,7 +69,7 @@ describe("Dashboard", () => {
 			"GET /api/events": () => Promise.reject(new TypeError("Failed to fetch"))
 		});
 		renderDashboard();
-		await waitFor(() => expect(screen.getAllByRole("alert").map(alert => alert.textContent)).toEqual([UNREACHABLE_MESSAGE, UNREACHABLE_MESSAGE]));
+		await waitFor(() => expect(screen.getAllByRole("alert").map(alert => alert.textContent)).toEqual([UNAVAILABLE_MESSAGE, UNAVAILABLE_MESSAGE]));
 		expect(screen.getByTestId("live-status")).toHaveTextContent("Reconnecting…");
 		expect(screen.queryByText("Loading…")).not.toBeInTheDocument();
 	});
@@ -196,5 +199,77 @@ describe("Dashboard", () => {
 		const user = renderDashboard();
 		await user.click(within(await screen.findByTestId("order-row")).getByRole("button", { name: /^Details/ }));
 		expect(await within(screen.getByRole("dialog")).findByRole("alert")).toHaveTextContent("Order not found");
+	});
+
+	it("announces a status change politely, but not the orders as first loaded", async () => {
+		const stream = eventStream();
+		const car = makeOrder({ id: "o2", amount: 5000, description: "Car", createdAt: "2025-01-01T10:05:00.000Z" });
+		const older = makeOrder({ id: "o1", description: "Tea", status: "FINISHED" });
+		const { requests } = mockFetch({
+			"GET /api/events": request => stream.respond(request),
+			"GET /api/accounts/balance": () => jsonResponse(makeAccount(10)),
+			"GET /api/orders": () => jsonResponse([car, older]),
+			"GET /api/orders/o2": () => jsonResponse(car)
+		});
+		const user = renderDashboard();
+		await waitFor(() => expect(screen.getByTestId("live-status")).toHaveTextContent("Live"));
+		await waitFor(() => expect(requests.filter(request => request.url.startsWith("/api/orders?"))).toHaveLength(2));
+		expect(announcements()).toHaveAttribute("aria-live", "polite");
+		expect(announcements()).toBeEmptyDOMElement();
+
+		// Announced even with the details dialog open, which makes the page behind it inert.
+		await user.click(within(rowOf("o2")).getByRole("button", { name: /^Details/ }));
+		await screen.findByRole("dialog");
+		act(() => stream.send(orderEvent({ ...car, status: "CANCELLED", cancelReason: "INSUFFICIENT_FUNDS", updatedAt: "2025-01-01T10:05:01.000Z" })));
+		await waitFor(() => expect(announcements()).toHaveTextContent("Order Car cancelled — insufficient funds"));
+		expect(announcements().closest("[inert]")).toBeNull();
+		expect(announcements().children).toHaveLength(1);
+	});
+
+	it("re-reads an order still NEW every 15 s while live, so it does not stay NEW when its push is lost", async () => {
+		vi.useFakeTimers();
+		let tea = makeOrder({ id: "o1", amount: 30, description: "Tea" });
+		let balance = 100;
+		mockFetch({
+			"GET /api/accounts/balance": () => jsonResponse(makeAccount(balance)),
+			"GET /api/orders": () => jsonResponse([tea])
+		});
+		render(<Dashboard userId="alice" onSwitchUser={() => undefined} />);
+		await act(() => vi.advanceTimersByTimeAsync(0));
+		expect(screen.getByTestId("live-status")).toHaveTextContent("Live");
+		expect(rowOf("o1")).toHaveAttribute("data-status", "NEW");
+
+		// Paid, but the push saying so never arrives.
+		tea = { ...tea, status: "FINISHED", updatedAt: "2025-01-01T10:00:01.000Z" };
+		balance = 70;
+		await act(() => vi.advanceTimersByTimeAsync(15_000));
+		expect(rowOf("o1")).toHaveAttribute("data-status", "FINISHED");
+		expect(screen.getByTestId("balance")).toHaveTextContent("70.00");
+		expect(announcements()).toHaveTextContent("Order Tea finished");
+	});
+
+	it("closes the live stream while the tab is hidden, and catches up when it is shown again", async () => {
+		let tea = makeOrder({ id: "o1", amount: 30, description: "Tea" });
+		let balance = 100;
+		const { requests } = mockFetch({
+			"GET /api/accounts/balance": () => jsonResponse(makeAccount(balance)),
+			"GET /api/orders": () => jsonResponse([tea])
+		});
+		renderDashboard();
+		await waitFor(() => expect(screen.getByTestId("live-status")).toHaveTextContent("Live"));
+		const streams = () => requests.filter(request => request.url === "/api/events");
+
+		act(() => setVisibility("hidden"));
+		expect(screen.getByTestId("live-status")).toHaveTextContent("Paused");
+		expect(streams()[0].signal?.aborted).toBe(true);
+
+		tea = { ...tea, status: "FINISHED", updatedAt: "2025-01-01T10:00:01.000Z" };
+		balance = 70;
+		act(() => setVisibility("visible"));
+		await waitFor(() => expect(screen.getByTestId("live-status")).toHaveTextContent("Live"));
+		await waitFor(() => expect(rowOf("o1")).toHaveAttribute("data-status", "FINISHED"));
+		await waitFor(() => expect(screen.getByTestId("balance")).toHaveTextContent("70.00"));
+		expect(streams()).toHaveLength(2);
+		expect(streams()[1].signal?.aborted).toBe(false);
 	});
 });

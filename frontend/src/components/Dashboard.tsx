@@ -5,6 +5,7 @@ import { useLiveUpdates } from "../hooks/useLiveUpdates";
 import { useOrders } from "../hooks/useOrders";
 import { AccountPanel } from "./AccountPanel";
 import { AppHeader } from "./AppHeader";
+import { OrderAnnouncer } from "./OrderAnnouncer";
 import { OrderDetails } from "./OrderDetails";
 import { OrderForm } from "./OrderForm";
 import { OrderList } from "./OrderList";
@@ -24,7 +25,8 @@ export function Dashboard({ userId, onSwitchUser }: DashboardProps) {
 	const liveStatus = useLiveUpdates(userId, {
 		onOrder: orders.receiveOrder,
 		onOrders: orders.receiveList,
-		onBalanceStale: () => void account.reload()
+		onBalanceStale: () => void account.reload(),
+		hasNewOrders: () => orders.state.orders.some(order => order.status === "NEW")
 	});
 	const closeDetails = useCallback(() => setDetailsOrderId(null), []);
 
@@ -42,6 +44,8 @@ export function Dashboard({ userId, onSwitchUser }: DashboardProps) {
 					</div>
 				</main>
 			</div>
+			{/* Outside the page, which is inert (so silent) while the details dialog is open. */}
+			<OrderAnnouncer orders={orders.state.orders} />
 			{detailsOrderId !== null && (
 				<OrderDetails
 					api={api}

@@ -3,7 +3,8 @@ import type { LiveStatus } from "../live";
 const LABELS: Record<LiveStatus, string> = {
 	connecting: "Connecting…",
 	live: "Live",
-	reconnecting: "Reconnecting…"
+	reconnecting: "Reconnecting…",
+	paused: "Paused" // while the tab is hidden
 };
 
 /** Whether order updates arrive live; changes are announced politely. */

@@ -1,8 +1,8 @@
 import { render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
-import { createApiClient, type Order } from "../api";
-import { deferred, jsonResponse, makeOrder, mockFetch, validationError } from "../test/fakeServer";
+import { UNAVAILABLE_MESSAGE, createApiClient, type Order } from "../api";
+import { deferred, errorResponse, jsonResponse, makeOrder, mockFetch, validationError } from "../test/fakeServer";
 import { OrderForm } from "./OrderForm";
 
 function renderForm() {
@@ -85,5 +85,42 @@ describe("OrderForm", () => {
 		expect(await screen.findByRole("alert")).toHaveTextContent("The 'description' field must not contain NUL characters.");
 		expect(screen.getByLabelText("Description")).toHaveValue("Tea");
 		expect(onPlaced).not.toHaveBeenCalled();
+	});
+
+	it("takes a comma as the decimal separator", async () => {
+		const { requests } = mockFetch({ "POST /api/orders": () => jsonResponse(makeOrder({ id: "o1", amount: 12.5 }), 201) });
+		const { user } = renderForm();
+		await placeOrder(user, "12,50", "A book");
+		expect(await screen.findByRole("status")).toHaveTextContent("Order placed.");
+		expect(requests[0].body).toEqual({ amount: 12.5, description: "A book" });
+	});
+
+	it("says a timed-out order may have been placed, and sends it again with the same Idempotency-Key", async () => {
+		let timedOut = true;
+		const { requests } = mockFetch({
+			"POST /api/orders": () =>
+				timedOut
+					? errorResponse(504, "REQUEST_TIMEOUT", "Request is timed out when call 'orders.create' action on 'node-1' node.")
+					: jsonResponse(makeOrder({ id: "o1", amount: 3, description: "Tea" }), 201)
+		});
+		const { user, onPlaced } = renderForm();
+		await placeOrder(user, "3", "Tea");
+		const alert = await screen.findByRole("alert");
+		expect(alert).toHaveTextContent(`${UNAVAILABLE_MESSAGE} Your order may have been placed — check your orders before trying again.`);
+		expect(alert).not.toHaveTextContent("timed out");
+		expect(screen.getByLabelText("Description")).toHaveValue("Tea");
+
+		timedOut = false;
+		await user.click(screen.getByRole("button", { name: "Place order" }));
+		expect(await screen.findByRole("status")).toHaveTextContent("Order placed.");
+		expect(onPlaced).toHaveBeenCalledTimes(1);
+
+		// Placed: the same again is a new order.
+		await placeOrder(user, "3", "Tea");
+		await screen.findByText("Order placed.");
+		const keys = requests.map(request => request.headers.get("Idempotency-Key"));
+		expect(keys).toHaveLength(3);
+		expect(keys[1]).toBe(keys[0]);
+		expect(keys[2]).not.toBe(keys[0]);
 	});
 });

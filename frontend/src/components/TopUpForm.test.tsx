@@ -1,8 +1,8 @@
 import { render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
-import { UNREACHABLE_MESSAGE, createApiClient, type Account } from "../api";
-import { deferred, jsonResponse, makeAccount, mockFetch, validationError } from "../test/fakeServer";
+import { UNAVAILABLE_MESSAGE, createApiClient, type Account } from "../api";
+import { deferred, errorResponse, jsonResponse, makeAccount, mockFetch, validationError } from "../test/fakeServer";
 import { TopUpForm } from "./TopUpForm";
 
 function renderForm() {
@@ -78,6 +78,40 @@ describe("TopUpForm", () => {
 		mockFetch({ "POST /api/accounts/topup": () => Promise.reject(new TypeError("Failed to fetch")) });
 		const { user } = renderForm();
 		await topUp(user, "5");
-		expect(await screen.findByRole("alert", {}, { timeout: 2000 })).toHaveTextContent(UNREACHABLE_MESSAGE);
+		expect(await screen.findByRole("alert", {}, { timeout: 2000 })).toHaveTextContent(UNAVAILABLE_MESSAGE);
+	});
+
+	it("takes a comma as the decimal separator", async () => {
+		const { requests } = mockFetch({ "POST /api/accounts/topup": () => jsonResponse(makeAccount(12.5)) });
+		const { user } = renderForm();
+		await topUp(user, "12,50");
+		expect(await screen.findByRole("status")).toHaveTextContent("Added 12.50.");
+		expect(requests[0].body).toEqual({ amount: 12.5 });
+	});
+
+	it("says an unavailable service's top-up may have gone through, and tries again with the same Idempotency-Key", async () => {
+		let unavailable = true;
+		const { requests } = mockFetch({
+			"POST /api/accounts/topup": () =>
+				unavailable ? errorResponse(503, "SERVICE_UNAVAILABLE", "The service is unavailable for the moment; retry shortly.") : jsonResponse(makeAccount(5))
+		});
+		const { user, onToppedUp } = renderForm();
+		await topUp(user, "5");
+		expect(await screen.findByRole("alert")).toHaveTextContent(
+			`${UNAVAILABLE_MESSAGE} Your top-up may have gone through — check your balance before trying again.`
+		);
+
+		unavailable = false;
+		await user.click(screen.getByRole("button", { name: "Top up" }));
+		expect(await screen.findByRole("status")).toHaveTextContent("Added 5.00.");
+		expect(onToppedUp).toHaveBeenCalledTimes(1);
+		expect(requests[1].headers.get("Idempotency-Key")).toBe(requests[0].headers.get("Idempotency-Key"));
+	});
+
+	it("asks to wait when rate limited", async () => {
+		mockFetch({ "POST /api/accounts/topup": () => errorResponse(429, "RATE_LIMIT_EXCEEDED", "Rate limit exceeded") });
+		const { user } = renderForm();
+		await topUp(user, "5");
+		expect(await screen.findByRole("alert")).toHaveTextContent(/^Too many requests — please wait a moment\.$/);
 	});
 });
