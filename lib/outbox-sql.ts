@@ -12,11 +12,17 @@ export interface OutboxRow {
 	attempts: number;
 }
 
-export function insertOutboxEvent(eventName: string, targetGroup: string, payload: unknown): SqlQuery {
+/**
+ * Adds an event already claimed by its writer: the process that commits it emits it at once, and
+ * the lease (the first retry delay, with jitter) keeps every relay off it until then. Should the
+ * writer die before emitting, the lease runs out and any relay picks it up.
+ */
+export function insertOutboxEvent(eventName: string, targetGroup: string, payload: unknown, leaseMs: number): SqlQuery {
 	return {
-		text: `INSERT INTO outbox_events (event_name, target_group, payload)
-			VALUES ($1::text, $2::text, $3::jsonb) RETURNING id`,
-		values: [eventName, targetGroup, JSON.stringify(payload)]
+		text: `INSERT INTO outbox_events (event_name, target_group, payload, attempts, last_emitted_at, next_attempt_at)
+			VALUES ($1::text, $2::text, $3::jsonb, 1, now(), now() + make_interval(secs => $4::float8 * (0.5 + random() / 2) / 1000))
+			RETURNING id, event_name, target_group, payload, attempts`,
+		values: [eventName, targetGroup, JSON.stringify(payload), leaseMs]
 	};
 }
 

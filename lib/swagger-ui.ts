@@ -5,7 +5,8 @@
 import { createReadStream } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
-import { getAbsoluteFSPath } from "swagger-ui-dist";
+// Only the path helper: the package's index loads the whole UI bundle into the server (~40 MB).
+import getAbsoluteFSPath from "swagger-ui-dist/absolute-path";
 
 const ASSETS: Record<string, string> = {
 	"swagger-ui.css": "text/css; charset=utf-8",

@@ -4,7 +4,8 @@
  * `consumeOnce` checks the event against its payload schema, then records the event id and
  * applies the event in one transaction; a redelivered id finds its row and is skipped (a
  * concurrent duplicate waits on the primary key, then skips). Either way, once the transaction
- * has committed, the producer is told (`outbox.confirmed`) so that its outbox stops re-emitting.
+ * has committed, the producer is told (`outbox.confirmed`, a few milliseconds later, together with
+ * the other events confirmed meanwhile) so that its outbox stops re-emitting.
  * If that confirmation is lost, the producer re-emits, the duplicate is skipped and confirmed
  * again.
  *
@@ -22,6 +23,21 @@ import { MESSAGING_METRICS, registerMessagingMetrics } from "../lib/messaging-me
 import type { DbMethods } from "./db.mixin";
 
 export type InboxOutcome = "applied" | "duplicate" | "rejected";
+
+/** Confirmations wait this long to travel together: one message and one UPDATE for many events. */
+const CONFIRMATION_DELAY_MS = 5;
+const CONFIRMATION_BATCH_MAX = 500;
+
+interface InboxLocalVars {
+	/** Event ids applied (or skipped) and not yet confirmed, by producing service. */
+	pendingConfirmations: Map<string, string[]>;
+	confirmationTimer: NodeJS.Timeout | null;
+}
+
+interface InboxInternals {
+	confirmLater(source: string, eventId: string): void;
+	sendConfirmations(): Promise<void>;
+}
 
 export interface InboxMethods {
 	/** Applies a valid event unless its id was applied before, and answers the producer. */
@@ -52,9 +68,19 @@ function envelopeCheck(payloadSchema: ValidationSchema): Check {
 }
 
 export function createInboxMixin(): Partial<ServiceSchema> {
-	const schema: Partial<ServiceSchema<object, InboxMethods & DbMethods>> = {
+	const schema: Partial<ServiceSchema<object, InboxMethods & InboxInternals & DbMethods, InboxLocalVars>> = {
+		created() {
+			this.pendingConfirmations = new Map();
+			this.confirmationTimer = null;
+		},
+
 		started() {
 			registerMessagingMetrics(this.broker);
+		},
+
+		/** Sends what is still waiting; a confirmation lost here only means one more re-emit. */
+		async stopped() {
+			await this.sendConfirmations();
 		},
 
 		methods: {
@@ -96,9 +122,29 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 				if (applied) this.logger.debug(logFields, "Applied the event.");
 				else this.logger.info(logFields, "Skipped a duplicate delivery.");
 				this.broker.metrics.increment(applied ? MESSAGING_METRICS.INBOX_APPLIED : MESSAGING_METRICS.INBOX_DUPLICATES_SKIPPED, { service: this.name });
-				const confirmation: OutboxConfirmedPayload = { source: source!, eventIds: [eventId!] };
-				await this.broker.emit(EVENTS.OUTBOX_CONFIRMED, confirmation, { groups: [source!] });
+				this.confirmLater(source!, eventId!);
 				return applied ? "applied" : "duplicate";
+			},
+
+			confirmLater(source: string, eventId: string) {
+				const ids = this.pendingConfirmations.get(source) ?? [];
+				ids.push(eventId);
+				this.pendingConfirmations.set(source, ids);
+				if (ids.length >= CONFIRMATION_BATCH_MAX) void this.sendConfirmations();
+				else this.confirmationTimer ??= setTimeout(() => void this.sendConfirmations(), CONFIRMATION_DELAY_MS);
+			},
+
+			async sendConfirmations() {
+				if (this.confirmationTimer) clearTimeout(this.confirmationTimer);
+				this.confirmationTimer = null;
+				const batches = [...this.pendingConfirmations];
+				this.pendingConfirmations.clear();
+				await Promise.all(
+					batches.map(([source, eventIds]) => {
+						const confirmation: OutboxConfirmedPayload = { source, eventIds };
+						return this.broker.emit(EVENTS.OUTBOX_CONFIRMED, confirmation, { groups: [source] });
+					})
+				);
 			}
 		}
 	};

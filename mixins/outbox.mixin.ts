@@ -9,8 +9,9 @@
  * while RabbitMQ is down, a throwing handler's message is acked and gone), so delivery is only
  * known when the consumer says so. Consumers deduplicate by event id (inbox), so re-emitting is safe.
  *
- * Latency: a commit in this process wakes the relay at once (Sequelize `afterCommit`); the interval
- * only picks up retries and rows committed by other processes.
+ * Latency: the process that commits an event emits it at once (Sequelize `afterCommit`), the row
+ * written already claimed for the first retry delay; the relay's interval only picks up retries,
+ * replays and rows whose writer died before emitting them.
  *
  * Poison: a consumer that cannot apply an event answers `outbox.rejected`. A malformed event is
  * parked as dead at once; a failing one after `maxFailures` such answers (re-emitted with backoff
@@ -62,7 +63,7 @@ export function outboxOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Outb
 }
 
 export interface OutboxMethods {
-	/** Adds an event to the outbox in the caller's transaction; it is emitted once that commits. */
+	/** Adds an event to the outbox in the caller's transaction; it is emitted as soon as that commits. */
 	addOutboxEvent<TPayload>(tx: Transaction, eventName: string, targetGroup: string, payload: TPayload): Promise<string>;
 	/** Emits due events until none is left; returns how many were emitted. */
 	relayPendingEvents(): Promise<number>;
@@ -162,8 +163,9 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 
 		methods: {
 			async addOutboxEvent<TPayload>(tx: Transaction, eventName: string, targetGroup: string, payload: TPayload): Promise<string> {
-				const [row] = await this.queryRows<{ id: string }>(insertOutboxEvent(eventName, targetGroup, payload), tx);
-				tx.afterCommit(() => this.wakeOutboxRelay());
+				const [row] = await this.queryRows<OutboxRow>(insertOutboxEvent(eventName, targetGroup, payload, options.retry.baseMs), tx);
+				// Emitted by this process as soon as it is committed: no relay round, no claim statement.
+				tx.afterCommit(() => void this.emitOutboxRow(row));
 				return row.id;
 			},
 

@@ -257,6 +257,13 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 		},
 
 		created() {
+			// A browser closing its live stream is normal: moleculer-web would log each one as a warning.
+			const warn = this.logger.warn.bind(this.logger);
+			this.logger.warn = (...args: unknown[]) => {
+				const detail = args[1] as { err?: { code?: string } } | undefined;
+				if (args[0] === "Stream got an error." && detail?.err?.code === "ERR_STREAM_PREMATURE_CLOSE") return;
+				warn(...args);
+			};
 			this.orderEventStreams = new OrderEventStreams();
 			this.heartbeatTimer = null;
 		},

@@ -1,4 +1,4 @@
-declare module "swagger-ui-dist" {
+declare module "swagger-ui-dist/absolute-path" {
 	/** The folder of Swagger UI's static files. */
-	export function getAbsoluteFSPath(): string;
+	export default function getAbsoluteFSPath(): string;
 }

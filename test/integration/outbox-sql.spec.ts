@@ -1,6 +1,7 @@
 /**
- * The outbox's claim statement on a real Postgres: concurrent relays never claim the same row,
- * a claimed row is not due again until its backoff has passed, and confirmed rows are never claimed.
+ * The outbox's statements on a real Postgres: a new row is its writer's until the lease runs out,
+ * concurrent relays never claim the same row, a claimed row is not due again until its backoff has
+ * passed, and confirmed rows are never claimed.
  */
 import { randomBytes } from "node:crypto";
 import { Pool } from "pg";
@@ -32,7 +33,8 @@ afterAll(async () => {
 describe("claiming outbox events", () => {
 	it("never gives one row to two concurrent relays", async () => {
 		await pool.query("TRUNCATE outbox_events");
-		for (let i = 0; i < 400; i++) await run(insertOutboxEvent("test.event", "group", { i }));
+		for (let i = 0; i < 400; i++) await run(insertOutboxEvent("test.event", "group", { i }, 60_000));
+		await pool.query("UPDATE outbox_events SET next_attempt_at = now()"); // as if their writers died
 		const claims = await Promise.all(Array.from({ length: 8 }, () => run<OutboxRow>(claimDueEvents(60, retry))));
 		const ids = claims.flat().map(row => row.id);
 		expect(new Set(ids).size).toBe(ids.length);
@@ -44,16 +46,19 @@ describe("claiming outbox events", () => {
 
 	it("schedules a claimed row's next attempt with backoff, and never claims a confirmed row", async () => {
 		await pool.query("TRUNCATE outbox_events");
-		const [{ id }] = await run<{ id: string }>(insertOutboxEvent("test.event", "group", { n: 1 }));
+		const [{ id }] = await run<{ id: string }>(insertOutboxEvent("test.event", "group", { n: 1 }, 60_000));
+		expect(await run(claimDueEvents(10, retry))).toEqual([]); // its writer's lease
+		await pool.query("UPDATE outbox_events SET next_attempt_at = now()");
 		const [claimed] = await run<OutboxRow>(claimDueEvents(10, retry));
-		expect(claimed).toMatchObject({ id, attempts: 1 });
+		expect(claimed).toMatchObject({ id, attempts: 2 });
 		expect(await run(claimDueEvents(10, retry))).toEqual([]);
 		const [{ delay_ms }] = await run<{ delay_ms: number }>({
 			text: "SELECT (extract(epoch FROM next_attempt_at - last_emitted_at) * 1000)::float8 AS delay_ms FROM outbox_events WHERE id = $1",
 			values: [id]
 		});
-		expect(delay_ms).toBeGreaterThanOrEqual(retry.baseMs / 2);
-		expect(delay_ms).toBeLessThanOrEqual(retry.baseMs);
+		// The writer's lease was the first delay (base); this is the second: twice that, jittered by half.
+		expect(delay_ms).toBeGreaterThanOrEqual(retry.baseMs);
+		expect(delay_ms).toBeLessThanOrEqual(2 * retry.baseMs);
 
 		await pool.query("UPDATE outbox_events SET next_attempt_at = now()");
 		await run(confirmEvents([id]));
@@ -62,8 +67,8 @@ describe("claiming outbox events", () => {
 
 	it("caps the backoff", async () => {
 		await pool.query("TRUNCATE outbox_events");
-		const [{ id }] = await run<{ id: string }>(insertOutboxEvent("test.event", "group", {}));
-		await pool.query("UPDATE outbox_events SET attempts = 5000 WHERE id = $1", [id]);
+		const [{ id }] = await run<{ id: string }>(insertOutboxEvent("test.event", "group", {}, 60_000));
+		await pool.query("UPDATE outbox_events SET attempts = 5000, next_attempt_at = now() WHERE id = $1", [id]);
 		await run(claimDueEvents(10, retry));
 		const [{ delay_ms }] = await run<{ delay_ms: number }>({
 			text: "SELECT (extract(epoch FROM next_attempt_at - last_emitted_at) * 1000)::float8 AS delay_ms FROM outbox_events WHERE id = $1",

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { ChildProcess } from "node:child_process";
-import { createServer, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import { ServiceBroker, type BrokerOptions, type Middleware, type Service } from "moleculer";
 import { Pool } from "pg";
 import { inject } from "vitest";
@@ -233,16 +233,7 @@ export async function waitForOrderEnd(system: TestSystem, user: string, orderId:
 	}, timeoutMs);
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer().listen(0, "127.0.0.1", () => {
-			const { port } = server.address() as AddressInfo;
-			server.close(() => resolve(port));
-		});
-		server.on("error", reject);
-	});
-}
+export { freePort } from "../../scripts/free-port";
 
 /** Collects what a child process prints (both streams), to show when a test fails. */
 export function collectOutput(child: ChildProcess, sink: string[]): ChildProcess {

@@ -1,0 +1,149 @@
+/**
+ * The reference limit: what the database alone allows. Each order runs the transactions the
+ * services run for it, with the services' own SQL builders, straight through `pg` (one pool per
+ * database, as many connections as clients, no messaging):
+ *   (i)   orders:   BEGIN; INSERT order; INSERT outbox payment.requested; COMMIT
+ *   (ii)  payments: BEGIN; INSERT inbox; SELECT payment; UPDATE account (debit);
+ *                   INSERT payment_transactions; INSERT outbox payment.processed; COMMIT
+ *   (iii) orders:   BEGIN; INSERT inbox; UPDATE order status; COMMIT
+ *   then the two confirmations: UPDATE outbox (orders), UPDATE outbox (payments).
+ * On fresh databases of the same server, migrated with the services' migrations.
+ */
+import { randomUUID } from "node:crypto";
+import { Pool, type PoolClient } from "pg";
+import { EVENTS, PAYMENT_OUTCOMES, type PaymentProcessedPayload, type PaymentRequestedPayload } from "../../lib/contracts";
+import { recordInboxEvent } from "../../lib/inbox-sql";
+import { ORDER_STATUSES, finishOrder, insertOrder } from "../../lib/orders-sql";
+import { confirmEvents, insertOutboxEvent } from "../../lib/outbox-sql";
+import { debitAccount, insertPayment, selectPayment } from "../../lib/payments-sql";
+import { ordersMigrations } from "../../migrations/orders";
+import { paymentsMigrations } from "../../migrations/payments";
+import { createDatabases, dropDatabases, migrate } from "./bench-databases";
+import { sleep, wallClockMs } from "./clock";
+import { ResourceSampler } from "./resource-sampler";
+import type { DatabaseLimitLevel } from "./results";
+import { summarize } from "./stats";
+import type { Teardown } from "./teardown";
+
+interface Pools {
+	orders: Pool;
+	payments: Pool;
+}
+
+const AMOUNT_MINOR = 100;
+const LARGE_BALANCE_MINOR = 10_000_000_000_000;
+
+const USER_PREFIX = "limit-";
+
+async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+	const client = await pool.connect();
+	try {
+		await client.query("BEGIN");
+		const result = await work(client);
+		await client.query("COMMIT");
+		return result;
+	} catch (err) {
+		await client.query("ROLLBACK").catch(() => undefined);
+		throw err;
+	} finally {
+		client.release();
+	}
+}
+
+/** The services' default first retry delay, which the outbox writes as the writer's lease. */
+const LEASE_MS = 1000;
+
+/** One order's transactions; resolves with when its status was final (after iii) and when it was done (after the confirmations). */
+async function runOrderTransactions(pools: Pools, userId: string): Promise<{ finalAt: number; doneAt: number }> {
+	const orderId = randomUUID();
+	const request: PaymentRequestedPayload = { orderId, userId, amountMinor: AMOUNT_MINOR };
+	const requestId = await inTransaction(pools.orders, async client => {
+		await client.query(insertOrder(orderId, userId, AMOUNT_MINOR, "bench order"));
+		return (await client.query<{ id: string }>(insertOutboxEvent(EVENTS.PAYMENT_REQUESTED, "payments", request, LEASE_MS))).rows[0].id;
+	});
+	const result: PaymentProcessedPayload = { orderId, outcome: PAYMENT_OUTCOMES.PAID, reason: null };
+	const resultId = await inTransaction(pools.payments, async client => {
+		await client.query(recordInboxEvent(requestId, EVENTS.PAYMENT_REQUESTED, "orders"));
+		await client.query(selectPayment(orderId));
+		const debited = await client.query(debitAccount(userId, AMOUNT_MINOR));
+		if (debited.rowCount !== 1) throw new Error(`The debit of ${userId} failed.`);
+		await client.query(insertPayment(orderId, userId, AMOUNT_MINOR, result.outcome, result.reason));
+		return (await client.query<{ id: string }>(insertOutboxEvent(EVENTS.PAYMENT_PROCESSED, "orders", result, LEASE_MS))).rows[0].id;
+	});
+	await inTransaction(pools.orders, async client => {
+		await client.query(recordInboxEvent(resultId, EVENTS.PAYMENT_PROCESSED, "payments"));
+		await client.query(finishOrder(orderId, ORDER_STATUSES.FINISHED, null));
+	});
+	const finalAt = wallClockMs();
+	await pools.orders.query(confirmEvents([requestId]));
+	await pools.payments.query(confirmEvents([resultId]));
+	return { finalAt, doneAt: wallClockMs() };
+}
+
+async function measureLevel(urls: { orders: string; payments: string }, clients: number, warmupMs: number, measureMs: number): Promise<DatabaseLimitLevel> {
+	const pools: Pools = { orders: new Pool({ connectionString: urls.orders, max: clients }), payments: new Pool({ connectionString: urls.payments, max: clients }) };
+	let firstError: string | null = null;
+	for (const pool of Object.values(pools)) pool.on("error", (err: Error) => (firstError ??= err.message)); // an idle connection dropped
+	const measureFrom = wallClockMs() + warmupMs;
+	const measureTo = measureFrom + measureMs;
+	const latencies: number[] = [];
+	let completed = 0;
+	let errors = 0;
+
+	const worker = async (userId: string) => {
+		while (wallClockMs() < measureTo) {
+			const startedAt = wallClockMs();
+			try {
+				const { finalAt, doneAt } = await runOrderTransactions(pools, userId);
+				if (startedAt >= measureFrom) latencies.push(finalAt - startedAt);
+				if (doneAt >= measureFrom && doneAt < measureTo) completed++;
+			} catch (err) {
+				errors++;
+				firstError ??= (err as Error).message;
+				await sleep(100);
+			}
+		}
+	};
+	const sampler = new ResourceSampler([]);
+	try {
+		const workers = Promise.all(Array.from({ length: clients }, (_, index) => worker(`${USER_PREFIX}${index}`)));
+		await sleep(measureFrom - wallClockMs());
+		sampler.start();
+		await sleep(measureTo - wallClockMs());
+		const resources = sampler.stop();
+		await workers;
+		return { clients, ordersPerSecond: completed / (measureMs / 1000), createToFinal: summarize(latencies), errors, firstError, resources };
+	} finally {
+		await Promise.all(Object.values(pools).map(pool => pool.end()));
+	}
+}
+
+/**
+ * Measures the limit at each level on fresh databases of the server behind `adminUrl` (named
+ * after `prefix`), dropped afterwards.
+ */
+export async function measureDatabaseLimit(adminUrl: string, prefix: string, levels: readonly number[], warmupMs: number, measureMs: number, teardown: Teardown): Promise<DatabaseLimitLevel[]> {
+	const names = [`${prefix}_limit_orders`, `${prefix}_limit_payments`];
+	const [orders, payments] = await createDatabases(adminUrl, names);
+	const mark = teardown.mark;
+	teardown.add(`drop ${names.join(", ")}`, () => dropDatabases(adminUrl, names));
+	try {
+		await migrate(orders, ordersMigrations);
+		await migrate(payments, paymentsMigrations);
+		const seed = new Pool({ connectionString: payments, max: 1 });
+		await seed.query(
+			"INSERT INTO accounts (user_id, balance_minor) SELECT $1::text || i, $2::bigint FROM generate_series(0, $3::int - 1) AS i",
+			[USER_PREFIX, LARGE_BALANCE_MINOR, Math.max(...levels)]
+		);
+		await seed.end();
+		const results: DatabaseLimitLevel[] = [];
+		for (const clients of levels) {
+			const level = await measureLevel({ orders, payments }, clients, warmupMs, measureMs);
+			console.log(`bench | database limit, ${clients} client(s): ${level.ordersPerSecond.toFixed(0)} orders/s, p50 ${level.createToFinal.p50.toFixed(1)} ms`);
+			results.push(level);
+		}
+		return results;
+	} finally {
+		await teardown.run(mark);
+	}
+}

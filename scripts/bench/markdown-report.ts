@@ -1,0 +1,227 @@
+/** docs/BENCHMARKS.md from a run's figures. */
+import { megabytes, ms, percent, perSecond } from "./format";
+import type { BenchReport, EndToEndLevel, ModeResult } from "./results";
+import { checkTargets, shareOfLimit } from "./targets";
+
+/** A cell's text, safe inside a table row (error messages may hold pipes or line breaks). */
+function cell(text: string): string {
+	return text.replace(/\|/g, "\\|").replace(/\s*\n\s*/g, " ");
+}
+
+function table(header: string[], rows: string[][]): string {
+	return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map(row => `| ${row.map(cell).join(" | ")} |`)].join("\n");
+}
+
+function machineSection(report: BenchReport): string {
+	const { machine, versions, serviceSettings } = report.environment;
+	const postgres = report.modes.map(result => `${result.postgres.version} (${result.mode}; ${Object.entries(result.postgres.settings).map(([k, v]) => `${k}=${v}`).join(", ")})`);
+	return table(
+		["", ""],
+		[
+			["Machine", `${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGb} GB memory, ${machine.os}`],
+			["Node.js", versions.node],
+			["PostgreSQL server", postgres.join("<br>")],
+			["RabbitMQ", versions.rabbitmq],
+			["Moleculer", versions.moleculer],
+			["Service settings", Object.entries(serviceSettings).map(([k, v]) => `${k}=${v}`).join(", ")],
+			[
+				"Bench settings",
+				`BENCH_SECONDS=${report.config.seconds}, BENCH_WARMUP_SECONDS=${report.config.warmupSeconds}, BENCH_LEVELS=${report.config.levels.join(",")}, ` +
+					`BENCH_MODES=${report.config.modes.join(",")}, BENCH_RELAY_EVENTS=${report.config.relayEvents}, BENCH_RELAY_SAMPLES=${report.config.relaySamples}`
+			],
+			["Command", `\`${report.command}\` (${report.startedAt.toISOString()}, ${report.durationSeconds} s)`]
+		]
+	);
+}
+
+function endToEndTable(result: ModeResult): string {
+	return table(
+		["clients", "orders/s", "DB limit orders/s", "ratio", "create→final p50", "p95", "p99", "POST p50", "POST p99", "machine CPU busy", "max RSS per process (MB)", "errors"],
+		result.endToEnd.map(level => {
+			const limit = result.databaseLimit.find(l => l.clients === level.clients);
+			return [
+				String(level.clients),
+				perSecond(level.ordersPerSecond),
+				perSecond(limit?.ordersPerSecond ?? Number.NaN),
+				percent(shareOfLimit(result, level)),
+				ms(level.createToFinal.p50),
+				ms(level.createToFinal.p95),
+				ms(level.createToFinal.p99),
+				ms(level.httpCreate.p50),
+				ms(level.httpCreate.p99),
+				percent(level.resources.machineBusyPercent / 100),
+				level.resources.nodes.map(node => `${node.name} ${megabytes(node.maxRssMb)}`).join(", "),
+				level.firstError ? `${level.failedCreates + level.unfinished + level.notFinished}: ${level.firstError}` : "0"
+			];
+		})
+	);
+}
+
+function cpuTable(result: ModeResult, seconds: number): string {
+	const nodeNames = result.endToEnd[0].resources.nodes.map(node => node.name);
+	const perOrder = (level: EndToEndLevel, cpuMs: number) => ms(cpuMs / Math.max(1, level.ordersPerSecond * seconds));
+	return table(
+		["clients", ...nodeNames, "Postgres", "RabbitMQ", "bench client", "total"],
+		result.endToEnd.map(level => {
+			const { nodes, postgresCpuMs, rabbitmqCpuMs, benchCpuMs } = level.resources;
+			const total = nodes.reduce((sum, node) => sum + node.cpuMs, 0) + postgresCpuMs + rabbitmqCpuMs + benchCpuMs;
+			return [String(level.clients), ...nodes.map(node => perOrder(level, node.cpuMs)), perOrder(level, postgresCpuMs), perOrder(level, rabbitmqCpuMs), perOrder(level, benchCpuMs), perOrder(level, total)];
+		})
+	);
+}
+
+function limitTable(report: BenchReport): string {
+	return table(
+		["mode (server)", "clients", "orders/s", "(i)→(iii) p50", "p99", "machine CPU busy", "CPU ms/order: Postgres", "bench client", "errors"],
+		report.modes.flatMap(result =>
+			result.databaseLimit.map(level => [
+				`${result.mode} (Postgres ${result.postgres.version})`,
+				String(level.clients),
+				perSecond(level.ordersPerSecond),
+				ms(level.createToFinal.p50),
+				ms(level.createToFinal.p99),
+				percent(level.resources.machineBusyPercent / 100),
+				ms(level.resources.postgresCpuMs / Math.max(1, level.ordersPerSecond * report.config.seconds)),
+				ms(level.resources.benchCpuMs / Math.max(1, level.ordersPerSecond * report.config.seconds)),
+				level.firstError ? `${level.errors}: ${level.firstError}` : "0"
+			])
+		)
+	);
+}
+
+function hopsSection(result: ModeResult): string {
+	if (!result.lightLoadHops) return `No order of the lowest level had a clean path (each event emitted once) to time.`;
+	const { clients, orders, hops } = result.lightLoadHops;
+	return `${orders} orders at ${clients} client(s):\n\n${table(["hop", "median ms", "p90 ms"], hops.map(hop => [hop.hop, ms(hop.medianMs), ms(hop.p90Ms)]))}`;
+}
+
+function relaySection(report: BenchReport): string {
+	if (!report.relay) return "Not measured in this run (BENCH_RELAY_EVENTS=0).";
+	return table(
+		["relays", "burst rows", "commit → first claim ms", "emitted/s", "confirmed/s", "re-emits", "settled after s", "latency samples", "commit→emit p50 / max ms", "commit→applied p50 / max ms", "commit→confirmed p50 / max ms"],
+		report.relay.map(({ relays, burst, latency }) => [
+			String(relays),
+			String(burst.events) + (burst.unconfirmed ? ` (${burst.unconfirmed} unconfirmed at the timeout)` : ""),
+			ms(burst.waitForFirstEmitMs),
+			perSecond(burst.emittedPerSecond),
+			perSecond(burst.confirmedPerSecond),
+			String(burst.reemits),
+			burst.settledSeconds.toFixed(1),
+			String(latency.samples),
+			`${ms(latency.commitToEmit.p50)} / ${ms(latency.commitToEmit.max)}`,
+			`${ms(latency.commitToApplied.p50)} / ${ms(latency.commitToApplied.max)}`,
+			`${ms(latency.commitToConfirmed.p50)} / ${ms(latency.commitToConfirmed.max)}`
+		])
+	);
+}
+
+/** The delay a TCP stall between Nagle's algorithm and a delayed ACK adds on Linux (40 ms), give or take. */
+const STALL_MS = { min: 35, max: 50 };
+
+/** Sentences read off the figures, so that they stay true for whatever run wrote the page. */
+function observations(report: BenchReport): string[] {
+	const notes: string[] = [];
+	for (const result of report.modes) {
+		const hops = result.lightLoadHops?.hops;
+		const total = hops?.find(hop => hop.hop.startsWith("total"));
+		const steps = hops?.filter(hop => !hop.hop.startsWith("total") && !hop.hop.startsWith("(aside)")) ?? [];
+		if (total && steps.length) {
+			const largest = steps.reduce((a, b) => (b.medianMs > a.medianMs ? b : a));
+			const lowest = result.databaseLimit[0];
+			notes.push(
+				`**${result.mode}, light load**: of a median ${ms(total.medianMs)} ms from POST to the push, the largest hop is "${largest.hop}" ` +
+					`(${ms(largest.medianMs)} ms). The database's own share, the three transactions back to back, is ${ms(lowest.createToFinal.p50)} ms (p50 at ${lowest.clients} client(s)).`
+			);
+			const stalls = steps.filter(hop => [hop.medianMs, hop.p90Ms].some(value => value >= STALL_MS.min && value <= STALL_MS.max));
+			if (stalls.length > 0) {
+				notes.push(
+					`**${result.mode}, ~40 ms steps**: ${stalls.map(hop => `"${hop.hop}"`).join(", ")} take about 40 ms (median or p90) where a hop otherwise ` +
+						`takes 1–3 ms. A fixed ~40 ms is the signature of Nagle's algorithm meeting delayed ACKs: amqplib leaves TCP_NODELAY off unless ` +
+						`the transporter's \`socketOptions\` set \`noDelay: true\`, and a second small publish right after another waits for the broker's ACK.`
+				);
+			}
+		}
+		const best = result.endToEnd.reduce((a, b) => (b.ordersPerSecond > a.ordersPerSecond ? b : a));
+		const { nodes, postgresCpuMs, rabbitmqCpuMs, benchCpuMs } = best.resources;
+		const orders = Math.max(1, best.ordersPerSecond * report.config.seconds);
+		const nodeCpu = nodes.reduce((sum, node) => sum + node.cpuMs, 0);
+		notes.push(
+			`**${result.mode}, saturation**: the best level (${best.clients} clients) completed ${perSecond(best.ordersPerSecond)} orders/s with the machine ` +
+				`${percent(best.resources.machineBusyPercent / 100)} busy; per order it cost ${ms(nodeCpu / orders)} ms of CPU in the service processes, ` +
+				`${ms(postgresCpuMs / orders)} ms in Postgres, ${ms(rabbitmqCpuMs / orders)} ms in RabbitMQ and ${ms(benchCpuMs / orders)} ms in the bench's client.`
+		);
+	}
+	for (const scenario of report.relay ?? []) {
+		notes.push(
+			`**Relay ×${scenario.relays}**: rows committed by a process without a relay wait for a poll: commit→emit p50 ${ms(scenario.latency.commitToEmit.p50)} ms ` +
+				`with OUTBOX_POLL_INTERVAL_MS=${report.environment.serviceSettings.OUTBOX_POLL_INTERVAL_MS}. The burst of ${scenario.burst.events} was emitted at ` +
+				`${perSecond(scenario.burst.emittedPerSecond)}/s but confirmed at ${perSecond(scenario.burst.confirmedPerSecond)}/s, with ${scenario.burst.reemits} re-emits ` +
+				`(rows not confirmed within the retry delay are sent again, with nothing to hold the relay back while the consumer lags); ` +
+				`the duplicates kept the consumers busy until ${scenario.burst.settledSeconds.toFixed(1)} s after the commit.`
+		);
+	}
+	return notes;
+}
+
+export function renderMarkdown(report: BenchReport): string {
+	const modeSections = report.modes.map(
+		result => `### ${result.mode}\n\n${endToEndTable(result)}\n\nCPU time per completed order (ms), during the measured window:\n\n${cpuTable(result, report.config.seconds)}`
+	);
+	const targetRows = report.modes.flatMap(result => checkTargets(result).map(check => [result.mode, check.target, check.measured, check.met ? "met" : "**not met**"]));
+	return `# Benchmarks
+
+Written by \`npm run bench\` (scripts/bench/); the figures below are from the run described here. Re-run it to refresh them.
+
+${machineSection(report)}
+
+## How it measures
+
+- **End to end**: closed-loop clients over HTTP through the gateway, each its own user with an account and a large balance,
+  each with its live channel (\`GET /api/events\`) open before the level starts. A client posts an order and waits until the
+  push with its final status arrives, then posts the next. Latency = push arrival − POST start; orders/s = final statuses
+  arriving in the ${report.config.seconds} s window after a ${report.config.warmupSeconds} s warm-up. Modes: **cluster** (gateway, 2× orders,
+  2× payments, separate processes, RabbitMQ, the machine's Postgres) and **embedded** (the default \`npm start\`: one process,
+  embedded Postgres). RSS is the peak VmRSS of each process during the window; CPU is from /proc.
+- **Database limit**: the same transactions per order, run directly with \`pg\` on the same server (one pool per database with
+  one connection per client, no messaging), on fresh databases migrated with the services' migrations: (i) order + outbox
+  row; (ii) inbox row, payment lookup, debit, payment row, outbox row; (iii) inbox row, order status; then the two outbox
+  confirmations. The ratio is end-to-end orders/s over this limit at the same number of clients. It leaves out what the
+  system needs on top: the relays' claim statements (one per event, batched under load) and the messaging itself.
+- **Hops**: the timestamps the system writes anyway (order row inserted and updated, each outbox row's claim, the start of
+  each consumer transaction) joined with the client's clock, at the lowest level; orders whose events were re-emitted are left out.
+- **Outbox relay**: orders instances (one, then two on one database) relay \`payment.requested\` rows that the bench inserts
+  itself, so only the relays' polling finds them (as with rows left by a stopped instance); two payments instances consume.
+  A burst of ${report.config.relayEvents} rows in one statement gives emitted/s (first claim → last first claim) and confirmed/s
+  (first claim → last confirmation), and how long until every outbox was confirmed and every queue empty; then, on the
+  settled system, ${report.config.relaySamples} single rows, committed one at a time at random moments relative
+  to the poll timers, give the latencies, all from database timestamps on one server clock.
+- Each level is one ${report.config.seconds} s window on a shared machine whose cores also run Postgres, RabbitMQ and the bench
+  itself: repeat a run before reading much into a difference in saturation figures.
+
+## Targets (2-core machine; reported, not enforced)
+
+${table(["mode", "target", "measured", "verdict"], targetRows)}
+
+## End to end
+
+![Create → final latency against throughput](benchmark-latency.svg)
+
+${modeSections.join("\n\n")}
+
+## Database limit
+
+${limitTable(report)}
+
+## Light load, hop by hop
+
+${report.modes.map(result => `### ${result.mode}\n\n${hopsSection(result)}`).join("\n\n")}
+
+## Outbox relay
+
+${relaySection(report)}
+
+## Reading the figures
+
+${observations(report).map(note => `- ${note}`).join("\n")}
+`;
+}

@@ -1,0 +1,57 @@
+/**
+ * One deployment, measured: its system started, users prepared, each concurrency level driven end
+ * to end (with the hop timings at the lowest level), then the database limit on the same Postgres
+ * server, measured while nothing else works on it: after the cluster has stopped; with the
+ * embedded deployment's process idle (it owns its server, which stops with it).
+ */
+import type { BenchConfig, Mode } from "./config";
+import { measureDatabaseLimit } from "./database-limit";
+import { benchUser, prepareUsers, runEndToEndLevel } from "./end-to-end-load";
+import { describePostgres } from "./environment-info";
+import { measureHops } from "./light-load-hops";
+import { ResourceSampler } from "./resource-sampler";
+import type { EndToEndLevel, ModeResult } from "./results";
+import { startSystem } from "./system-under-test";
+import type { Teardown } from "./teardown";
+
+function describeLevel(mode: Mode, level: EndToEndLevel): string {
+	const largest = [...level.resources.nodes].sort((a, b) => b.maxRssMb - a.maxRssMb)[0];
+	return (
+		`bench | ${mode}, ${level.clients} client(s): ${level.ordersPerSecond.toFixed(0)} orders/s, create→final p50 ${level.createToFinal.p50.toFixed(1)} ms ` +
+		`p99 ${level.createToFinal.p99.toFixed(1)} ms, POST p50 ${level.httpCreate.p50.toFixed(1)} ms, largest RSS ${largest.name} ${largest.maxRssMb.toFixed(0)} MB` +
+		(level.firstError ? ` (errors: ${level.failedCreates} failed, ${level.unfinished} unfinished; first: ${level.firstError})` : "")
+	);
+}
+
+export async function benchMode(mode: Mode, config: BenchConfig, runId: string, teardown: Teardown): Promise<ModeResult> {
+	const warmupMs = config.warmupSeconds * 1000;
+	const measureMs = config.seconds * 1000;
+	const limitPrefix = `bench_${runId}_${mode}`;
+	const mark = teardown.mark;
+	console.log(`bench | ${mode}: starting`);
+	try {
+		const system = await startSystem(mode, config, runId, teardown);
+		const postgres = await describePostgres(system.adminUrl);
+		const users = Array.from({ length: Math.max(...config.levels) }, (_, index) => benchUser(index));
+		await prepareUsers(system.gatewayUrl, users);
+
+		const endToEnd: EndToEndLevel[] = [];
+		let lightLoadHops: ModeResult["lightLoadHops"] = null;
+		for (const clients of config.levels) {
+			const run = await runEndToEndLevel(system.gatewayUrl, users.slice(0, clients), warmupMs, measureMs, new ResourceSampler(system.nodes));
+			console.log(describeLevel(mode, run.figures));
+			endToEnd.push(run.figures);
+			if (clients === config.levels[0]) {
+				const hops = await measureHops(system.databaseUrls, run.timelines);
+				lightLoadHops = hops && { clients, ...hops };
+			}
+		}
+
+		// The cluster stops first; the embedded process stays, idle, as its server stops with it.
+		if (mode === "cluster") await teardown.run(mark);
+		const databaseLimit = await measureDatabaseLimit(system.adminUrl, limitPrefix, config.levels, warmupMs, measureMs, teardown);
+		return { mode, postgres, endToEnd, databaseLimit, lightLoadHops };
+	} finally {
+		await teardown.run(mark);
+	}
+}

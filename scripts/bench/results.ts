@@ -1,0 +1,83 @@
+/** The figures of a run, as the console table, BENCHMARKS.md and the chart read them. */
+import type { BenchConfig, Mode } from "./config";
+import type { EnvironmentInfo } from "./environment-info";
+import type { WindowResources } from "./resource-sampler";
+import type { LatencySummary } from "./stats";
+
+export interface EndToEndLevel {
+	clients: number;
+	ordersPerSecond: number;
+	/** POST started → final status pushed on the live channel. */
+	createToFinal: LatencySummary;
+	/** POST /api/orders round trip. */
+	httpCreate: LatencySummary;
+	failedCreates: number;
+	/** Created, but no final status pushed within the timeout. */
+	unfinished: number;
+	/** Ended otherwise than FINISHED (none expected: balances are large). */
+	notFinished: number;
+	firstError: string | null;
+	resources: WindowResources;
+}
+
+export interface DatabaseLimitLevel {
+	clients: number;
+	ordersPerSecond: number;
+	/** Start of transaction (i) → commit of transaction (iii): the database's share of create→final. */
+	createToFinal: LatencySummary;
+	errors: number;
+	firstError: string | null;
+	/** Postgres', the bench's and the machine's CPU during the window (no service processes run). */
+	resources: WindowResources;
+}
+
+export interface HopTiming {
+	hop: string;
+	medianMs: number;
+	p90Ms: number;
+}
+
+export interface ModeResult {
+	mode: Mode;
+	postgres: { version: string; settings: Record<string, string> };
+	endToEnd: EndToEndLevel[];
+	databaseLimit: DatabaseLimitLevel[];
+	/** The path of an order at the lowest level, hop by hop (null when no order had a clean path). */
+	lightLoadHops: { clients: number; orders: number; hops: HopTiming[] } | null;
+}
+
+export interface RelayBurst {
+	events: number;
+	/** Commit of the burst → first row claimed (the relay's poll phase). */
+	waitForFirstEmitMs: number;
+	/** Rows claimed and emitted per second, first claim → last. */
+	emittedPerSecond: number;
+	/** Rows confirmed by the consumer per second, first claim → last confirmation. */
+	confirmedPerSecond: number;
+	/** Emits beyond the first of each row: retries of rows not confirmed within the retry delay. */
+	reemits: number;
+	unconfirmed: number;
+	/** Burst committed → every outbox confirmed and every queue empty (the re-emitted duplicates worked off too). */
+	settledSeconds: number;
+}
+
+export interface RelayScenario {
+	relays: number;
+	burst: RelayBurst;
+	latency: {
+		samples: number;
+		commitToEmit: LatencySummary;
+		commitToApplied: LatencySummary;
+		commitToConfirmed: LatencySummary;
+	};
+}
+
+export interface BenchReport {
+	startedAt: Date;
+	durationSeconds: number;
+	command: string;
+	config: BenchConfig;
+	environment: EnvironmentInfo;
+	modes: ModeResult[];
+	relay: RelayScenario[] | null;
+}
