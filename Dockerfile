@@ -29,4 +29,4 @@ COPY --from=build --chown=node:node /app/frontend/dist frontend/dist
 USER node
 EXPOSE 3000
 # moleculer-runner handles SIGTERM through the config's graceful stop; no shell in between.
-CMD ["node", "node_modules/moleculer/bin/moleculer-runner.js", "--config", "dist/moleculer.config.js"]
+CMD ["node", "--max-semi-space-size=8", "node_modules/moleculer/bin/moleculer-runner.js", "--config", "dist/moleculer.config.js"]

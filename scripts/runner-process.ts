@@ -7,6 +7,12 @@ import path from "node:path";
 
 const ROOT = path.resolve(__dirname, "..");
 
+/**
+ * As `npm start` and the Docker image run it: a smaller young generation keeps a busy process
+ * well under 200 MB (measured: 150 instead of 240 MB at 32 clients) at the same throughput.
+ */
+const NODE_FLAGS = ["--max-semi-space-size=8"];
+
 export interface RunnerProcessOptions {
 	/** Its own process group: a Ctrl-C in the terminal then reaches only its parent. */
 	detached?: boolean;
@@ -14,7 +20,7 @@ export interface RunnerProcessOptions {
 
 /** Starts one process running the services named by `env.SERVICES` (all when unset); output is piped. */
 export function spawnRunner(env: NodeJS.ProcessEnv, options: RunnerProcessOptions = {}): ChildProcess {
-	return spawn(process.execPath, [path.join(ROOT, "node_modules/moleculer/bin/moleculer-runner.js"), "--config", "dist/moleculer.config.js"], {
+	return spawn(process.execPath, [...NODE_FLAGS, path.join(ROOT, "node_modules/moleculer/bin/moleculer-runner.js"), "--config", "dist/moleculer.config.js"], {
 		cwd: ROOT,
 		env: { ...process.env, SERVICEDIR: "dist/services", ...env },
 		stdio: ["ignore", "pipe", "pipe"],

@@ -15,6 +15,9 @@ const PID_FILE = path.join(ROOT, DATA_DIR, "postmaster.pid");
 
 const postmasterPid = () => Number(readFileSync(PID_FILE, "utf8").split("\n")[0]);
 
+/** node [flags…] …/moleculer-runner.js … (not the sh -c that npm starts it with). */
+const isNodeRunningRunner = (argv: string[]) => /(^|\/)node$/.test(argv[0]) && argv.slice(1).some(arg => /moleculer-runner\.js$/.test(arg));
+
 /** The node processes running moleculer-runner with our data folder (npm and sh sit above them). */
 function runnerPids(): number[] {
 	return readdirSync("/proc")
@@ -23,7 +26,7 @@ function runnerPids(): number[] {
 		.filter(pid => {
 			try {
 				return (
-					/moleculer-runner/.test(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[1] ?? "") &&
+					isNodeRunningRunner(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")) &&
 					readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(`EMBEDDED_POSTGRES_DIR=${DATA_DIR}`)
 				);
 			} catch {
