@@ -14,7 +14,6 @@ interface OrderSide {
 	id: string;
 	order_inserted: number;
 	order_finished: number;
-	request_emitted: number;
 	request_attempts: number;
 }
 
@@ -22,7 +21,6 @@ interface PaymentSide {
 	order_id: string;
 	payment_started: number;
 	result_id: string;
-	result_emitted: number;
 	result_attempts: number;
 }
 
@@ -32,9 +30,7 @@ interface OrderPath {
 	answeredAt: number;
 	finalAt: number;
 	orderInserted: number;
-	requestEmitted: number;
 	paymentStarted: number;
-	resultEmitted: number;
 	resultReceived: number;
 	orderFinished: number;
 }
@@ -54,10 +50,10 @@ async function queryRows<T>(url: string, text: string, values: unknown[]): Promi
 /** The hops, in order: label and how to compute it from one order's timestamps. */
 const HOPS: { hop: string; ms: (t: OrderPath) => number }[] = [
 	{ hop: "POST → order row written (gateway, request to orders, BEGIN)", ms: t => t.orderInserted - t.postStarted },
-	{ hop: "order row → payment.requested claimed by the relay (commit, wake, claim)", ms: t => t.requestEmitted - t.orderInserted },
-	{ hop: "claimed → payments transaction starts (emit, transport, handler)", ms: t => t.paymentStarted - t.requestEmitted },
-	{ hop: "payment transaction → payment.processed claimed (tx, commit, wake, claim)", ms: t => t.resultEmitted - t.paymentStarted },
-	{ hop: "claimed → orders transaction starts (emit, transport, handler)", ms: t => t.resultReceived - t.resultEmitted },
+	// The outbox row is written already claimed and emitted on commit: its own timestamps fall
+	// inside the writing transaction, so each hop runs from one transaction's start to the next.
+	{ hop: "order row → payments transaction starts (commit, emit on commit, transport, handler)", ms: t => t.paymentStarted - t.orderInserted },
+	{ hop: "payment transaction → orders transaction starts (tx, commit, emit, transport, handler)", ms: t => t.resultReceived - t.paymentStarted },
 	{ hop: "orders transaction → order row updated (inbox insert)", ms: t => t.orderFinished - t.resultReceived },
 	{ hop: "order row updated → push arrives (commit, broadcast, SSE)", ms: t => t.finalAt - t.orderFinished },
 	{ hop: "total: POST → final status pushed", ms: t => t.finalAt - t.postStarted },
@@ -69,7 +65,7 @@ export async function measureHops(urls: { orders: string; payments: string }, ti
 	const ordersSide = await queryRows<OrderSide>(
 		urls.orders,
 		`SELECT o.id, ${epochMs("o.created_at")} AS order_inserted, ${epochMs("o.updated_at")} AS order_finished,
-			${epochMs("r.last_emitted_at")} AS request_emitted, r.attempts AS request_attempts
+			r.attempts AS request_attempts
 		FROM orders o JOIN outbox_events r ON r.event_name = 'payment.requested' AND r.payload->>'orderId' = o.id::text
 		WHERE o.id = ANY($1::uuid[])`,
 		[ids]
@@ -77,7 +73,7 @@ export async function measureHops(urls: { orders: string; payments: string }, ti
 	const paymentsSide = await queryRows<PaymentSide>(
 		urls.payments,
 		`SELECT p.order_id, ${epochMs("p.created_at")} AS payment_started, e.id AS result_id,
-			${epochMs("e.last_emitted_at")} AS result_emitted, e.attempts AS result_attempts
+			e.attempts AS result_attempts
 		FROM payment_transactions p JOIN outbox_events e ON e.event_name = 'payment.processed' AND e.payload->>'orderId' = p.order_id::text
 		WHERE p.order_id = ANY($1::uuid[])`,
 		[ids]
@@ -102,9 +98,7 @@ export async function measureHops(urls: { orders: string; payments: string }, ti
 				answeredAt: timeline.answeredAt,
 				finalAt: timeline.finalAt,
 				orderInserted: order.order_inserted,
-				requestEmitted: order.request_emitted,
 				paymentStarted: payment.payment_started,
-				resultEmitted: payment.result_emitted,
 				resultReceived,
 				orderFinished: order.order_finished
 			}
