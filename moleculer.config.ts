@@ -5,6 +5,7 @@
  */
 import { Validators, type BrokerOptions, type Middleware, type ServiceBroker } from "moleculer";
 import { stopEmbeddedPostgres } from "./lib/database";
+import { EventDurableAmqpTransporter } from "./lib/amqp-transporter";
 import { positiveInteger } from "./lib/env";
 import { createFaultInjectionMiddleware, parseFaultRates } from "./lib/fault-injection";
 import { createHealthServerMiddleware } from "./lib/health-server";
@@ -12,28 +13,25 @@ import { loggerOptions } from "./lib/logging";
 import { VALIDATION_MESSAGES } from "./lib/validation";
 
 /**
- * RabbitMQ settings that make the normal path durable: persistent messages, queues that outlive
- * their consumers, and balancing by RabbitMQ itself (`disableBalancer`), so an event for a
- * consumer group that is briefly offline waits in its queue instead of being dropped. This is not
- * the guarantee (there are no publisher confirms, a throwing handler's message is acked and
- * gone): the outbox's re-emit until confirmed is. It makes re-emits rare.
+ * RabbitMQ settings that make the normal path durable: persistent events (requests are not:
+ * lib/amqp-transporter.ts), queues that outlive their consumers, and balancing by RabbitMQ itself
+ * (`disableBalancer`), so an event for a consumer group that is briefly offline waits in its queue
+ * instead of being dropped. This is not the guarantee (there are no publisher confirms, a throwing
+ * handler's message is acked and gone): the outbox's re-emit until confirmed is. It makes re-emits rare.
  */
 function amqpTransporter(url: string, env: NodeJS.ProcessEnv) {
-	return {
-		type: "AMQP" as const,
-		options: {
-			url,
-			messageOptions: { persistent: true },
-			// amqplib leaves Nagle's algorithm on: small messages then wait for the peer's delayed
-			// ACK (~40 ms) before they leave, on every hop of an order's path.
-			socketOptions: { noDelay: true },
-			// A queue nobody has consumed for a day goes: node ids change with every deployment, and
-			// the queues of departed nodes would pile up. Events waiting in it are not lost: their
-			// outbox re-emits them. Tests use minutes.
-			autoDeleteQueues: positiveInteger(env, "AMQP_QUEUE_EXPIRY_MS", 86_400_000),
-			prefetch: 10
-		}
-	};
+	return new EventDurableAmqpTransporter({
+		url,
+		messageOptions: { persistent: true },
+		// amqplib leaves Nagle's algorithm on: small messages then wait for the peer's delayed
+		// ACK (~40 ms) before they leave, on every hop of an order's path.
+		socketOptions: { noDelay: true },
+		// A queue nobody has consumed for a day goes: node ids change with every deployment, and
+		// the queues of departed nodes would pile up. Events waiting in it are not lost: their
+		// outbox re-emits them. Tests use minutes.
+		autoDeleteQueues: positiveInteger(env, "AMQP_QUEUE_EXPIRY_MS", 86_400_000),
+		prefetch: 10
+	});
 }
 
 /** Stops the embedded Postgres, if this process started one, after every service has closed its pool. */
