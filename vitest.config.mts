@@ -10,6 +10,8 @@ export default defineConfig({
 		exclude: ["test/faults/**", "**/node_modules/**"],
 		globalSetup: ["test/support/global-setup.ts"],
 		testTimeout: 30_000,
+		// expect.poll waits 1 s by default: too short for a browser or a cluster on a busy 2-core machine.
+		expect: { poll: { timeout: 10_000 } },
 		hookTimeout: 120_000,
 		// Two cores: two files at a time keeps the brokers and Postgres from starving each other.
 		maxWorkers: 2,

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { PROJECT_ROOT } from "../../lib/paths";
 import { startSystem, type TestSystem } from "../support/system";
 
@@ -40,7 +40,21 @@ afterAll(async () => {
 	await system?.stop();
 });
 
+/** On a failure, each open page's screenshot and state, to see what the person would have seen. */
+function explainFailures(): void {
+	onTestFailed(async ({ task }) => {
+		for (const [index, page] of contexts.flatMap(context => context.pages()).entries()) {
+			await shot(page, `failure-${task.name.slice(0, 40).replace(/\W+/g, "-")}-${index}`).catch(() => undefined);
+			const state = await page
+				.evaluate(() => ({ visibility: document.visibilityState, live: document.querySelector("[data-testid=live-status]")?.textContent, alerts: [...document.querySelectorAll("[role=alert]")].map(a => a.textContent) }))
+				.catch(err => String(err));
+			console.error(`page ${index}:`, JSON.stringify(state));
+		}
+	});
+}
+
 async function openAs(user: string, viewport = { width: 1200, height: 900 }): Promise<Page> {
+	explainFailures();
 	const context = await browser.newContext({ viewport });
 	contexts.push(context);
 	const page = await context.newPage();

@@ -18,7 +18,7 @@ import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from "vitest";
 import { PROJECT_ROOT } from "../../lib/paths";
 import { spawnRunner } from "../../scripts/runner-process";
-import { collectOutput, createTestDatabases, freePort, waitFor, type TestDatabases } from "../support/system";
+import { collectOutput, createTestDatabases, freePortBlock, waitFor, type TestDatabases } from "../support/system";
 
 const run = promisify(execFile);
 const rabbitmqUrl = inject("rabbitmqUrl");
@@ -138,7 +138,7 @@ describe.skipIf(!rabbitmqUrl)("fault suite", () => {
 		const suffix = Math.random().toString(16).slice(2, 10);
 		namespace = `faults-${suffix}`;
 		databases = await createTestDatabases(suffix);
-		port = await freePort();
+		port = await freePortBlock(6); // the gateway and the five health ports
 		NODE_LAYOUT.forEach(([id, services], index) => startNode(id, services, index));
 		await waitFor("the cluster to be ready", async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => null))?.ok, 60_000);
 	});

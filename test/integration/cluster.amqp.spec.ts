@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from "vitest";
 import { PROJECT_ROOT } from "../../lib/paths";
-import { collectOutput, createTestDatabases, freePort, waitFor, type TestDatabases } from "../support/system";
+import { collectOutput, createTestDatabases, freePortBlock, waitFor, type TestDatabases } from "../support/system";
 
 const rabbitmqUrl = inject("rabbitmqUrl");
 
@@ -32,8 +32,8 @@ describe.skipIf(!rabbitmqUrl)("npm run cluster", () => {
 		if (!existsSync(path.join(PROJECT_ROOT, "dist/moleculer.config.js"))) throw new Error("Run `npm run build` first (npm test does).");
 		const suffix = Math.random().toString(16).slice(2, 10);
 		databases = await createTestDatabases(suffix);
-		port = await freePort();
-		metricsBase = port + 100; // clear of the health ports, PORT+1…PORT+5
+		port = await freePortBlock(6); // the gateway and the five health ports, PORT+1…PORT+5
+		metricsBase = await freePortBlock(5);
 		cluster = spawn(path.join(PROJECT_ROOT, "node_modules/.bin/tsx"), ["scripts/cluster.ts"], {
 			cwd: PROJECT_ROOT,
 			env: {

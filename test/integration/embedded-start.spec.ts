@@ -44,7 +44,9 @@ const running: ChildProcess[] = [];
 function npmStart(httpPort: number): ChildProcess {
 	const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(httpPort), EMBEDDED_POSTGRES_DIR: DATA_DIR, EMBEDDED_POSTGRES_PORT: String(pgPort), LOGLEVEL: "warn" };
 	for (const name of ["ORDERS_DATABASE_URL", "PAYMENTS_DATABASE_URL", "TRANSPORTER", "SERVICES", "NAMESPACE"]) delete env[name];
-	const child = spawn("npm", ["start"], { cwd: ROOT, env, detached: true, stdio: ["ignore", "ignore", "pipe"] });
+	// Without its prestart build: `npm test` has just built, and rebuilding dist/ and frontend/dist/
+	// here would pull the files from under the suites that run alongside (the cluster, the browser).
+	const child = spawn("npm", ["start", "--ignore-scripts"], { cwd: ROOT, env, detached: true, stdio: ["ignore", "ignore", "pipe"] });
 	child.stderr?.on("data", chunk => serverLog.push(String(chunk)));
 	running.push(child);
 	return child;

@@ -233,7 +233,7 @@ export async function waitForOrderEnd(system: TestSystem, user: string, orderId:
 	}, timeoutMs);
 }
 
-export { freePort } from "../../scripts/free-port";
+export { freePort, freePortBlock } from "../../scripts/free-port";
 
 /** Collects what a child process prints (both streams), to show when a test fails. */
 export function collectOutput(child: ChildProcess, sink: string[]): ChildProcess {
