@@ -1,5 +1,6 @@
-import { useRef, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import type { ApiClient, Order } from "../api";
+import { useField } from "../hooks/useField";
 import { useSubmission } from "../hooks/useSubmission";
 import { parseAmount } from "../money";
 import { Alert } from "./Alert";
@@ -22,34 +23,30 @@ function checkDescription(input: string): string | null {
 }
 
 export function OrderForm({ api, onPlaced }: OrderFormProps) {
-	const [amountInput, setAmountInput] = useState("");
-	const [descriptionInput, setDescriptionInput] = useState("");
-	const [amountError, setAmountError] = useState<string | null>(null);
-	const [descriptionError, setDescriptionError] = useState<string | null>(null);
+	const amountField = useField();
+	const descriptionField = useField();
 	const [confirmation, setConfirmation] = useState("");
 	const submission = useSubmission();
-	const amountRef = useRef<HTMLInputElement>(null);
-	const descriptionRef = useRef<HTMLInputElement>(null);
 
 	async function handleSubmit(event: FormEvent<HTMLFormElement>): Promise<void> {
 		event.preventDefault();
 		setConfirmation("");
-		const amount = parseAmount(amountInput);
-		const descriptionProblem = checkDescription(descriptionInput);
-		setAmountError(amount.ok ? null : amount.message);
-		setDescriptionError(descriptionProblem);
+		const amount = parseAmount(amountField.value);
+		const descriptionProblem = checkDescription(descriptionField.value);
+		amountField.setError(amount.ok ? null : amount.message);
+		descriptionField.setError(descriptionProblem);
 		if (!amount.ok) {
-			amountRef.current?.focus();
+			amountField.focus();
 			return;
 		}
 		if (descriptionProblem !== null) {
-			descriptionRef.current?.focus();
+			descriptionField.focus();
 			return;
 		}
-		const order = await submission.run(() => api.placeOrder({ amount: amount.amount, description: descriptionInput.trim() }));
+		const order = await submission.run(() => api.placeOrder({ amount: amount.amount, description: descriptionField.value.trim() }));
 		if (order === undefined) return;
-		setAmountInput("");
-		setDescriptionInput("");
+		amountField.setValue("");
+		descriptionField.setValue("");
 		setConfirmation("Order placed.");
 		onPlaced(order);
 	}
@@ -58,31 +55,8 @@ export function OrderForm({ api, onPlaced }: OrderFormProps) {
 		<form className="card stack" onSubmit={handleSubmit} noValidate aria-labelledby="order-form-title" aria-busy={submission.pending}>
 			<h2 id="order-form-title">New order</h2>
 			<div className="order-form__fields">
-				<TextField
-					ref={amountRef}
-					className="order-form__amount"
-					label="Order amount"
-					inputMode="decimal"
-					autoComplete="off"
-					value={amountInput}
-					error={amountError}
-					onChange={event => {
-						setAmountInput(event.target.value);
-						setAmountError(null);
-					}}
-				/>
-				<TextField
-					ref={descriptionRef}
-					className="order-form__description"
-					label="Description"
-					autoComplete="off"
-					value={descriptionInput}
-					error={descriptionError}
-					onChange={event => {
-						setDescriptionInput(event.target.value);
-						setDescriptionError(null);
-					}}
-				/>
+				<TextField {...amountField.props} className="order-form__amount" label="Order amount" inputMode="decimal" autoComplete="off" />
+				<TextField {...descriptionField.props} className="order-form__description" label="Description" autoComplete="off" />
 			</div>
 			{submission.error && <Alert>{submission.error}</Alert>}
 			<button type="submit" className="button button--primary" disabled={submission.pending}>

@@ -1,5 +1,6 @@
-import { useRef, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import type { Account, ApiClient } from "../api";
+import { useField } from "../hooks/useField";
 import { useSubmission } from "../hooks/useSubmission";
 import { formatMoney, parseAmount } from "../money";
 import { Alert } from "./Alert";
@@ -11,42 +12,29 @@ interface TopUpFormProps {
 }
 
 export function TopUpForm({ api, onToppedUp }: TopUpFormProps) {
-	const [amountInput, setAmountInput] = useState("");
-	const [amountError, setAmountError] = useState<string | null>(null);
+	const amount = useField();
 	const [confirmation, setConfirmation] = useState("");
 	const submission = useSubmission();
-	const amountRef = useRef<HTMLInputElement>(null);
 
 	async function handleSubmit(event: FormEvent<HTMLFormElement>): Promise<void> {
 		event.preventDefault();
 		setConfirmation("");
-		const check = parseAmount(amountInput);
+		const check = parseAmount(amount.value);
 		if (!check.ok) {
-			setAmountError(check.message);
-			amountRef.current?.focus();
+			amount.setError(check.message);
+			amount.focus();
 			return;
 		}
 		const account = await submission.run(() => api.topUp(check.amount));
 		if (account === undefined) return;
-		setAmountInput("");
+		amount.setValue("");
 		setConfirmation(`Added ${formatMoney(check.amount)}.`);
 		onToppedUp(account);
 	}
 
 	return (
 		<form className="stack" onSubmit={handleSubmit} noValidate aria-busy={submission.pending}>
-			<TextField
-				ref={amountRef}
-				label="Top-up amount"
-				inputMode="decimal"
-				autoComplete="off"
-				value={amountInput}
-				error={amountError}
-				onChange={event => {
-					setAmountInput(event.target.value);
-					setAmountError(null);
-				}}
-			/>
+			<TextField {...amount.props} label="Top-up amount" inputMode="decimal" autoComplete="off" />
 			{submission.error && <Alert>{submission.error}</Alert>}
 			<button type="submit" className="button button--primary" disabled={submission.pending}>
 				Top up
