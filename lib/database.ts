@@ -9,6 +9,7 @@ import path from "node:path";
 import { Client } from "pg";
 import { EmbeddedPostgres, type EmbeddedPostgresSettings } from "./embedded-postgres";
 import { PROJECT_ROOT } from "./paths";
+import { SQLSTATE } from "./sql";
 
 export function embeddedPostgresSettings(env: NodeJS.ProcessEnv = process.env): EmbeddedPostgresSettings {
 	return {
@@ -46,8 +47,6 @@ export async function stopEmbeddedPostgres(): Promise<void> {
 	if (server) await server.stop();
 }
 
-const DUPLICATE_DATABASE = "42P04"; // duplicate_database
-const UNIQUE_VIOLATION = "23505"; // unique_violation: two concurrent CREATE DATABASE of one name
 
 /** Creates the URL's database when it does not exist yet (connecting to the `postgres` database). */
 export async function createDatabaseIfMissing(url: string): Promise<void> {
@@ -61,7 +60,8 @@ export async function createDatabaseIfMissing(url: string): Promise<void> {
 		const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1::text", [database]);
 		if (rowCount === 0) {
 			await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`).catch((err: { code?: string }) => {
-				if (err.code !== DUPLICATE_DATABASE && err.code !== UNIQUE_VIOLATION) throw err;
+				// A concurrent CREATE DATABASE of the same name fails with either code.
+				if (err.code !== SQLSTATE.DUPLICATE_DATABASE && err.code !== SQLSTATE.UNIQUE_VIOLATION) throw err;
 			});
 		}
 	} finally {

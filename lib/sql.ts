@@ -7,8 +7,7 @@ export interface SqlQuery {
 const SQLSTATE = Object.freeze({
 	UNIQUE_VIOLATION: "23505", // unique_violation
 	CHECK_VIOLATION: "23514", // check_violation
-	SERIALIZATION_FAILURE: "40001", // serialization_failure
-	DEADLOCK_DETECTED: "40P01" // deadlock_detected
+	DUPLICATE_DATABASE: "42P04" // duplicate_database
 });
 export { SQLSTATE };
 

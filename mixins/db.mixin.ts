@@ -12,6 +12,7 @@ import SequelizeAdapter from "moleculer-db-adapter-sequelize";
 import { parse as parseConnectionString } from "pg-connection-string";
 import { QueryTypes, type ModelAttributes, type ModelOptions, type Sequelize, type Transaction } from "sequelize";
 import { databaseFor, prepareDatabase } from "../lib/database";
+import { positiveInteger } from "../lib/env";
 import { runMigrations, type Migration } from "../lib/migrate";
 import type { SqlQuery } from "../lib/sql";
 
@@ -37,7 +38,7 @@ export interface DbLocalVars {
 }
 
 /** Pool size per service instance; Postgres' default max_connections (100) fits many instances. */
-const POOL_MAX = Number(process.env.DATABASE_POOL_MAX ?? 10);
+const POOL_MAX = positiveInteger(process.env, "DATABASE_POOL_MAX", 10);
 
 /**
  * No statement waits forever: a lock held too long (or a stuck query) fails the transaction,

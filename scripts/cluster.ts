@@ -8,7 +8,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import readline from "node:readline";
-import { spawnRunner } from "./runner-process";
+import { CLUSTER_NODES, spawnRunner } from "./runner-process";
 
 const shared: NodeJS.ProcessEnv = {
 	TRANSPORTER: process.env.TRANSPORTER ?? "amqp://guest:guest@127.0.0.1:5672",
@@ -18,21 +18,13 @@ const shared: NodeJS.ProcessEnv = {
 };
 const gatewayPort = Number(process.env.PORT ?? 3000);
 
-/** The nodes, in start order. Health and metrics ports follow the gateway's: PORT+1… and 3031…. */
-const NODES = [
-	{ id: "api-1", services: "api" },
-	{ id: "orders-1", services: "orders" },
-	{ id: "orders-2", services: "orders" },
-	{ id: "payments-1", services: "payments" },
-	{ id: "payments-2", services: "payments" }
-];
-
+// Health ports follow the gateway's (PORT+1…), metrics ports METRICS_BASE_PORT (3031)….
 const children: ChildProcess[] = [];
 let stopping = false;
 /** A node exited on its own, or did not stop cleanly: the cluster's exit code says so. */
 let failed = false;
 
-function startNode({ id, services }: (typeof NODES)[number], index: number): ChildProcess {
+function startNode({ id, services }: (typeof CLUSTER_NODES)[number], index: number): ChildProcess {
 	const child = spawnRunner(
 		{
 			...shared,
@@ -79,4 +71,4 @@ process.on("SIGINT", () => stopAll("SIGINT"));
 process.on("SIGTERM", () => stopAll("SIGTERM"));
 
 console.log(`cluster    | namespace "${shared.NAMESPACE}", gateway on http://localhost:${gatewayPort}`);
-NODES.forEach((node, index) => children.push(startNode(node, index)));
+CLUSTER_NODES.forEach((node, index) => children.push(startNode(node, index)));

@@ -13,6 +13,15 @@ const ROOT = path.resolve(__dirname, "..");
  */
 const NODE_FLAGS = ["--max-semi-space-size=8"];
 
+/** The cluster as it runs in production (and in `npm run cluster`): a gateway, two orders and two payments instances, in start order. */
+export const CLUSTER_NODES: readonly { id: string; services: string }[] = Object.freeze([
+	{ id: "api-1", services: "api" },
+	{ id: "orders-1", services: "orders" },
+	{ id: "orders-2", services: "orders" },
+	{ id: "payments-1", services: "payments" },
+	{ id: "payments-2", services: "payments" }
+]);
+
 export interface RunnerProcessOptions {
 	/** Its own process group: a Ctrl-C in the terminal then reaches only its parent. */
 	detached?: boolean;

@@ -1,9 +1,8 @@
 /**
- * Throw-away databases on a Postgres server: created under unique names for a run, migrated with
- * the services' own migrations when the bench writes to them itself, dropped at the end.
+ * Throw-away databases on a Postgres server, for the tests and the benchmark: created under unique
+ * names for a run, dropped at the end.
  */
 import { Client } from "pg";
-import { runMigrations, type Migration } from "../../lib/migrate";
 
 export function databaseUrl(adminUrl: string, database: string): string {
 	const url = new URL(adminUrl);
@@ -47,8 +46,4 @@ export async function dropDatabases(adminUrl: string, names: readonly string[]):
 			}
 		}
 	});
-}
-
-export async function migrate(url: string, migrations: readonly Migration[]): Promise<void> {
-	await runMigrations(url, migrations, () => undefined);
 }

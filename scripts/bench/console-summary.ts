@@ -1,7 +1,7 @@
 /** The run's figures and ratios as plain-text tables on the console. */
-import { megabytes, ms, percent, perSecond } from "./format";
+import { megabytes, ms, perSecond } from "./format";
 import type { BenchReport } from "./results";
-import { checkTargets, shareOfLimit } from "./targets";
+import { checkTargets, throughputAndLatencyCells } from "./targets";
 
 function table(header: string[], rows: string[][]): string {
 	const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map(row => row[column].length)));
@@ -12,19 +12,11 @@ function table(header: string[], rows: string[][]): string {
 export function printSummary(report: BenchReport): void {
 	const rows = report.modes.flatMap(result =>
 		result.endToEnd.map(level => {
-			const limit = result.databaseLimit.find(l => l.clients === level.clients);
 			const largest = level.resources.nodes.reduce((a, b) => (b.maxRssMb > a.maxRssMb ? b : a));
 			return [
 				result.mode,
 				String(level.clients),
-				perSecond(level.ordersPerSecond),
-				perSecond(limit?.ordersPerSecond ?? Number.NaN),
-				percent(shareOfLimit(result, level)),
-				ms(level.createToFinal.p50),
-				ms(level.createToFinal.p95),
-				ms(level.createToFinal.p99),
-				ms(level.httpCreate.p50),
-				ms(level.httpCreate.p99),
+				...throughputAndLatencyCells(result, level),
 				`${largest.name} ${megabytes(largest.maxRssMb)}`,
 				String(level.failedCreates + level.unfinished + level.notFinished)
 			];

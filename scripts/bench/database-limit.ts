@@ -18,7 +18,8 @@ import { confirmEvents, insertOutboxEvent } from "../../lib/outbox-sql";
 import { debitAccount, insertPayment, selectPayment } from "../../lib/payments-sql";
 import { ordersMigrations } from "../../migrations/orders";
 import { paymentsMigrations } from "../../migrations/payments";
-import { createDatabases, dropDatabases, migrate } from "./bench-databases";
+import { runMigrations } from "../../lib/migrate";
+import { createDatabases, dropDatabases } from "../throwaway-databases";
 import { sleep, wallClockMs } from "./clock";
 import { ResourceSampler } from "./resource-sampler";
 import type { DatabaseLimitLevel } from "./results";
@@ -128,8 +129,8 @@ export async function measureDatabaseLimit(adminUrl: string, prefix: string, lev
 	const mark = teardown.mark;
 	teardown.add(`drop ${names.join(", ")}`, () => dropDatabases(adminUrl, names));
 	try {
-		await migrate(orders, ordersMigrations);
-		await migrate(payments, paymentsMigrations);
+		await runMigrations(orders, ordersMigrations, () => undefined);
+		await runMigrations(payments, paymentsMigrations, () => undefined);
 		const seed = new Pool({ connectionString: payments, max: 1 });
 		await seed.query(
 			"INSERT INTO accounts (user_id, balance_minor) SELECT $1::text || i, $2::bigint FROM generate_series(0, $3::int - 1) AS i",

@@ -1,7 +1,7 @@
 /** docs/BENCHMARKS.md from a run's figures. */
 import { megabytes, ms, percent, perSecond } from "./format";
 import type { BenchReport, EndToEndLevel, ModeResult } from "./results";
-import { checkTargets, shareOfLimit } from "./targets";
+import { checkTargets, throughputAndLatencyCells } from "./targets";
 
 /** A cell's text, safe inside a table row (error messages may hold pipes or line breaks). */
 function cell(text: string): string {
@@ -38,17 +38,9 @@ function endToEndTable(result: ModeResult): string {
 	return table(
 		["clients", "orders/s", "DB limit orders/s", "ratio", "create→final p50", "p95", "p99", "POST p50", "POST p99", "machine CPU busy", "max RSS per process (MB)", "errors"],
 		result.endToEnd.map(level => {
-			const limit = result.databaseLimit.find(l => l.clients === level.clients);
 			return [
 				String(level.clients),
-				perSecond(level.ordersPerSecond),
-				perSecond(limit?.ordersPerSecond ?? Number.NaN),
-				percent(shareOfLimit(result, level)),
-				ms(level.createToFinal.p50),
-				ms(level.createToFinal.p95),
-				ms(level.createToFinal.p99),
-				ms(level.httpCreate.p50),
-				ms(level.httpCreate.p99),
+				...throughputAndLatencyCells(result, level),
 				percent(level.resources.machineBusyPercent / 100),
 				level.resources.nodes.map(node => `${node.name} ${megabytes(node.maxRssMb)}`).join(", "),
 				level.firstError ? `${level.failedCreates + level.unfinished + level.notFinished}: ${level.firstError}` : "0"

@@ -14,15 +14,15 @@ import { Client } from "pg";
 import { outboxOptionsFromEnv } from "../../mixins/outbox.mixin";
 import { ordersMigrations } from "../../migrations/orders";
 import { paymentsMigrations } from "../../migrations/payments";
-import { createDatabases, dropDatabases, migrate } from "./bench-databases";
+import { runMigrations } from "../../lib/migrate";
 import { sleep, wallClockMs } from "./clock";
 import type { BenchConfig } from "./config";
 import { freePort } from "../free-port";
-import { deleteNamespace, waitUntilNamespaceQueuesEmpty } from "./rabbitmq";
+import { waitUntilNamespaceQueuesEmpty } from "./rabbitmq";
 import type { RelayBurst, RelayScenario } from "./results";
 import { startRunnerNode, stopRunnerNodes, waitUntilReady, type RunnerNode } from "./runner-node";
 import { summarize } from "./stats";
-import { clusterNodeEnv } from "./system-under-test";
+import { clusterNodeEnv, createClusterResources } from "./system-under-test";
 import type { Teardown } from "./teardown";
 
 const ACCOUNTS = 100;
@@ -147,9 +147,7 @@ export async function measureRelay(config: BenchConfig, runId: string, teardown:
 	const mark = teardown.mark;
 	const namespace = `bench-${runId}-relay`;
 	const names = [`bench_${runId}_relay_orders`, `bench_${runId}_relay_payments`];
-	const [ordersUrl, paymentsUrl] = await createDatabases(config.adminUrl, names);
-	teardown.add(`drop ${names.join(", ")}`, () => dropDatabases(config.adminUrl, names));
-	teardown.add(`delete the RabbitMQ queues of ${namespace}`, () => deleteNamespace(config.transporter, namespace));
+	const [ordersUrl, paymentsUrl] = await createClusterResources(config, names, namespace, teardown);
 	const nodes: RunnerNode[] = [];
 	teardown.add("stop the relay nodes", () => stopRunnerNodes(nodes));
 	const orders = new Client({ connectionString: ordersUrl });
@@ -159,8 +157,8 @@ export async function measureRelay(config: BenchConfig, runId: string, teardown:
 		await payments.end();
 	});
 	try {
-		await migrate(ordersUrl, ordersMigrations);
-		await migrate(paymentsUrl, paymentsMigrations);
+		await runMigrations(ordersUrl, ordersMigrations, () => undefined);
+		await runMigrations(paymentsUrl, paymentsMigrations, () => undefined);
 		await Promise.all([orders.connect(), payments.connect()]);
 		await payments.query(
 			"INSERT INTO accounts (user_id, balance_minor) SELECT $1::text || i, 10000000000000 FROM generate_series(0, $2::int - 1) AS i",

@@ -11,10 +11,11 @@ import path from "node:path";
 import { databaseFor } from "../../lib/database";
 import { isProcessAlive } from "../../lib/embedded-postgres";
 import { PROJECT_ROOT } from "../../lib/paths";
-import { createDatabases, dropDatabases } from "./bench-databases";
+import { createDatabases, dropDatabases } from "../throwaway-databases";
 import { sleep } from "./clock";
 import type { BenchConfig, Mode } from "./config";
 import { freePort } from "../free-port";
+import { CLUSTER_NODES } from "../runner-process";
 import { deleteNamespace } from "./rabbitmq";
 import { startRunnerNode, stopRunnerNodes, waitUntilReady, type RunnerNode } from "./runner-node";
 import type { Teardown } from "./teardown";
@@ -42,26 +43,24 @@ export function clusterNodeEnv(config: BenchConfig, namespace: string, nodeName:
 	};
 }
 
-const CLUSTER_LAYOUT = [
-	{ name: "api-1", services: "api" },
-	{ name: "orders-1", services: "orders" },
-	{ name: "orders-2", services: "orders" },
-	{ name: "payments-1", services: "payments" },
-	{ name: "payments-2", services: "payments" }
-];
+/** A cluster run's databases (created now) and namespace, both removed at teardown; returns the databases' URLs. */
+export async function createClusterResources(config: BenchConfig, names: string[], namespace: string, teardown: Teardown): Promise<string[]> {
+	const urls = await createDatabases(config.adminUrl, names);
+	teardown.add(`drop ${names.join(", ")}`, () => dropDatabases(config.adminUrl, names));
+	teardown.add(`delete the RabbitMQ queues of ${namespace}`, () => deleteNamespace(config.transporter, namespace));
+	return urls;
+}
 
 async function startCluster(config: BenchConfig, runId: string, teardown: Teardown): Promise<SystemUnderTest> {
 	const namespace = `bench-${runId}`;
 	const names = [`bench_${runId}_orders`, `bench_${runId}_payments`];
-	const [orders, payments] = await createDatabases(config.adminUrl, names);
-	teardown.add(`drop ${names.join(", ")}`, () => dropDatabases(config.adminUrl, names));
-	teardown.add(`delete the RabbitMQ queues of ${namespace}`, () => deleteNamespace(config.transporter, namespace));
+	const [orders, payments] = await createClusterResources(config, names, namespace, teardown);
 	const nodes: RunnerNode[] = [];
 	teardown.add("stop the cluster", () => stopRunnerNodes(nodes));
 
 	const port = await freePort();
 	const healthUrls: string[] = [];
-	for (const { name, services } of CLUSTER_LAYOUT) {
+	for (const { id: name, services } of CLUSTER_NODES) {
 		const healthPort = await freePort();
 		healthUrls.push(`http://127.0.0.1:${healthPort}/ready`);
 		const env = { ...clusterNodeEnv(config, namespace, name, { orders, payments }), SERVICES: services, PORT: String(port), HEALTH_PORT: String(healthPort) };

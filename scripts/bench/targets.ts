@@ -25,6 +25,21 @@ export function shareOfLimit(result: ModeResult, level: EndToEndLevel): number {
 	return limit ? level.ordersPerSecond / limit.ordersPerSecond : Number.NaN;
 }
 
+/** The figures both the console table and the report show for a level: throughput against the limit, then latencies. */
+export function throughputAndLatencyCells(result: ModeResult, level: EndToEndLevel): string[] {
+	const limit = result.databaseLimit.find(l => l.clients === level.clients);
+	return [
+		perSecond(level.ordersPerSecond),
+		perSecond(limit?.ordersPerSecond ?? Number.NaN),
+		percent(shareOfLimit(result, level)),
+		ms(level.createToFinal.p50),
+		ms(level.createToFinal.p95),
+		ms(level.createToFinal.p99),
+		ms(level.httpCreate.p50),
+		ms(level.httpCreate.p99)
+	];
+}
+
 export function checkTargets(result: ModeResult): TargetCheck[] {
 	// Light load is one client; without that level, the lowest one measured.
 	const light = result.endToEnd.find(level => level.clients === 1) ?? result.endToEnd[0];

@@ -17,7 +17,7 @@ import { promisify } from "node:util";
 import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from "vitest";
 import { PROJECT_ROOT } from "../../lib/paths";
-import { spawnRunner } from "../../scripts/runner-process";
+import { CLUSTER_NODES, spawnRunner } from "../../scripts/runner-process";
 import { collectOutput, createTestDatabases, freePortBlock, waitFor, type TestDatabases } from "../support/system";
 
 const run = promisify(execFile);
@@ -66,17 +66,10 @@ function startNode(id: string, services: string, index: number): Node {
 	return node;
 }
 
-const NODE_LAYOUT = [
-	["api-1", "api"],
-	["orders-1", "orders"],
-	["orders-2", "orders"],
-	["payments-1", "payments"],
-	["payments-2", "payments"]
-] as const;
 
 async function restart(id: string): Promise<void> {
-	const index = NODE_LAYOUT.findIndex(([nodeId]) => nodeId === id);
-	const node = startNode(id, NODE_LAYOUT[index][1], index);
+	const index = CLUSTER_NODES.findIndex(node => node.id === id);
+	const node = startNode(id, CLUSTER_NODES[index].services, index);
 	await waitFor(`${id} to be ready`, async () => (await fetch(`http://127.0.0.1:${port + 1 + index}/ready`).catch(() => null))?.ok, 60_000);
 	void node;
 }
@@ -139,7 +132,7 @@ describe.skipIf(!rabbitmqUrl)("fault suite", () => {
 		namespace = `faults-${suffix}`;
 		databases = await createTestDatabases(suffix);
 		port = await freePortBlock(6); // the gateway and the five health ports
-		NODE_LAYOUT.forEach(([id, services], index) => startNode(id, services, index));
+		CLUSTER_NODES.forEach(({ id, services }, index) => startNode(id, services, index));
 		await waitFor("the cluster to be ready", async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => null))?.ok, 60_000);
 	});
 

@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { ServiceBroker, type BrokerOptions, type Middleware, type Service } from "moleculer";
 import { Pool } from "pg";
 import { inject } from "vitest";
+import { createDatabases, dropDatabases } from "../../scripts/throwaway-databases";
 import { createBrokerOptions } from "../../moleculer.config";
 import type { OutboxOptions } from "../../mixins/outbox.mixin";
 import { createApiService, type ApiServiceOptions } from "../../services/api.service";
@@ -21,40 +22,12 @@ export interface TestDatabases {
 	drop(): Promise<void>;
 }
 
-function databaseUrl(adminUrl: string, name: string): string {
-	const url = new URL(adminUrl);
-	url.pathname = `/${name}`;
-	return url.toString();
-}
-
 /** Two empty databases named after a random suffix; the services migrate them at start. */
 export async function createTestDatabases(suffix: string): Promise<TestDatabases> {
 	const admin = inject("databaseAdminUrl");
-	const names = { orders: `test_${suffix}_orders`, payments: `test_${suffix}_payments` };
-	const pool = new Pool({ connectionString: admin, max: 1 });
-	for (const name of Object.values(names)) await pool.query(`CREATE DATABASE ${name}`);
-	await pool.end();
-	return {
-		orders: databaseUrl(admin, names.orders),
-		payments: databaseUrl(admin, names.payments),
-		async drop() {
-			const dropper = new Pool({ connectionString: admin, max: 1 });
-			for (const name of Object.values(names)) {
-				// Closed pools may still be saying goodbye: wait for them rather than kill them
-				// (a killed connection errors in a client nobody listens to any more).
-				for (let attempt = 0; ; attempt++) {
-					try {
-						await dropper.query(`DROP DATABASE IF EXISTS ${name}${attempt === 20 ? " WITH (FORCE)" : ""}`);
-						break;
-					} catch (err) {
-						if ((err as { code?: string }).code !== "55006" || attempt === 20) throw err; // 55006: object_in_use
-						await new Promise(resolve => setTimeout(resolve, 100));
-					}
-				}
-			}
-			await dropper.end();
-		}
-	};
+	const names = [`test_${suffix}_orders`, `test_${suffix}_payments`];
+	const [orders, payments] = await createDatabases(admin, names);
+	return { orders, payments, drop: () => dropDatabases(admin, names) };
 }
 
 /** Fast retries so that tests of lost events finish in a second or two. */
