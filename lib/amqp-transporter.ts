@@ -1,9 +1,12 @@
 /**
- * Moleculer's AMQP transporter, with persistence where it belongs: events are persistent (an
- * event for a consumer that is briefly down waits in its durable queue), requests and responses
- * are not (a request older than its caller's timeout is worthless, and writing it to disk costs
- * RabbitMQ time on every call).
+ * Moleculer's AMQP transporter, with persistence where it belongs and fewer system calls:
+ * - events are persistent (an event for a consumer that is briefly down waits in its durable
+ *   queue), requests and responses are not (a request older than its caller's timeout is
+ *   worthless, and writing it to disk costs RabbitMQ time on every call);
+ * - the frames written in one tick leave in one write: amqplib writes every frame (each publish,
+ *   each ack) with its own system call, and on loopback each one costs as much as a small query.
  */
+import type { Writable } from "node:stream";
 import { Transporters } from "moleculer";
 
 const EVENT_PACKET = "EVENT"; // Moleculer's PACKET_EVENT
@@ -11,9 +14,42 @@ const EVENT_PACKET = "EVENT"; // Moleculer's PACKET_EVENT
 /** Moleculer's options, plus `socketOptions`, which it passes to amqplib but does not declare. */
 type AmqpOptions = Exclude<ConstructorParameters<typeof Transporters.AMQP>[0], string | undefined> & { socketOptions?: { noDelay?: boolean } };
 
+/** What the parent keeps of amqplib's connection: its socket is `connection.connection.stream`. */
+interface AmqplibConnectionHolder {
+	connection?: { connection?: { stream?: Writable } } | null;
+}
+
+/**
+ * Corks the socket at its first write in a tick and uncorks it once the tick's work is done, so
+ * that everything written meanwhile goes out in one `writev`. No delay is added: the data leaves
+ * before the event loop moves on. `write`'s return value (back-pressure) is unchanged.
+ */
+export function coalesceWritesPerTick(socket: Writable): void {
+	const write = socket.write;
+	let corked = false;
+	const flush = () => {
+		corked = false;
+		socket.uncork();
+	};
+	socket.write = function (this: Writable, ...args: unknown[]) {
+		if (!corked) {
+			corked = true;
+			socket.cork();
+			process.nextTick(flush);
+		}
+		return (write as (...writeArgs: unknown[]) => boolean).apply(this, args);
+	} as Writable["write"];
+}
+
 export class EventDurableAmqpTransporter extends Transporters.AMQP {
 	constructor(options: AmqpOptions) {
 		super(options);
+	}
+
+	override onConnected(wasReconnect?: boolean): Promise<unknown> {
+		const socket = (this as unknown as AmqplibConnectionHolder).connection?.connection?.stream;
+		if (socket) coalesceWritesPerTick(socket);
+		return super.onConnected(wasReconnect);
 	}
 
 	override send(topic: string, data: Buffer, meta: { packet?: { type?: string } } & Record<string, unknown>): Promise<void> {
@@ -28,4 +64,3 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 		}
 	}
 }
-

@@ -1,6 +1,11 @@
-/** Which messages RabbitMQ is asked to persist: events yes, requests and responses no. */
+/**
+ * Which messages RabbitMQ is asked to persist (events yes, requests and responses no), and the
+ * writes of one tick leaving in one system call (on a real loopback socket).
+ */
+import { once } from "node:events";
+import net from "node:net";
 import { describe, expect, it } from "vitest";
-import { EventDurableAmqpTransporter } from "../../lib/amqp-transporter";
+import { EventDurableAmqpTransporter, coalesceWritesPerTick } from "../../lib/amqp-transporter";
 
 function transporterWithRecordingChannel() {
 	const transporter = new EventDurableAmqpTransporter({ url: "amqp://unused", messageOptions: { persistent: true, priority: 1 } });
@@ -23,5 +28,46 @@ describe("the AMQP transporter", () => {
 			{ persistent: false, priority: 1 }
 		]);
 		expect(transporter.opts.messageOptions).toEqual({ persistent: true, priority: 1 });
+	});
+});
+
+describe("coalesceWritesPerTick", () => {
+	it("sends the writes of one tick in one system call, all of them, in order", async () => {
+		const server = net.createServer();
+		server.listen(0, "127.0.0.1");
+		await once(server, "listening");
+		const { port } = server.address() as net.AddressInfo;
+		const accepted = once(server, "connection");
+		const socket = net.connect(port, "127.0.0.1");
+		await once(socket, "connect");
+		const [peer] = (await accepted) as [net.Socket];
+		let received = "";
+		peer.on("data", chunk => (received += chunk));
+
+		// The socket's native handle: each call is one system call.
+		const handle = (socket as unknown as { _handle: Record<string, (...args: unknown[]) => unknown> })._handle;
+		const calls = { writeBuffer: 0, writev: 0 };
+		for (const name of ["writeBuffer", "writev"] as const) {
+			const native = handle[name];
+			handle[name] = function (this: unknown, ...args: unknown[]) {
+				calls[name]++;
+				return native.apply(this, args);
+			};
+		}
+
+		coalesceWritesPerTick(socket);
+		const frames = Array.from({ length: 20 }, (_, i) => `frame-${i};`);
+		for (const frame of frames) expect(socket.write(Buffer.from(frame))).toBe(true);
+		await new Promise(resolve => setImmediate(resolve));
+		expect(calls).toEqual({ writeBuffer: 0, writev: 1 });
+
+		socket.write(Buffer.from("next-tick;")); // a later tick: its own write
+		await new Promise(resolve => setImmediate(resolve));
+		expect(calls.writeBuffer + calls.writev).toBe(2);
+
+		await expect.poll(() => received).toBe([...frames, "next-tick;"].join(""));
+		socket.destroy();
+		peer.destroy();
+		server.close();
 	});
 });
