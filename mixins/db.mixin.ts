@@ -14,6 +14,7 @@ import { QueryTypes, type ModelAttributes, type ModelOptions, type Sequelize, ty
 import { databaseFor, prepareDatabase } from "../lib/database";
 import { positiveInteger } from "../lib/env";
 import { runMigrations, type Migration } from "../lib/migrate";
+import { NotificationListener } from "../lib/notification-listener";
 import type { SqlQuery } from "../lib/sql";
 
 export interface DbMixinOptions {
@@ -30,6 +31,8 @@ export interface DbMethods {
 	withTransaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
 	/** Runs a query built by a SQL builder and returns its rows (RETURNING rows for writes). */
 	queryRows<T extends object>(query: SqlQuery, tx?: Transaction): Promise<T[]>;
+	/** Calls `onNotification` on each NOTIFY on `channel` (and after each reconnection), until closed. */
+	listenForNotifications(channel: string, onNotification: () => void): NotificationListener;
 }
 
 export interface DbLocalVars {
@@ -111,6 +114,18 @@ export function createDbMixin(options: DbMixinOptions): Partial<ServiceSchema> {
 
 			queryRows<T extends object>(query: SqlQuery, tx?: Transaction): Promise<T[]> {
 				return this.adapter.db.query<T>(query.text, { bind: query.values, transaction: tx, type: QueryTypes.SELECT, raw: true });
+			},
+
+			listenForNotifications(channel: string, onNotification: () => void): NotificationListener {
+				const listener = new NotificationListener({
+					url: location.url,
+					channel,
+					applicationName: `${this.name} ${channel} listener`,
+					onNotification,
+					onError: err => this.logger.warn(`Listening on ${channel} was interrupted (${err.message}); reconnecting.`)
+				});
+				listener.start();
+				return listener;
 			}
 		},
 

@@ -10,8 +10,11 @@
  * known when the consumer says so. Consumers deduplicate by event id (inbox), so re-emitting is safe.
  *
  * Latency: the process that commits an event emits it at once (Sequelize `afterCommit`), the row
- * written already claimed for the first retry delay; the relay's interval only picks up retries,
- * replays and rows whose writer died before emitting them.
+ * written already claimed for the first retry delay. A row that becomes due otherwise (written by
+ * another program, a replayed dead event) wakes every relay of the database at once through
+ * Postgres LISTEN/NOTIFY (migrations/shared/outbox-due-notification.ts). The relay's interval only
+ * picks up retries, rows whose writer died before emitting them, and what a lost notification
+ * connection missed.
  *
  * Poison: a consumer that cannot apply an event answers `outbox.rejected`. A malformed event is
  * parked as dead at once; a failing one after `maxFailures` such answers (re-emitted with backoff
@@ -36,10 +39,12 @@ import {
 	type OutboxRow,
 	type RetryPolicy
 } from "../lib/outbox-sql";
+import type { NotificationListener } from "../lib/notification-listener";
+import { OUTBOX_DUE_CHANNEL } from "../migrations/shared/outbox-due-notification";
 import type { DbMethods } from "./db.mixin";
 
 export interface OutboxOptions {
-	/** How often the relay looks for due events (retries, other processes' commits). */
+	/** How often the relay looks for due events (retries, rows whose writer died, missed notifications). */
 	pollIntervalMs: number;
 	/** Most events claimed per statement. */
 	batchSize: number;
@@ -78,6 +83,7 @@ interface OutboxInternals {
 
 interface OutboxLocalVars {
 	outboxTimer: NodeJS.Timeout | null;
+	outboxListener: NotificationListener | null;
 	outboxRound: Promise<number> | null;
 	outboxRoundRequested: boolean;
 	outboxStopping: boolean;
@@ -93,7 +99,14 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 				async handler(ctx: Context<{ limit: number }>) {
 					const [summary] = await this.queryRows<{ pending: number; oldest_age_seconds: number; dead: number }>(selectPendingSummary());
 					const oldest = await this.queryRows(selectPendingEvents(ctx.params.limit));
-					return { service: this.name, pending: summary.pending, oldestAgeSeconds: summary.oldest_age_seconds, dead: summary.dead, oldest };
+					return {
+						service: this.name,
+						pending: summary.pending,
+						oldestAgeSeconds: summary.oldest_age_seconds,
+						dead: summary.dead,
+						listeningForDueEvents: this.outboxListener?.listening ?? false,
+						oldest
+					};
 				}
 			},
 
@@ -234,6 +247,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 
 		created() {
 			this.outboxTimer = null;
+			this.outboxListener = null;
 			this.outboxRound = null;
 			this.outboxRoundRequested = false;
 			this.outboxStopping = false;
@@ -246,13 +260,17 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 				this.wakeOutboxRelay();
 				void this.updateOutboxGauges();
 			}, options.pollIntervalMs);
-			this.wakeOutboxRelay(); // events committed before a restart
+			// Its first connection also runs the first round: events committed before a restart.
+			this.outboxListener = this.listenForNotifications(OUTBOX_DUE_CHANNEL, () => this.wakeOutboxRelay());
+			this.wakeOutboxRelay(); // not waiting for that connection
 		},
 
 		async stopped() {
 			this.outboxStopping = true;
 			if (this.outboxTimer) clearInterval(this.outboxTimer);
 			this.outboxTimer = null;
+			await this.outboxListener?.close();
+			this.outboxListener = null;
 			await this.outboxRound; // let the round in flight finish before the pool closes
 		}
 	};

@@ -2,6 +2,7 @@
 import type { Migration } from "../../lib/migrate";
 import { addDeadEventsAndRetention } from "../shared/dead-events-and-retention";
 import { createMessagingTables } from "../shared/messaging";
+import { notifyDueOutboxEvents } from "../shared/outbox-due-notification";
 import { createAccounts } from "./0002_create_accounts";
 
-export const paymentsMigrations: readonly Migration[] = [createMessagingTables, createAccounts, addDeadEventsAndRetention];
+export const paymentsMigrations: readonly Migration[] = [createMessagingTables, createAccounts, addDeadEventsAndRetention, notifyDueOutboxEvents];

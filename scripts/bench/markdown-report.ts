@@ -145,8 +145,9 @@ function observations(report: BenchReport): string[] {
 	}
 	for (const scenario of report.relay ?? []) {
 		notes.push(
-			`**Relay ×${scenario.relays}**: rows committed by a process without a relay wait for a poll: commit→emit p50 ${ms(scenario.latency.commitToEmit.p50)} ms ` +
-				`with OUTBOX_POLL_INTERVAL_MS=${report.environment.serviceSettings.OUTBOX_POLL_INTERVAL_MS}. The burst of ${scenario.burst.events} was emitted at ` +
+			`**Relay ×${scenario.relays}**: rows committed by a program without a relay wake the relays through Postgres NOTIFY: commit→emit p50 ` +
+				`${ms(scenario.latency.commitToEmit.p50)} ms, max ${ms(scenario.latency.commitToEmit.max)} ms ` +
+				`(a poll, every ${report.environment.serviceSettings.OUTBOX_POLL_INTERVAL_MS} ms, would take half that interval on average). The burst of ${scenario.burst.events} was emitted at ` +
 				`${perSecond(scenario.burst.emittedPerSecond)}/s but confirmed at ${perSecond(scenario.burst.confirmedPerSecond)}/s, with ${scenario.burst.reemits} re-emits ` +
 				`(rows not confirmed within the retry delay are sent again, with nothing to hold the relay back while the consumer lags); ` +
 				`the duplicates kept the consumers busy until ${scenario.burst.settledSeconds.toFixed(1)} s after the commit.`
@@ -182,11 +183,11 @@ ${machineSection(report)}
 - **Hops**: the timestamps the system writes anyway (order row inserted and updated, each outbox row's claim, the start of
   each consumer transaction) joined with the client's clock, at the lowest level; orders whose events were re-emitted are left out.
 - **Outbox relay**: orders instances (one, then two on one database) relay \`payment.requested\` rows that the bench inserts
-  itself, so only the relays' polling finds them (as with rows left by a stopped instance); two payments instances consume.
+  itself, so the relays hear of them only through Postgres NOTIFY (as with a backfill or a replay); two payments instances consume.
   A burst of ${report.config.relayEvents} rows in one statement gives emitted/s (first claim → last first claim) and confirmed/s
   (first claim → last confirmation), and how long until every outbox was confirmed and every queue empty; then, on the
   settled system, ${report.config.relaySamples} single rows, committed one at a time at random moments relative
-  to the poll timers, give the latencies, all from database timestamps on one server clock.
+  to the poll timers (so that a poll cannot pass for a notification), give the latencies, all from database timestamps on one server clock.
 - Each level is one ${report.config.seconds} s window on a shared machine whose cores also run Postgres, RabbitMQ and the bench
   itself: repeat a run before reading much into a difference in saturation figures.
 

@@ -1,11 +1,12 @@
 /**
  * Outbox relay figures, on the orders service's outbox with orders instances as processes (one
  * relay, then two on one database) and two payments instances consuming, over RabbitMQ:
- * - a burst: N payment.requested rows committed in one statement by the bench, i.e. by a process
- *   without a relay (as rows left by a stopped instance, or due retries), so only the relays'
- *   polling finds them; how fast they are emitted and how fast the consumer confirms them;
+ * - a burst: N payment.requested rows committed in one statement by the bench, i.e. by a program
+ *   without a relay (as a backfill, or a replay of dead events), so the relays hear of them only
+ *   through Postgres NOTIFY; how fast they are emitted and how fast the consumer confirms them;
  * - latency: single rows committed one at a time, at a random moment relative to the relays'
- *   poll timers; commit → claimed (emitted), → applied by payments, → confirmed back.
+ *   poll timers (so that a poll cannot pass for a notification); commit → claimed (emitted),
+ *   → applied by payments, → confirmed back.
  * Times are the database's own (created_at, last_emitted_at, confirmed_at in the orders database,
  * payment_transactions.created_at in the payments database: one server, one clock).
  */

@@ -48,7 +48,7 @@ export interface ModeResult {
 
 export interface RelayBurst {
 	events: number;
-	/** Commit of the burst → first row claimed (the relay's poll phase). */
+	/** Commit of the burst → first row claimed (notification → relay round). */
 	waitForFirstEmitMs: number;
 	/** Rows claimed and emitted per second, first claim → last. */
 	emittedPerSecond: number;

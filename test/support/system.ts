@@ -63,6 +63,7 @@ export interface TestSystem {
 	baseUrl: string;
 	brokers: { api: ServiceBroker; orders: ServiceBroker; payments: ServiceBroker };
 	namespace: string;
+	databaseUrls: { orders: string; payments: string };
 	request<T = any>(method: string, path: string, options?: RequestOptions): Promise<HttpResponse<T>>;
 	sql<T extends object = any>(database: "orders" | "payments", text: string, values?: unknown[]): Promise<T[]>;
 	stop(): Promise<void>;
@@ -121,6 +122,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
 		baseUrl,
 		brokers,
 		namespace,
+		databaseUrls: { orders: databases.orders, payments: databases.payments },
 		async request(method, path, { user, body, rawBody, headers = {} } = {}) {
 			const response = await fetch(baseUrl + path, {
 				method,

@@ -1,0 +1,95 @@
+/**
+ * Relays woken by Postgres LISTEN/NOTIFY (real Postgres, the whole system in one process). The
+ * relays poll only every ten minutes here, so an event emitted within seconds was woken by a
+ * notification: a row made due by another program, one made due while the notification
+ * connection was down (caught up on reconnection), and no notification on the normal path.
+ */
+import { randomUUID } from "node:crypto";
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EVENTS } from "../../lib/contracts";
+import { OUTBOX_DUE_CHANNEL } from "../../migrations/shared/outbox-due-notification";
+import { startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
+
+const NO_POLLING = { pollIntervalMs: 600_000, batchSize: 100, retry: { baseMs: 200, maxMs: 1000 }, maxFailures: 10 };
+const PROMPTLY_MS = 5_000;
+const ORDERS_LISTENER = `orders ${OUTBOX_DUE_CHANNEL} listener`;
+
+let system: TestSystem;
+let user: string;
+
+beforeAll(async () => {
+	system = await startSystem({ outbox: NO_POLLING });
+	user = `notified-${randomUUID()}`;
+	await system.request("POST", "/api/accounts", { user, body: {} });
+	await system.request("POST", "/api/accounts/topup", { user, body: { amount: 100 } });
+	await waitFor("the orders relay to listen", () => listenerBackends());
+});
+
+afterAll(async () => {
+	await system?.stop();
+});
+
+async function listenerBackends(): Promise<number> {
+	const rows = await system.sql("orders", "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1", [ORDERS_LISTENER]);
+	return rows[0].n;
+}
+
+/** An order and its payment request, written the way another program would: due at once, emitted by no one. */
+async function orderWrittenElsewhere(): Promise<string> {
+	const orderId = randomUUID();
+	await system.sql(
+		"orders",
+		`WITH o AS (INSERT INTO orders (id, user_id, amount_minor, description) VALUES ($1, $2, 100, 'written elsewhere'))
+		INSERT INTO outbox_events (event_name, target_group, payload) VALUES ($3, 'payments', $4)`,
+		[orderId, user, EVENTS.PAYMENT_REQUESTED, JSON.stringify({ orderId, userId: user, amountMinor: 100 })]
+	);
+	return orderId;
+}
+
+describe("relays woken by notifications", () => {
+	it("emits a row made due by another program at once", async () => {
+		const status = await system.brokers.orders.call<{ listeningForDueEvents: boolean }, object>("orders.outboxStatus", {});
+		expect(status.listeningForDueEvents).toBe(true);
+		const orderId = await orderWrittenElsewhere();
+		expect(await waitForOrderEnd(system, user, orderId, PROMPTLY_MS)).toMatchObject({ status: "FINISHED" });
+	});
+
+	it("catches up on reconnection with what became due while its connection was down", async () => {
+		const [terminated] = await system.sql(
+			"orders",
+			"SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1",
+			[ORDERS_LISTENER]
+		);
+		expect(terminated.n).toBe(1);
+		const orderId = await orderWrittenElsewhere(); // nobody listens now
+		expect(await waitForOrderEnd(system, user, orderId, PROMPTLY_MS)).toMatchObject({ status: "FINISHED" });
+		expect(await listenerBackends()).toBe(1);
+
+		const next = await orderWrittenElsewhere(); // and it listens again
+		expect(await waitForOrderEnd(system, user, next, PROMPTLY_MS)).toMatchObject({ status: "FINISHED" });
+	});
+
+	it("sends no notification on the normal path, where the writer emits its own events", async () => {
+		const client = new Client({ connectionString: system.databaseUrls.orders });
+		await client.connect();
+		const notified: string[] = [];
+		client.on("notification", message => notified.push(message.channel));
+		await client.query(`LISTEN ${OUTBOX_DUE_CHANNEL}`);
+		try {
+			const created = await system.request("POST", "/api/orders", { user, body: { amount: 1, description: "normal path" } });
+			expect(await waitForOrderEnd(system, user, created.body.id, PROMPTLY_MS)).toMatchObject({ status: "FINISHED" });
+			await waitFor("the order's event to be confirmed", async () => {
+				const rows = await system.sql("orders", "SELECT confirmed_at FROM outbox_events WHERE payload->>'orderId' = $1", [created.body.id]);
+				return rows[0]?.confirmed_at;
+			});
+			expect(notified).toEqual([]);
+			// A control: a row written elsewhere is heard on this connection.
+			await orderWrittenElsewhere();
+			await waitFor("the control notification", async () => notified.length > 0, PROMPTLY_MS);
+			expect(notified).toEqual([OUTBOX_DUE_CHANNEL]);
+		} finally {
+			await client.end();
+		}
+	});
+});
