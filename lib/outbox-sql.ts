@@ -67,6 +67,14 @@ export function confirmEvents(eventIds: string[]): SqlQuery {
 	};
 }
 
+/** How many of the given events are still unconfirmed (the relay's flow control). */
+export function countUnconfirmed(eventIds: string[]): SqlQuery {
+	return {
+		text: "SELECT count(*)::int AS unconfirmed FROM outbox_events WHERE id = ANY($1::uuid[]) AND confirmed_at IS NULL",
+		values: [eventIds]
+	};
+}
+
 /** For the metrics: how many events wait for confirmation, and for how long the oldest has. */
 export function selectPendingSummary(): SqlQuery {
 	return {

@@ -30,6 +30,7 @@ import { MESSAGING_METRICS, registerMessagingMetrics } from "../lib/messaging-me
 import {
 	claimDueEvents,
 	confirmEvents,
+	countUnconfirmed,
 	insertOutboxEvent,
 	recordEventFailure,
 	reviveDeadEvents,
@@ -42,6 +43,9 @@ import {
 import type { NotificationListener } from "../lib/notification-listener";
 import { OUTBOX_DUE_CHANNEL } from "../migrations/shared/outbox-due-notification";
 import type { DbMethods } from "./db.mixin";
+
+/** How often a relay with a backlog looks whether its last batch was applied. */
+const FLOW_CONTROL_CHECK_MS = 10;
 
 export interface OutboxOptions {
 	/** How often the relay looks for due events (retries, rows whose writer died, missed notifications). */
@@ -78,6 +82,7 @@ export interface OutboxMethods {
 
 interface OutboxInternals {
 	emitOutboxRow(row: OutboxRow): Promise<void>;
+	awaitConsumers(eventIds: string[]): Promise<void>;
 	updateOutboxGauges(): Promise<void>;
 }
 
@@ -207,11 +212,29 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 						for (const row of rows) void this.emitOutboxRow(row);
 						emitted += rows.length;
 						if (rows.length < options.batchSize || this.outboxStopping) return emitted;
+						await this.awaitConsumers(rows.map(row => row.id));
 					}
 				} catch (err) {
 					// The rows stay pending and are claimed again when due: nothing is lost by giving up here.
 					this.logger.warn("Outbox relay round failed; pending events will be retried.", err);
 					return emitted;
+				}
+			},
+
+			/**
+			 * Flow control for a backlog: the next batch is claimed once the consumers have applied
+			 * most of this one, so a backlog is emitted at the pace it is applied. Emitting it all at
+			 * once would leave events queued past their lease, each then emitted again (measured: a
+			 * burst of 2,000 rows sent 1.5 times over). Never longer than the shortest lease: by
+			 * then these events are due again anyway.
+			 */
+			async awaitConsumers(eventIds: string[]) {
+				const deadline = Date.now() + options.retry.baseMs / 2;
+				const enough = Math.floor(eventIds.length / 2);
+				while (!this.outboxStopping && Date.now() < deadline) {
+					const [{ unconfirmed }] = await this.queryRows<{ unconfirmed: number }>(countUnconfirmed(eventIds));
+					if (unconfirmed <= enough) return;
+					await new Promise(resolve => setTimeout(resolve, FLOW_CONTROL_CHECK_MS));
 				}
 			},
 

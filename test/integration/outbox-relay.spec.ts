@@ -1,8 +1,9 @@
 /**
- * Relays woken by Postgres LISTEN/NOTIFY (real Postgres, the whole system in one process). The
- * relays poll only every ten minutes here, so an event emitted within seconds was woken by a
- * notification: a row made due by another program, one made due while the notification
- * connection was down (caught up on reconnection), and no notification on the normal path.
+ * The relay on rows its service did not emit itself (real Postgres, the whole system in one
+ * process). The relays poll only every ten minutes here, so an event emitted within seconds was
+ * woken by a Postgres notification: a row made due by another program, one made due while the
+ * notification connection was down (caught up on reconnection), and no notification on the normal
+ * path. A backlog is emitted at the pace the consumer applies it, not re-emitted while it queues.
  */
 import { randomUUID } from "node:crypto";
 import { Client } from "pg";
@@ -11,7 +12,7 @@ import { EVENTS } from "../../lib/contracts";
 import { OUTBOX_DUE_CHANNEL } from "../../migrations/shared/outbox-due-notification";
 import { startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
-const NO_POLLING = { pollIntervalMs: 600_000, batchSize: 100, retry: { baseMs: 200, maxMs: 1000 }, maxFailures: 10 };
+const NO_POLLING = { pollIntervalMs: 600_000, batchSize: 50, retry: { baseMs: 300, maxMs: 1000 }, maxFailures: 10 };
 const PROMPTLY_MS = 5_000;
 const ORDERS_LISTENER = `orders ${OUTBOX_DUE_CHANNEL} listener`;
 
@@ -91,5 +92,42 @@ describe("relays woken by notifications", () => {
 		} finally {
 			await client.end();
 		}
+	});
+});
+
+describe("a backlog", () => {
+	let polling: TestSystem;
+	afterAll(async () => {
+		await polling?.stop();
+	});
+
+	it("is emitted at the pace the consumer applies it: next to no event is sent twice", async () => {
+		// Frequent polls and short leases: any event still queued when its lease ends is emitted again.
+		polling = await startSystem({ outbox: { pollIntervalMs: 100, batchSize: 50, retry: { baseMs: 1000, maxMs: 2000 }, maxFailures: 10 } });
+		const backlog = 600;
+		await polling.request("POST", "/api/accounts", { user, body: {} });
+		await polling.request("POST", "/api/accounts/topup", { user, body: { amount: backlog } });
+		const [{ since }] = await polling.sql("orders", "SELECT now() AS since");
+		await polling.sql(
+			"orders",
+			`WITH o AS (
+				INSERT INTO orders (id, user_id, amount_minor, description)
+				SELECT gen_random_uuid(), $1, 100, 'backlog' FROM generate_series(1, $2::int) RETURNING id
+			)
+			INSERT INTO outbox_events (event_name, target_group, payload)
+			SELECT $3, 'payments', jsonb_build_object('orderId', id, 'userId', $1::text, 'amountMinor', 100) FROM o`,
+			[user, backlog, EVENTS.PAYMENT_REQUESTED]
+		);
+		const counts = () =>
+			polling.sql("orders", "SELECT count(*)::int AS rows, sum(attempts)::int AS emits, count(confirmed_at)::int AS confirmed FROM outbox_events WHERE created_at >= $1", [since]);
+		const [done] = await waitFor("the backlog to be confirmed", async () => {
+			const rows = await counts();
+			return rows[0].confirmed === backlog ? rows : null;
+		}, 60_000);
+		expect(done.rows).toBe(backlog);
+		// Without flow control, all 600 leave at once and most outlive their lease in the queue (measured: 1.5 emits per row).
+		expect(done.emits - backlog).toBeLessThan(backlog * 0.1);
+		const [{ finished }] = await polling.sql("orders", "SELECT count(*)::int AS finished FROM orders WHERE description = 'backlog' AND status = 'FINISHED'");
+		expect(finished).toBe(backlog);
 	});
 });
