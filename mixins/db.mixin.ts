@@ -41,7 +41,7 @@ export interface DbLocalVars {
 }
 
 /** Pool size per service instance; Postgres' default max_connections (100) fits many instances. */
-const POOL_MAX = positiveInteger(process.env, "DATABASE_POOL_MAX", 10);
+export const POOL_MAX = positiveInteger(process.env, "DATABASE_POOL_MAX", 10);
 
 /**
  * No statement waits forever: a lock held too long (or a stuck query) fails the transaction,

@@ -5,6 +5,8 @@
  * - BENCH_MODES (cluster,embedded): which deployments to drive;
  * - BENCH_RELAY_EVENTS (2000): size of the outbox burst of the relay figures; 0 skips them;
  * - BENCH_RELAY_SAMPLES (20): single events committed one at a time for the relay latency;
+ * - BENCH_SOAK_SECONDS (240): the long run on the cluster; 0 skips it;
+ * - BENCH_SOAK_CLIENTS (8): its closed-loop clients; BENCH_SOAK_WINDOW_SECONDS (15): its sampling windows;
  * - BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres): the machine's Postgres, as admin;
  * - BENCH_TRANSPORTER (amqp://guest:guest@127.0.0.1:5672): the machine's RabbitMQ.
  */
@@ -18,6 +20,9 @@ export interface BenchConfig {
 	modes: Mode[];
 	relayEvents: number;
 	relaySamples: number;
+	soakSeconds: number;
+	soakClients: number;
+	soakWindowSeconds: number;
 	adminUrl: string;
 	transporter: string;
 }
@@ -47,6 +52,9 @@ export function benchConfigFromEnv(): BenchConfig {
 		modes: modes as Mode[],
 		relayEvents: wholeNumber("BENCH_RELAY_EVENTS", 2000, 0),
 		relaySamples: wholeNumber("BENCH_RELAY_SAMPLES", 20, 1),
+		soakSeconds: wholeNumber("BENCH_SOAK_SECONDS", 240, 0),
+		soakClients: wholeNumber("BENCH_SOAK_CLIENTS", 8, 1),
+		soakWindowSeconds: wholeNumber("BENCH_SOAK_WINDOW_SECONDS", 15, 1),
 		adminUrl: process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
 		transporter: process.env.BENCH_TRANSPORTER ?? "amqp://guest:guest@127.0.0.1:5672"
 	};

@@ -1,7 +1,7 @@
 /** The run's figures and ratios as plain-text tables on the console. */
 import { megabytes, ms, perSecond } from "./format";
 import type { BenchReport } from "./results";
-import { checkTargets, throughputAndLatencyCells } from "./targets";
+import { checkSoak, checkTargets, throughputAndLatencyCells } from "./targets";
 
 function table(header: string[], rows: string[][]): string {
 	const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map(row => row[column].length)));
@@ -31,6 +31,7 @@ export function printSummary(report: BenchReport): void {
 	for (const result of report.modes) {
 		for (const check of checkTargets(result)) console.log(`${check.met ? "met    " : "NOT MET"}  ${result.mode}: ${check.target}: ${check.measured}`);
 	}
+	for (const check of report.soak ? checkSoak(report.soak) : []) console.log(`${check.met ? "met    " : "NOT MET"}  cluster: ${check.target}: ${check.measured}`);
 	if (report.relay) {
 		console.log(
 			`\n${table(

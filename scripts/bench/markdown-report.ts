@@ -1,7 +1,7 @@
 /** docs/BENCHMARKS.md from a run's figures. */
 import { megabytes, ms, percent, perSecond } from "./format";
 import type { BenchReport, EndToEndLevel, ModeResult } from "./results";
-import { checkTargets, throughputAndLatencyCells } from "./targets";
+import { checkSoak, checkTargets, throughputAndLatencyCells } from "./targets";
 
 /** A cell's text, safe inside a table row (error messages may hold pipes or line breaks). */
 function cell(text: string): string {
@@ -27,7 +27,8 @@ function machineSection(report: BenchReport): string {
 			[
 				"Bench settings",
 				`BENCH_SECONDS=${report.config.seconds}, BENCH_WARMUP_SECONDS=${report.config.warmupSeconds}, BENCH_LEVELS=${report.config.levels.join(",")}, ` +
-					`BENCH_MODES=${report.config.modes.join(",")}, BENCH_RELAY_EVENTS=${report.config.relayEvents}, BENCH_RELAY_SAMPLES=${report.config.relaySamples}`
+					`BENCH_MODES=${report.config.modes.join(",")}, BENCH_RELAY_EVENTS=${report.config.relayEvents}, BENCH_RELAY_SAMPLES=${report.config.relaySamples}, ` +
+					`BENCH_SOAK_SECONDS=${report.config.soakSeconds}, BENCH_SOAK_CLIENTS=${report.config.soakClients}, BENCH_SOAK_WINDOW_SECONDS=${report.config.soakWindowSeconds}`
 			],
 			["Command", `\`${report.command}\` (${report.startedAt.toISOString()}, ${report.durationSeconds} s)`]
 		]
@@ -149,18 +150,46 @@ function observations(report: BenchReport): string[] {
 				`${ms(scenario.latency.commitToEmit.p50)} ms, max ${ms(scenario.latency.commitToEmit.max)} ms ` +
 				`(a poll, every ${report.environment.serviceSettings.OUTBOX_POLL_INTERVAL_MS} ms, would take half that interval on average). The burst of ${scenario.burst.events} was emitted at ` +
 				`${perSecond(scenario.burst.emittedPerSecond)}/s but confirmed at ${perSecond(scenario.burst.confirmedPerSecond)}/s, with ${scenario.burst.reemits} re-emits ` +
-				`(rows not confirmed within the retry delay are sent again, with nothing to hold the relay back while the consumer lags); ` +
-				`the duplicates kept the consumers busy until ${scenario.burst.settledSeconds.toFixed(1)} s after the commit.`
+				`(a row still queued when its lease ends is sent again; the relay claims its next batch once the consumers have confirmed half of the last one); ` +
+				`everything was confirmed and every queue empty ${scenario.burst.settledSeconds.toFixed(1)} s after the commit.`
 		);
 	}
 	return notes;
+}
+
+function soakSection(report: BenchReport): string {
+	const soak = report.soak;
+	if (!soak) return "Not measured in this run (BENCH_SOAK_SECONDS=0).";
+	const names = soak.windows[0].processes.map(p => p.name);
+	return table(
+		["s", "orders/s", "c→f p50", "p99", ...names.map(name => `${name} RSS MB / fds`), "db conns", "unconfirmed", "queued", "outbox rows", "inbox rows", "errors"],
+		soak.windows.map(w => [
+			w.endSeconds.toFixed(0),
+			perSecond(w.ordersPerSecond),
+			ms(w.createToFinal.p50),
+			ms(w.createToFinal.p99),
+			...names.map(name => {
+				const p = w.processes.find(process => process.name === name);
+				return p ? `${megabytes(p.rssMb)} / ${p.fds}` : "–";
+			}),
+			String(w.databaseConnections),
+			String(w.unconfirmedEvents),
+			String(w.waitingMessages),
+			String(w.outboxRows),
+			String(w.inboxRows),
+			String(w.errors)
+		])
+	);
 }
 
 export function renderMarkdown(report: BenchReport): string {
 	const modeSections = report.modes.map(
 		result => `### ${result.mode}\n\n${endToEndTable(result)}\n\nCPU time per completed order (ms), during the measured window:\n\n${cpuTable(result, report.config.seconds)}`
 	);
-	const targetRows = report.modes.flatMap(result => checkTargets(result).map(check => [result.mode, check.target, check.measured, check.met ? "met" : "**not met**"]));
+	const targetRows = [
+		...report.modes.flatMap(result => checkTargets(result).map(check => [result.mode, check.target, check.measured, check.met ? "met" : "**not met**"])),
+		...(report.soak ? checkSoak(report.soak).map(check => ["cluster", check.target, check.measured, check.met ? "met" : "**not met**"]) : [])
+	];
 	return `# Benchmarks
 
 Written by \`npm run bench\` (scripts/bench/); the figures below are from the run described here. Re-run it to refresh them.
@@ -188,6 +217,11 @@ ${machineSection(report)}
   (first claim → last confirmation), and how long until every outbox was confirmed and every queue empty; then, on the
   settled system, ${report.config.relaySamples} single rows, committed one at a time at random moments relative
   to the poll timers (so that a poll cannot pass for a notification), give the latencies, all from database timestamps on one server clock.
+- **Long run**: the cluster under ${report.config.soakClients} closed-loop clients for ${report.config.soakSeconds} s, in ${report.config.soakWindowSeconds} s windows; at
+  the end of each: every process' open file descriptors, the services' database connections, the unconfirmed outbox events,
+  the outbox and inbox rows and the messages waiting in RabbitMQ (RSS is each window's peak). Growth compares the first and
+  the second half, the first window (warm-up) left out. The outbox and inbox tables grow by design until the retention job
+  deletes rows past their retention (hours; tested in test/integration/poison-and-retention.spec.ts).
 - Each level is one ${report.config.seconds} s window on a shared machine whose cores also run Postgres, RabbitMQ and the bench
   itself: repeat a run before reading much into a difference in saturation figures.
 
@@ -212,6 +246,10 @@ ${report.modes.map(result => `### ${result.mode}\n\n${hopsSection(result)}`).joi
 ## Outbox relay
 
 ${relaySection(report)}
+
+## Long run
+
+${soakSection(report)}
 
 ## Reading the figures
 

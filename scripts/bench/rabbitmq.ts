@@ -22,6 +22,11 @@ async function namesOfNamespace(what: "list_queues" | "list_exchanges", namespac
 	return stdout.split("\n").map(line => line.trim()).filter(name => name.startsWith(`MOL-${namespace}.`));
 }
 
+/** The queues of a namespace. */
+export function namespaceQueues(namespace: string): Promise<string[]> {
+	return namesOfNamespace("list_queues", namespace);
+}
+
 /** Deletes the queues and exchanges of a namespace whose nodes have stopped. */
 export async function deleteNamespace(url: string, namespace: string): Promise<void> {
 	const queues = await namesOfNamespace("list_queues", namespace);

@@ -72,6 +72,36 @@ export interface RelayScenario {
 	};
 }
 
+/** One window of the long run: its throughput and latency, then what could grow, at its end. */
+export interface SoakWindow {
+	/** Seconds since the long run started. */
+	endSeconds: number;
+	ordersPerSecond: number;
+	createToFinal: LatencySummary;
+	errors: number;
+	/** Peak resident memory in the window and open file descriptors at its end, per process. */
+	processes: { name: string; rssMb: number; fds: number }[];
+	/** Connections of the service processes to their two databases. */
+	databaseConnections: number;
+	/** Outbox events (both services) waiting for their consumer's confirmation. */
+	unconfirmedEvents: number;
+	outboxRows: number;
+	inboxRows: number;
+	/** Messages waiting in the namespace's RabbitMQ queues. */
+	waitingMessages: number;
+}
+
+export interface SoakResult {
+	clients: number;
+	windowSeconds: number;
+	windows: SoakWindow[];
+	/** RabbitMQ queues of the namespace when the load started and when it ended. */
+	queuesAtStart: number;
+	queuesAtEnd: number;
+	/** What the service instances' pools (DATABASE_POOL_MAX each) and notification listeners may hold. */
+	databaseConnectionCeiling: number;
+}
+
 export interface BenchReport {
 	startedAt: Date;
 	durationSeconds: number;
@@ -80,4 +110,5 @@ export interface BenchReport {
 	environment: EnvironmentInfo;
 	modes: ModeResult[];
 	relay: RelayScenario[] | null;
+	soak: SoakResult | null;
 }

@@ -3,14 +3,18 @@
  * still exits 0.
  */
 import { megabytes, ms, percent, perSecond } from "./format";
-import type { EndToEndLevel, ModeResult } from "./results";
+import type { EndToEndLevel, ModeResult, SoakResult, SoakWindow } from "./results";
 
 export const TARGETS = Object.freeze({
 	lightLoadP50Ms: 15,
 	lightLoadP99Ms: 50,
 	/** Saturation throughput end to end, as a share of the same run's database limit. */
 	saturationShareOfLimit: 0.5,
-	maxRssMb: 200
+	maxRssMb: 200,
+	/** Long run: how much a process' peak RSS may rise from the first half to the second (GC noise). */
+	soakRssGrowthMb: 10,
+	/** Long run: how much a process' open file descriptors may rise (pooled connections come and go). */
+	soakFdGrowth: 10
 });
 
 export interface TargetCheck {
@@ -57,5 +61,64 @@ export function checkTargets(result: ModeResult): TargetCheck[] {
 			met: saturationShare >= TARGETS.saturationShareOfLimit
 		},
 		{ target: `no process above ${TARGETS.maxRssMb} MB RSS`, measured: `largest: ${rss.name} ${megabytes(rss.maxRssMb)} MB`, met: rss.maxRssMb <= TARGETS.maxRssMb }
+	];
+}
+
+/**
+ * The long run: nothing may grow from its first half to its second (the first window, warm-up,
+ * left out). Memory within GC noise; open file descriptors within the churn of pooled connections,
+ * which come and go; database connections never above what the pools and listeners may hold;
+ * backlogs (unconfirmed events, queued messages) within a quarter of the first half's peak or a
+ * small floor, since at any moment some are in flight; the same RabbitMQ queues; throughput and
+ * latency no worse.
+ */
+export function checkSoak(soak: SoakResult): TargetCheck[] {
+	const steady = soak.windows.slice(1);
+	const half = Math.ceil(steady.length / 2);
+	const [first, second] = [steady.slice(0, half), steady.slice(half)];
+	const peak = (windows: SoakWindow[], value: (w: SoakWindow) => number) => Math.max(...windows.map(value));
+	const mean = (windows: SoakWindow[], value: (w: SoakWindow) => number) => windows.reduce((sum, w) => sum + value(w), 0) / windows.length;
+	const growth = (value: (w: SoakWindow) => number) => ({ first: peak(first, value), second: peak(second, value) });
+	const names = soak.windows[0].processes.map(p => p.name);
+	const of = (name: string, field: "rssMb" | "fds") => (w: SoakWindow) => w.processes.find(p => p.name === name)?.[field] ?? 0;
+	const largestRise = (field: "rssMb" | "fds") =>
+		names.map(name => ({ name, ...growth(of(name, field)) })).reduce((a, b) => (b.second - b.first > a.second - a.first ? b : a));
+
+	const rss = largestRise("rssMb");
+	const fds = largestRise("fds");
+	const connections = peak(soak.windows, w => w.databaseConnections);
+	const unconfirmed = growth(w => w.unconfirmedEvents);
+	const queued = growth(w => w.waitingMessages);
+	const backlogBound = (firstPeak: number) => firstPeak + Math.max(firstPeak / 4, 100);
+	const throughput = { first: mean(first, w => w.ordersPerSecond), second: mean(second, w => w.ordersPerSecond) };
+	const p99 = { first: mean(first, w => w.createToFinal.p99), second: mean(second, w => w.createToFinal.p99) };
+	const label = "long run, first half → second half";
+	return [
+		{
+			target: `${label}: peak RSS of every process up by ≤ ${TARGETS.soakRssGrowthMb} MB`,
+			measured: `largest rise: ${rss.name} ${megabytes(rss.first)} → ${megabytes(rss.second)} MB`,
+			met: rss.second - rss.first <= TARGETS.soakRssGrowthMb
+		},
+		{
+			target: `${label}: open file descriptors of every process up by ≤ ${TARGETS.soakFdGrowth} (pooled connections come and go)`,
+			measured: `largest rise: ${fds.name} ${fds.first} → ${fds.second}`,
+			met: fds.second - fds.first <= TARGETS.soakFdGrowth
+		},
+		{
+			target: `long run: database connections never above the pools' and listeners' ceiling (${soak.databaseConnectionCeiling})`,
+			measured: `peak ${connections}`,
+			met: connections <= soak.databaseConnectionCeiling
+		},
+		{
+			target: `${label}: unconfirmed outbox events and queued messages up by ≤ 25 % of the first half's peak, or 100`,
+			measured: `unconfirmed ${unconfirmed.first} → ${unconfirmed.second}, queued ${queued.first} → ${queued.second}`,
+			met: unconfirmed.second <= backlogBound(unconfirmed.first) && queued.second <= backlogBound(queued.first)
+		},
+		{ target: "long run: the same RabbitMQ queues at the end as at the start", measured: `${soak.queuesAtStart} → ${soak.queuesAtEnd}`, met: soak.queuesAtEnd === soak.queuesAtStart },
+		{
+			target: `${label}: throughput ≥ 90 %, p99 ≤ 150 % (no slowdown)`,
+			measured: `${perSecond(throughput.first)} → ${perSecond(throughput.second)} orders/s, p99 ${ms(p99.first)} → ${ms(p99.second)} ms`,
+			met: throughput.second >= 0.9 * throughput.first && p99.second <= 1.5 * p99.first
+		}
 	];
 }

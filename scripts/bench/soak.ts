@@ -1,0 +1,104 @@
+/**
+ * The long run: the cluster under steady closed-loop load for BENCH_SOAK_SECONDS, in consecutive
+ * windows, each recording what could grow without bound: each process' resident memory and open
+ * file descriptors, the services' database connections and unconfirmed outbox events, the
+ * messages waiting in RabbitMQ and the number of its queues, next to throughput and latency.
+ * Growth is judged between the first and the second half of the run (the first window, warm-up,
+ * left out). The outbox and inbox tables grow by design until the retention job deletes rows
+ * older than their retention (hours; tested in test/integration/poison-and-retention.spec.ts).
+ */
+import { readdirSync } from "node:fs";
+import amqp from "amqplib";
+import { Client } from "pg";
+import { POOL_MAX } from "../../mixins/db.mixin";
+import { CLUSTER_NODES } from "../runner-process";
+import type { BenchConfig } from "./config";
+import { benchUser, prepareUsers, runEndToEndLevel } from "./end-to-end-load";
+import { namespaceQueues } from "./rabbitmq";
+import { ResourceSampler } from "./resource-sampler";
+import type { SoakResult, SoakWindow } from "./results";
+import { startSystem } from "./system-under-test";
+import type { Teardown } from "./teardown";
+
+function openFileDescriptors(pid: number): number {
+	try {
+		return readdirSync(`/proc/${pid}/fd`).length;
+	} catch {
+		return 0; // the process is gone
+	}
+}
+
+const OUTBOX_STATE = `SELECT count(*) FILTER (WHERE confirmed_at IS NULL AND dead_at IS NULL)::int AS unconfirmed, count(*)::int AS outbox_rows,
+	(SELECT count(*)::int FROM inbox_events) AS inbox_rows FROM outbox_events`;
+
+export async function measureSoak(config: BenchConfig, runId: string, teardown: Teardown): Promise<SoakResult> {
+	const mark = teardown.mark;
+	console.log(`bench | soak: ${config.soakSeconds} s at ${config.soakClients} clients on the cluster`);
+	try {
+		const system = await startSystem("cluster", config, `${runId}soak`, teardown);
+		const namespace = `bench-${runId}soak`;
+		const users = Array.from({ length: config.soakClients }, (_, index) => benchUser(index));
+		await prepareUsers(system.gatewayUrl, users);
+		const databases = { orders: new Client({ connectionString: system.databaseUrls.orders }), payments: new Client({ connectionString: system.databaseUrls.payments }) };
+		const rabbit = await amqp.connect(config.transporter);
+		teardown.add("close the soak's connections", async () => {
+			await databases.orders.end();
+			await databases.payments.end();
+			await rabbit.close();
+		});
+		await Promise.all([databases.orders.connect(), databases.payments.connect()]);
+		const channel = await rabbit.createChannel();
+		const queuesAtStart = await namespaceQueues(namespace);
+
+		const windows: SoakWindow[] = [];
+		const windowCount = Math.max(2, Math.round(config.soakSeconds / config.soakWindowSeconds));
+		const startedAt = Date.now();
+		for (let index = 0; index < windowCount; index++) {
+			const run = await runEndToEndLevel(system.gatewayUrl, users, 0, config.soakWindowSeconds * 1000, new ResourceSampler(system.nodes));
+			const [orders, payments] = await Promise.all([databases.orders.query(OUTBOX_STATE), databases.payments.query(OUTBOX_STATE)]);
+			const { rows: connections } = await databases.orders.query<{ n: number }>(
+				"SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ANY($1::text[])",
+				[[databases.orders.database, databases.payments.database]]
+			);
+			let waitingMessages = 0;
+			for (const queue of queuesAtStart) waitingMessages += (await channel.checkQueue(queue)).messageCount;
+			const window: SoakWindow = {
+				endSeconds: (Date.now() - startedAt) / 1000,
+				ordersPerSecond: run.figures.ordersPerSecond,
+				createToFinal: run.figures.createToFinal,
+				errors: run.figures.failedCreates + run.figures.unfinished + run.figures.notFinished,
+				processes: run.figures.resources.nodes.map(node => ({
+					name: node.name,
+					rssMb: node.maxRssMb,
+					fds: openFileDescriptors(system.nodes.find(n => n.name === node.name)?.pid ?? 0)
+				})),
+				// Less the two connections of the soak itself.
+				databaseConnections: connections[0].n - 2,
+				unconfirmedEvents: orders.rows[0].unconfirmed + payments.rows[0].unconfirmed,
+				outboxRows: orders.rows[0].outbox_rows + payments.rows[0].outbox_rows,
+				inboxRows: orders.rows[0].inbox_rows + payments.rows[0].inbox_rows,
+				waitingMessages
+			};
+			windows.push(window);
+			const rss = window.processes.map(p => `${p.name} ${p.rssMb.toFixed(0)}`).join(", ");
+			console.log(
+				`bench | soak ${window.endSeconds.toFixed(0)} s: ${window.ordersPerSecond.toFixed(0)} orders/s, p99 ${window.createToFinal.p99.toFixed(0)} ms, ` +
+					`RSS MB ${rss}; ${window.databaseConnections} db connections, ${window.unconfirmedEvents} unconfirmed, ${window.waitingMessages} queued`
+			);
+		}
+		const queuesAtEnd = await namespaceQueues(namespace);
+		// Each orders or payments instance: its pool, and one connection listening for due outbox events.
+		const serviceInstances = CLUSTER_NODES.filter(node => node.services !== "api").length;
+		const databaseConnectionCeiling = serviceInstances * (POOL_MAX + 1);
+		return {
+			clients: config.soakClients,
+			windowSeconds: config.soakWindowSeconds,
+			windows,
+			queuesAtStart: queuesAtStart.length,
+			queuesAtEnd: queuesAtEnd.length,
+			databaseConnectionCeiling
+		};
+	} finally {
+		await teardown.run(mark);
+	}
+}
