@@ -13,7 +13,8 @@ export interface IdempotencyRecord {
  * waits for the first request and then finds its stored response.
  */
 export function lockIdempotencyKey(userId: string, operation: string, key: string): SqlQuery {
-	return { text: "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", values: [`${userId}\u0000${operation}\u0000${key}`] };
+	// JSON keeps the three apart whatever they contain (a text parameter cannot hold NUL).
+	return { text: "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", values: [JSON.stringify([userId, operation, key])] };
 }
 
 export function selectIdempotencyRecord(userId: string, operation: string, key: string): SqlQuery {

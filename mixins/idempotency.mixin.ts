@@ -9,10 +9,9 @@
  */
 import { createHash } from "node:crypto";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
-import type { Transaction } from "sequelize";
 import type { RequestMeta } from "../lib/contracts";
 import { insertIdempotencyRecord, lockIdempotencyKey, selectIdempotencyRecord, type IdempotencyRecord } from "../lib/idempotency-sql";
-import type { DbMethods } from "./db.mixin";
+import type { DbMethods, DbTransaction } from "./db.mixin";
 
 export interface IdempotentResponse<TBody> {
 	status: number;
@@ -28,7 +27,7 @@ export interface IdempotencyMethods {
 	runIdempotent<TBody>(
 		ctx: Context<object, RequestMeta>,
 		operation: string,
-		work: (tx: Transaction) => Promise<IdempotentResponse<TBody>>
+		work: (tx: DbTransaction) => Promise<IdempotentResponse<TBody>>
 	): Promise<TBody>;
 }
 
@@ -54,7 +53,7 @@ export function createIdempotencyMixin(): Partial<ServiceSchema> {
 			async runIdempotent<TBody>(
 				ctx: Context<object, RequestMeta>,
 				operation: string,
-				work: (tx: Transaction) => Promise<IdempotentResponse<TBody>>
+				work: (tx: DbTransaction) => Promise<IdempotentResponse<TBody>>
 			): Promise<TBody> {
 				const { idempotencyKey: key, userId } = ctx.meta;
 				if (!key || !userId) return respond(ctx, await this.withTransaction(work));

@@ -15,12 +15,11 @@
  */
 import Validator, { type ValidationError, type ValidationSchema } from "fastest-validator";
 import type { Context, ServiceSchema } from "moleculer";
-import type { Transaction } from "sequelize";
 import { EVENTS, type EventEnvelope, type OutboxConfirmedPayload, type OutboxRejectedPayload } from "../lib/contracts";
 import { recordInboxEvent } from "../lib/inbox-sql";
 import { eventLogFields } from "../lib/logging";
 import { MESSAGING_METRICS, registerMessagingMetrics } from "../lib/messaging-metrics";
-import type { DbMethods } from "./db.mixin";
+import type { DbMethods, DbTransaction } from "./db.mixin";
 
 export type InboxOutcome = "applied" | "duplicate" | "rejected";
 
@@ -44,7 +43,7 @@ export interface InboxMethods {
 	consumeOnce<TPayload>(
 		ctx: Context<EventEnvelope<TPayload>>,
 		payloadSchema: ValidationSchema,
-		apply: (tx: Transaction, payload: TPayload, eventId: string) => Promise<void>
+		apply: (tx: DbTransaction, payload: TPayload, eventId: string) => Promise<void>
 	): Promise<InboxOutcome>;
 }
 
@@ -87,7 +86,7 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 			async consumeOnce<TPayload>(
 				ctx: Context<EventEnvelope<TPayload>>,
 				payloadSchema: ValidationSchema,
-				apply: (tx: Transaction, payload: TPayload, eventId: string) => Promise<void>
+				apply: (tx: DbTransaction, payload: TPayload, eventId: string) => Promise<void>
 			): Promise<InboxOutcome> {
 				const eventName = ctx.eventName ?? "unknown";
 				const { eventId, source, payload } = (ctx.params ?? {}) as Partial<EventEnvelope<TPayload>>;

@@ -9,7 +9,7 @@
  * while RabbitMQ is down, a throwing handler's message is acked and gone), so delivery is only
  * known when the consumer says so. Consumers deduplicate by event id (inbox), so re-emitting is safe.
  *
- * Latency: the process that commits an event emits it at once (Sequelize `afterCommit`), the row
+ * Latency: the process that commits an event emits it at once (the transaction's `afterCommit`), the row
  * written already claimed for the first retry delay. A row that becomes due otherwise (written by
  * another program, a replayed dead event) wakes every relay of the database at once through
  * Postgres LISTEN/NOTIFY (migrations/shared/outbox-due-notification.ts). The relay's interval only
@@ -22,7 +22,6 @@
  * (`deadEvents`) and replayed (`replayDeadEvents`) once their cause is fixed.
  */
 import type { Context, ServiceSchema } from "moleculer";
-import type { Transaction } from "sequelize";
 import { EVENTS, type EventEnvelope, type OutboxConfirmedPayload, type OutboxRejectedPayload } from "../lib/contracts";
 import { positiveInteger } from "../lib/env";
 import { eventLogFields } from "../lib/logging";
@@ -42,7 +41,7 @@ import {
 } from "../lib/outbox-sql";
 import type { NotificationListener } from "../lib/notification-listener";
 import { OUTBOX_DUE_CHANNEL } from "../migrations/shared/outbox-due-notification";
-import type { DbMethods } from "./db.mixin";
+import type { DbMethods, DbTransaction } from "./db.mixin";
 
 /** How often a relay with a backlog looks whether its last batch was applied. */
 const FLOW_CONTROL_CHECK_MS = 10;
@@ -73,7 +72,7 @@ export function outboxOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Outb
 
 export interface OutboxMethods {
 	/** Adds an event to the outbox in the caller's transaction; it is emitted as soon as that commits. */
-	addOutboxEvent<TPayload>(tx: Transaction, eventName: string, targetGroup: string, payload: TPayload): Promise<string>;
+	addOutboxEvent<TPayload>(tx: DbTransaction, eventName: string, targetGroup: string, payload: TPayload): Promise<string>;
 	/** Emits due events until none is left; returns how many were emitted. */
 	relayPendingEvents(): Promise<number>;
 	/** Asks for a relay round now; rounds never overlap, a request during one runs another after it. */
@@ -180,7 +179,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 		},
 
 		methods: {
-			async addOutboxEvent<TPayload>(tx: Transaction, eventName: string, targetGroup: string, payload: TPayload): Promise<string> {
+			async addOutboxEvent<TPayload>(tx: DbTransaction, eventName: string, targetGroup: string, payload: TPayload): Promise<string> {
 				const [row] = await this.queryRows<OutboxRow>(insertOutboxEvent(eventName, targetGroup, payload, options.retry.baseMs), tx);
 				// Emitted by this process as soon as it is committed: no relay round, no claim statement.
 				tx.afterCommit(() => void this.emitOutboxRow(row));

@@ -9,7 +9,6 @@
 import { randomUUID } from "node:crypto";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import { DataTypes } from "sequelize";
-import type { Transaction } from "sequelize";
 import {
 	EVENTS,
 	PAYMENT_OUTCOMES,
@@ -35,6 +34,7 @@ import { ordersMigrations } from "../migrations/orders";
 import { eventDrivenServiceMixins, type EventDrivenServiceMethods } from "../lib/service-mixins";
 import type { OutboxOptions } from "../mixins/outbox.mixin";
 import type { RetentionOptions } from "../mixins/retention.mixin";
+import type { DbTransaction } from "../mixins/db.mixin";
 
 export interface CreateOrderParams {
 	amount: number;
@@ -61,8 +61,8 @@ export interface OrdersServiceOptions {
 }
 
 interface OrdersMethods {
-	placeOrder(tx: Transaction, userId: string, params: CreateOrderParams): Promise<OrderView>;
-	applyPaymentResult(tx: Transaction, result: PaymentProcessedPayload, eventId: string): Promise<void>;
+	placeOrder(tx: DbTransaction, userId: string, params: CreateOrderParams): Promise<OrderView>;
+	applyPaymentResult(tx: DbTransaction, result: PaymentProcessedPayload, eventId: string): Promise<void>;
 }
 
 type OrdersThis = OrdersMethods & EventDrivenServiceMethods;
@@ -180,7 +180,7 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 		},
 
 		methods: {
-			async placeOrder(tx: Transaction, userId: string, { amount, description }: CreateOrderParams): Promise<OrderView> {
+			async placeOrder(tx: DbTransaction, userId: string, { amount, description }: CreateOrderParams): Promise<OrderView> {
 				const amountMinor = toMinorUnits(amount);
 				const [row] = await this.queryRows<OrderRow>(insertOrder(randomUUID(), userId, amountMinor, description), tx);
 				const request: PaymentRequestedPayload = { orderId: row.id, userId, amountMinor };
@@ -189,7 +189,7 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 				return toOrderView(row);
 			},
 
-			async applyPaymentResult(tx: Transaction, { orderId, outcome, reason }: PaymentProcessedPayload, eventId: string): Promise<void> {
+			async applyPaymentResult(tx: DbTransaction, { orderId, outcome, reason }: PaymentProcessedPayload, eventId: string): Promise<void> {
 				const status = outcome === PAYMENT_OUTCOMES.PAID ? ORDER_STATUSES.FINISHED : ORDER_STATUSES.CANCELLED;
 				const [updated] = await this.queryRows<OrderRow>(finishOrder(orderId, status, status === ORDER_STATUSES.CANCELLED ? reason : null), tx);
 				if (!updated) {

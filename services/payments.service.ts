@@ -8,7 +8,6 @@
  */
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import { DataTypes } from "sequelize";
-import type { Transaction } from "sequelize";
 import {
 	CANCEL_REASONS,
 	EVENTS,
@@ -36,6 +35,7 @@ import { paymentsMigrations } from "../migrations/payments";
 import { eventDrivenServiceMixins, type EventDrivenServiceMethods } from "../lib/service-mixins";
 import type { OutboxOptions } from "../mixins/outbox.mixin";
 import type { RetentionOptions } from "../mixins/retention.mixin";
+import type { DbTransaction } from "../mixins/db.mixin";
 
 export interface TopUpParams {
 	amount: number;
@@ -60,7 +60,7 @@ export interface PaymentsServiceOptions {
 
 interface PaymentsMethods {
 	findAccount(userId: string): Promise<AccountView>;
-	settlePayment(tx: Transaction, request: PaymentRequestedPayload, eventId: string): Promise<void>;
+	settlePayment(tx: DbTransaction, request: PaymentRequestedPayload, eventId: string): Promise<void>;
 }
 
 type PaymentsThis = PaymentsMethods & EventDrivenServiceMethods;
@@ -171,7 +171,7 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 			 * before (a new request for it, not a redelivery, which the inbox stops) gets its stored
 			 * outcome again, so it can never be charged twice.
 			 */
-			async settlePayment(tx: Transaction, { orderId, userId, amountMinor }: PaymentRequestedPayload, eventId: string): Promise<void> {
+			async settlePayment(tx: DbTransaction, { orderId, userId, amountMinor }: PaymentRequestedPayload, eventId: string): Promise<void> {
 				const [decided] = await this.queryRows<PaymentRow>(selectPayment(orderId), tx);
 				let result: PaymentProcessedPayload;
 				if (decided) {
