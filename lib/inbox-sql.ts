@@ -4,6 +4,7 @@ import type { SqlQuery } from "./sql";
 /** Records an event id as applied; returns a row only the first time (the caller then applies it). */
 export function recordInboxEvent(eventId: string, eventName: string, source: string): SqlQuery {
 	return {
+		name: "inbox.recordInboxEvent",
 		text: `INSERT INTO inbox_events (event_id, event_name, source) VALUES ($1::uuid, $2::text, $3::text)
 			ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
 		values: [eventId, eventName, source]

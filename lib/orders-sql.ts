@@ -19,6 +19,7 @@ const ORDER_COLUMNS = "id, user_id, amount_minor, description, status, cancel_re
 
 export function insertOrder(id: string, userId: string, amountMinor: number, description: string): SqlQuery {
 	return {
+		name: "orders.insertOrder",
 		text: `INSERT INTO orders (id, user_id, amount_minor, description) VALUES ($1::uuid, $2::text, $3::bigint, $4::text)
 			RETURNING ${ORDER_COLUMNS}`,
 		values: [id, userId, amountMinor, description]
@@ -41,6 +42,7 @@ export function selectUserOrders(userId: string, limit: number, offset: number):
 /** Ends an order; only a NEW one, so a late or repeated result never changes a final status. */
 export function finishOrder(orderId: string, status: OrderStatus, cancelReason: CancelReason | null): SqlQuery {
 	return {
+		name: "orders.finishOrder",
 		text: `UPDATE orders SET status = $2::text, cancel_reason = $3::text, updated_at = clock_timestamp()
 			WHERE id = $1::uuid AND status = 'NEW' RETURNING ${ORDER_COLUMNS}`,
 		values: [orderId, status, cancelReason]

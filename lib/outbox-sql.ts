@@ -19,6 +19,7 @@ export interface OutboxRow {
  */
 export function insertOutboxEvent(eventName: string, targetGroup: string, payload: unknown, leaseMs: number): SqlQuery {
 	return {
+		name: "outbox.insertOutboxEvent",
 		text: `INSERT INTO outbox_events (event_name, target_group, payload, attempts, last_emitted_at, next_attempt_at)
 			VALUES ($1::text, $2::text, $3::jsonb, 1, now(), now() + make_interval(secs => $4::float8 * (0.5 + random() / 2) / 1000))
 			RETURNING id, event_name, target_group, payload, attempts`,
@@ -61,6 +62,7 @@ export function claimDueEvents(limit: number, retry: RetryPolicy): SqlQuery {
 
 export function confirmEvents(eventIds: string[]): SqlQuery {
 	return {
+		name: "outbox.confirmEvents",
 		text: `UPDATE outbox_events SET confirmed_at = now()
 			WHERE id = ANY($1::uuid[]) AND confirmed_at IS NULL RETURNING id`,
 		values: [eventIds]

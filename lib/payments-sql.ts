@@ -44,6 +44,7 @@ export function creditAccount(userId: string, amountMinor: number): SqlQuery {
  */
 export function debitAccount(userId: string, amountMinor: number): SqlQuery {
 	return {
+		name: "payments.debitAccount",
 		text: `UPDATE accounts SET balance_minor = balance_minor - $2::bigint, updated_at = now()
 			WHERE user_id = $1::text AND balance_minor >= $2::bigint RETURNING balance_minor`,
 		values: [userId, amountMinor]
@@ -56,12 +57,13 @@ export interface PaymentRow {
 }
 
 export function selectPayment(orderId: string): SqlQuery {
-	return { text: "SELECT outcome, reason FROM payment_transactions WHERE order_id = $1::uuid", values: [orderId] };
+	return { name: "payments.selectPayment", text: "SELECT outcome, reason FROM payment_transactions WHERE order_id = $1::uuid", values: [orderId] };
 }
 
 /** The primary key on order_id makes a second decision for one order fail (and roll back its debit). */
 export function insertPayment(orderId: string, userId: string, amountMinor: number, outcome: PaymentOutcome, reason: CancelReason | null): SqlQuery {
 	return {
+		name: "payments.insertPayment",
 		text: `INSERT INTO payment_transactions (order_id, user_id, amount_minor, outcome, reason)
 			VALUES ($1::uuid, $2::text, $3::bigint, $4::text, $5::text)`,
 		values: [orderId, userId, amountMinor, outcome, reason]

@@ -1,5 +1,10 @@
 /** A parameterised statement: `text` with `$1…$n` placeholders, each cast explicitly, and its values. */
 export interface SqlQuery {
+	/**
+	 * Makes it a prepared statement, parsed and planned once per connection instead of at every
+	 * execution: given to the statements every order runs. Its text must never vary.
+	 */
+	name?: string;
 	text: string;
 	values: unknown[];
 }
