@@ -204,7 +204,7 @@ ${machineSection(report)}
   arriving in the ${report.config.seconds} s window after a ${report.config.warmupSeconds} s warm-up. Modes: **cluster** (gateway, 2× orders,
   2× payments, separate processes, RabbitMQ, the machine's Postgres) and **embedded** (the default \`npm start\`: one process,
   embedded Postgres). RSS is the peak VmRSS of each process during the window; CPU is from /proc.
-- **Database limit**: the same transactions per order, run directly with \`pg\` on the same server (one pool per database with
+- **Database limit**: the same transactions per order, built by the services' own SQL builders (so with the same prepared statements) and run directly with \`pg\` on the same server (one pool per database with
   one connection per client, no messaging), on fresh databases migrated with the services' migrations: (i) order + outbox
   row; (ii) inbox row, payment lookup, debit, payment row, outbox row; (iii) inbox row, order status; then the two outbox
   confirmations. The ratio is end-to-end orders/s over this limit at the same number of clients. It leaves out what the
