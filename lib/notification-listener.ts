@@ -52,18 +52,25 @@ export class NotificationListener {
 		const { url, channel, applicationName } = this.options;
 		const client = new Client({ connectionString: url, application_name: applicationName, keepAlive: true });
 		let connected = false;
+		let gone = false; // each client is lost once, however many of its events arrive (late ones too)
+		const lose = (err: Error) => {
+			if (gone) return;
+			gone = true;
+			this.lost(client, err);
+		};
 		client.on("notification", () => this.options.onNotification());
-		client.on("error", err => this.lost(client, err));
-		client.on("end", () => connected && this.lost(client, new Error("The notification connection was closed.")));
+		client.on("error", lose);
+		client.on("end", () => connected && lose(new Error("The notification connection was closed.")));
 		try {
 			await client.connect();
 			connected = true;
 			await client.query(`LISTEN ${client.escapeIdentifier(channel)}`);
 		} catch (err) {
-			this.lost(client, err as Error);
+			lose(err as Error);
 			return;
 		}
-		if (this.closed) {
+		if (this.closed || this.client !== null) {
+			gone = true; // not needed: closing it is no loss
 			await client.end().catch(() => undefined);
 			return;
 		}
@@ -74,7 +81,6 @@ export class NotificationListener {
 
 	private lost(client: Client, err: Error): void {
 		if (this.client === client) this.client = null;
-		else if (this.client !== null) return; // an old connection's late event
 		void client.end().catch(() => undefined);
 		if (this.closed || this.retryTimer) return;
 		this.options.onError(err);

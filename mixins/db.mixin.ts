@@ -136,13 +136,19 @@ export function createDbMixin(options: DbMixinOptions): Partial<ServiceSchema> {
 				try {
 					await client.query("BEGIN");
 					result = await work(tx);
-					await client.query("COMMIT");
+					// A transaction that failed (an error the work caught) answers COMMIT with ROLLBACK.
+					const { command } = await client.query("COMMIT");
+					if (command !== "COMMIT") throw new Error("The transaction was rolled back at COMMIT: one of its statements had failed.");
 				} catch (err) {
-					await client.query("ROLLBACK").catch(() => undefined); // a broken connection is discarded by the pool
+					try {
+						await client.query("ROLLBACK");
+						pool.releaseConnection(client);
+					} catch {
+						await pool.destroyConnection(client).catch(() => undefined); // never back into the pool inside a transaction
+					}
 					throw err;
-				} finally {
-					pool.releaseConnection(client);
 				}
+				pool.releaseConnection(client);
 				// Committed: whatever a callback does, the caller's work succeeded.
 				for (const callback of tx.committed) {
 					try {
