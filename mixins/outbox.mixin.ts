@@ -282,9 +282,9 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 				this.wakeOutboxRelay();
 				void this.updateOutboxGauges();
 			}, options.pollIntervalMs);
-			// Its first connection also runs the first round: events committed before a restart.
+			// Its first connection runs the first round (events committed before a restart); should it
+			// fail, the first poll does.
 			this.outboxListener = this.listenForNotifications(OUTBOX_DUE_CHANNEL, () => this.wakeOutboxRelay());
-			this.wakeOutboxRelay(); // not waiting for that connection
 		},
 
 		async stopped() {
