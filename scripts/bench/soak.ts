@@ -10,6 +10,7 @@
 import { readdirSync } from "node:fs";
 import amqp from "amqplib";
 import { Client } from "pg";
+import { selectPendingSummary } from "../../lib/outbox-sql";
 import { POOL_MAX } from "../../mixins/db.mixin";
 import { CLUSTER_NODES } from "../runner-process";
 import type { BenchConfig } from "./config";
@@ -28,8 +29,14 @@ function openFileDescriptors(pid: number): number {
 	}
 }
 
-const OUTBOX_STATE = `SELECT count(*) FILTER (WHERE confirmed_at IS NULL AND dead_at IS NULL)::int AS unconfirmed, count(*)::int AS outbox_rows,
-	(SELECT count(*)::int FROM inbox_events) AS inbox_rows FROM outbox_events`;
+/** A service database's unconfirmed events (the outbox's own summary) and its outbox and inbox rows. */
+async function messagingState(database: Client): Promise<{ unconfirmed: number; outboxRows: number; inboxRows: number }> {
+	const [{ pending }] = (await database.query<{ pending: number }>(selectPendingSummary())).rows;
+	const [rows] = (
+		await database.query<{ outbox: number; inbox: number }>("SELECT (SELECT count(*)::int FROM outbox_events) AS outbox, (SELECT count(*)::int FROM inbox_events) AS inbox")
+	).rows;
+	return { unconfirmed: pending, outboxRows: rows.outbox, inboxRows: rows.inbox };
+}
 
 export async function measureSoak(config: BenchConfig, runId: string, teardown: Teardown): Promise<SoakResult> {
 	const mark = teardown.mark;
@@ -55,7 +62,7 @@ export async function measureSoak(config: BenchConfig, runId: string, teardown: 
 		const startedAt = Date.now();
 		for (let index = 0; index < windowCount; index++) {
 			const run = await runEndToEndLevel(system.gatewayUrl, users, 0, config.soakWindowSeconds * 1000, new ResourceSampler(system.nodes));
-			const [orders, payments] = await Promise.all([databases.orders.query(OUTBOX_STATE), databases.payments.query(OUTBOX_STATE)]);
+			const [orders, payments] = await Promise.all([messagingState(databases.orders), messagingState(databases.payments)]);
 			const { rows: connections } = await databases.orders.query<{ n: number }>(
 				"SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ANY($1::text[])",
 				[[databases.orders.database, databases.payments.database]]
@@ -74,9 +81,9 @@ export async function measureSoak(config: BenchConfig, runId: string, teardown: 
 				})),
 				// Less the two connections of the soak itself.
 				databaseConnections: connections[0].n - 2,
-				unconfirmedEvents: orders.rows[0].unconfirmed + payments.rows[0].unconfirmed,
-				outboxRows: orders.rows[0].outbox_rows + payments.rows[0].outbox_rows,
-				inboxRows: orders.rows[0].inbox_rows + payments.rows[0].inbox_rows,
+				unconfirmedEvents: orders.unconfirmed + payments.unconfirmed,
+				outboxRows: orders.outboxRows + payments.outboxRows,
+				inboxRows: orders.inboxRows + payments.inboxRows,
 				waitingMessages
 			};
 			windows.push(window);
