@@ -10,7 +10,6 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EVENTS } from "../../lib/contracts";
 import { OUTBOX_DUE_CHANNEL } from "../../migrations/shared/outbox-due-notification";
-import type { DbMethods } from "../../mixins/db.mixin";
 import { startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
 const NO_POLLING = { pollIntervalMs: 600_000, batchSize: 50, retry: { baseMs: 300, maxMs: 1000 }, maxFailures: 10 };
@@ -130,22 +129,5 @@ describe("a backlog", () => {
 		expect(done.emits - backlog).toBeLessThan(backlog * 0.1);
 		const [{ finished }] = await polling.sql("orders", "SELECT count(*)::int AS finished FROM orders WHERE description = 'backlog' AND status = 'FINISHED'");
 		expect(finished).toBe(backlog);
-	});
-});
-
-describe("a transaction whose statement failed", () => {
-	it("is reported as failed even when the work caught the error, and runs no after-commit callback", async () => {
-		const orders = system.brokers.orders.getLocalService("orders") as unknown as DbMethods;
-		let committed = false;
-		const attempt = orders.withTransaction(async tx => {
-			tx.afterCommit(() => (committed = true));
-			await orders.queryRows({ text: "SELECT 1 / 0", values: [] }, tx).catch(() => undefined);
-			return "done";
-		});
-		await expect(attempt).rejects.toThrow(/rolled back/);
-		expect(committed).toBe(false);
-		// Its connection went back to the pool outside any transaction.
-		const [row] = await orders.withTransaction(tx => orders.queryRows<{ ok: number }>({ text: "SELECT 1 AS ok", values: [] }, tx));
-		expect(row.ok).toBe(1);
 	});
 });
