@@ -3,6 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { UNAVAILABLE_MESSAGE, createApiClient, type Order } from "../api";
 import { deferred, errorResponse, jsonResponse, makeOrder, mockFetch, validationError } from "../test/fakeServer";
+import { INVALID_AMOUNTS } from "../test/invalidAmounts";
 import { OrderForm } from "./OrderForm";
 
 function renderForm() {
@@ -22,14 +23,7 @@ async function placeOrder(user: ReturnType<typeof userEvent.setup>, amount: stri
 }
 
 describe("OrderForm", () => {
-	it.each([
-		["", "Enter an amount."],
-		["abc", "Enter the amount as a number, like 12.50."],
-		["0", "The amount must be greater than 0."],
-		["-1", "The amount must be greater than 0."],
-		["1.005", "The amount can have at most 2 decimal places."],
-		["1000000000.01", "The amount can be at most 1,000,000,000.00."]
-	])("rejects the amount %j without asking the server: %s", async (amount, message) => {
+	it.each(INVALID_AMOUNTS)("rejects the amount %j without asking the server: %s", async (amount, message) => {
 		const { requests } = mockFetch({});
 		const { user, onPlaced } = renderForm();
 		await placeOrder(user, amount, "A book");

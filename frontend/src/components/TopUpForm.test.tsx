@@ -3,6 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { UNAVAILABLE_MESSAGE, createApiClient, type Account } from "../api";
 import { deferred, errorResponse, jsonResponse, makeAccount, mockFetch, validationError } from "../test/fakeServer";
+import { INVALID_AMOUNTS } from "../test/invalidAmounts";
 import { TopUpForm } from "./TopUpForm";
 
 function renderForm() {
@@ -19,14 +20,7 @@ async function topUp(user: ReturnType<typeof userEvent.setup>, amount: string) {
 }
 
 describe("TopUpForm", () => {
-	it.each([
-		["", "Enter an amount."],
-		["abc", "Enter the amount as a number, like 12.50."],
-		["0", "The amount must be greater than 0."],
-		["-1", "The amount must be greater than 0."],
-		["1.005", "The amount can have at most 2 decimal places."],
-		["1000000000.01", "The amount can be at most 1,000,000,000.00."]
-	])("rejects %j without asking the server: %s", async (amount, message) => {
+	it.each(INVALID_AMOUNTS)("rejects %j without asking the server: %s", async (amount, message) => {
 		const { requests } = mockFetch({});
 		const { user, onToppedUp } = renderForm();
 		await topUp(user, amount);
