@@ -6,6 +6,7 @@
 import { Validators, type BrokerOptions, type Middleware, type ServiceBroker } from "moleculer";
 import { stopEmbeddedPostgres } from "./lib/database";
 import { EventDurableAmqpTransporter } from "./lib/amqp-transporter";
+import { EVENTS } from "./lib/contracts";
 import { positiveInteger } from "./lib/env";
 import { createFaultInjectionMiddleware, parseFaultRates } from "./lib/fault-injection";
 import { createHealthServerMiddleware } from "./lib/health-server";
@@ -13,8 +14,8 @@ import { loggerOptions } from "./lib/logging";
 import { VALIDATION_MESSAGES } from "./lib/validation";
 
 /**
- * RabbitMQ settings that make the normal path durable: persistent events (requests are not:
- * lib/amqp-transporter.ts), queues that outlive their consumers, and balancing by RabbitMQ itself
+ * RabbitMQ settings that make the normal path durable: persistent events (requests are not, nor
+ * the events whose loss is repaired anyway: lib/amqp-transporter.ts), queues that outlive their consumers, and balancing by RabbitMQ itself
  * (`disableBalancer`), so an event for a consumer group that is briefly offline waits in its queue
  * instead of being dropped. This is not the guarantee (there are no publisher confirms, a throwing
  * handler's message is acked and gone): the outbox's re-emit until confirmed is. It makes re-emits rare.
@@ -23,6 +24,9 @@ function amqpTransporter(url: string, env: NodeJS.ProcessEnv) {
 	return new EventDurableAmqpTransporter({
 		url,
 		messageOptions: { persistent: true },
+		// Their loss is repaired anyway: a confirmation or rejection by the producer's re-emit, a
+		// status change by the front end's re-reading of orders still NEW (frontend/src/live.ts).
+		transientEvents: [EVENTS.OUTBOX_CONFIRMED, EVENTS.OUTBOX_REJECTED, EVENTS.ORDER_STATUS_CHANGED],
 		// amqplib leaves Nagle's algorithm on: small messages then wait for the peer's delayed
 		// ACK (~40 ms) before they leave, on every hop of an order's path.
 		socketOptions: { noDelay: true },

@@ -2,7 +2,9 @@
  * Moleculer's AMQP transporter, with persistence where it belongs and fewer system calls:
  * - events are persistent (an event for a consumer that is briefly down waits in its durable
  *   queue), requests and responses are not (a request older than its caller's timeout is
- *   worthless, and writing it to disk costs RabbitMQ time on every call);
+ *   worthless, and writing it to disk costs RabbitMQ time on every call), nor are the events named
+ *   `transientEvents`: those whose loss the system repairs anyway (a lost confirmation means one
+ *   more re-emit), where a disk write per message would buy nothing;
  * - the frames written in one tick leave in one write: amqplib writes every frame (each publish,
  *   each ack) with its own system call, and on loopback each one costs as much as a small query.
  */
@@ -41,9 +43,23 @@ export function coalesceWritesPerTick(socket: Writable): void {
 	} as Writable["write"];
 }
 
+export interface EventDurableAmqpOptions extends AmqpOptions {
+	/** Events sent without persistence. */
+	transientEvents?: readonly string[];
+}
+
+/** What Moleculer puts in an event packet's payload. */
+interface EventPacket {
+	type?: string;
+	payload?: { event?: string };
+}
+
 export class EventDurableAmqpTransporter extends Transporters.AMQP {
-	constructor(options: AmqpOptions) {
+	private readonly transientEvents: ReadonlySet<string>;
+
+	constructor({ transientEvents = [], ...options }: EventDurableAmqpOptions) {
 		super(options);
+		this.transientEvents = new Set(transientEvents);
 	}
 
 	override onConnected(wasReconnect?: boolean): Promise<unknown> {
@@ -52,9 +68,10 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 		return super.onConnected(wasReconnect);
 	}
 
-	override send(topic: string, data: Buffer, meta: { packet?: { type?: string } } & Record<string, unknown>): Promise<void> {
+	override send(topic: string, data: Buffer, meta: { packet?: EventPacket } & Record<string, unknown>): Promise<void> {
 		const durable = this.opts.messageOptions;
-		if (meta.packet?.type === EVENT_PACKET) return super.send(topic, data, meta);
+		const { type, payload } = meta.packet ?? {};
+		if (type === EVENT_PACKET && !this.transientEvents.has(payload?.event ?? "")) return super.send(topic, data, meta);
 		// The parent reads the options synchronously while sending: swap them for this message only.
 		this.opts.messageOptions = { ...durable, persistent: false };
 		try {

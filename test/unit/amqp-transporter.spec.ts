@@ -1,14 +1,22 @@
 /**
- * Which messages RabbitMQ is asked to persist (events yes, requests and responses no), and the
- * writes of one tick leaving in one system call (on a real loopback socket).
+ * Which messages RabbitMQ is asked to persist (events yes, but for the transient ones; requests
+ * and responses no), and the writes of one tick leaving in one system call (on a real loopback
+ * socket).
  */
 import { once } from "node:events";
 import net from "node:net";
 import { describe, expect, it } from "vitest";
 import { EventDurableAmqpTransporter, coalesceWritesPerTick } from "../../lib/amqp-transporter";
+import { EVENTS } from "../../lib/contracts";
+import { createBrokerOptions } from "../../moleculer.config";
 
-function transporterWithRecordingChannel() {
-	const transporter = new EventDurableAmqpTransporter({ url: "amqp://unused", messageOptions: { persistent: true, priority: 1 } });
+function transporterWithRecordingChannel(
+	transporter = new EventDurableAmqpTransporter({
+		url: "amqp://unused",
+		messageOptions: { persistent: true, priority: 1 },
+		transientEvents: ["outbox.confirmed"]
+	})
+) {
 	const sent: { persistent?: boolean; priority?: number }[] = [];
 	const record = (...args: unknown[]) => sent.push(args.at(-1) as { persistent?: boolean });
 	(transporter as unknown as { channel: unknown }).channel = { sendToQueue: record, publish: record };
@@ -17,17 +25,36 @@ function transporterWithRecordingChannel() {
 }
 
 describe("the AMQP transporter", () => {
-	it("persists events only, keeping the other message options", async () => {
+	it("persists events only, but for the transient ones, keeping the other message options", async () => {
 		const { transporter, sent } = transporterWithRecordingChannel();
-		await transporter.send("MOL.EVENTB.payments.payment.requested", Buffer.from("{}"), { balanced: true, packet: { type: "EVENT" } });
+		await transporter.send("MOL.EVENTB.payments.payment.requested", Buffer.from("{}"), { balanced: true, packet: { type: "EVENT", payload: { event: "payment.requested" } } });
+		await transporter.send("MOL.EVENTB.orders.outbox.confirmed", Buffer.from("{}"), { balanced: true, packet: { type: "EVENT", payload: { event: "outbox.confirmed" } } });
 		await transporter.send("MOL.REQB.orders.create", Buffer.from("{}"), { balanced: true, packet: { type: "REQ" } });
 		await transporter.send("MOL.RES.node-1", Buffer.from("{}"), { balanced: false, packet: { type: "RES", target: "node-1" } });
 		expect(sent).toEqual([
 			{ persistent: true, priority: 1 },
 			{ persistent: false, priority: 1 },
+			{ persistent: false, priority: 1 },
 			{ persistent: false, priority: 1 }
 		]);
 		expect(transporter.opts.messageOptions).toEqual({ persistent: true, priority: 1 });
+	});
+
+	it("as configured, persists the outbox's events and none whose loss is repaired anyway", async () => {
+		const { transporter: configured } = createBrokerOptions({ TRANSPORTER: "amqp://guest:guest@127.0.0.1:5672" });
+		const { transporter, sent } = transporterWithRecordingChannel(configured as EventDurableAmqpTransporter);
+		const persisted: Record<string, boolean | undefined> = {};
+		for (const event of Object.values(EVENTS)) {
+			await transporter.send(`MOL.EVENTB.group.${event}`, Buffer.from("{}"), { balanced: true, packet: { type: "EVENT", payload: { event } } });
+			persisted[event] = sent.at(-1)?.persistent;
+		}
+		expect(persisted).toEqual({
+			[EVENTS.PAYMENT_REQUESTED]: true,
+			[EVENTS.PAYMENT_PROCESSED]: true,
+			[EVENTS.OUTBOX_CONFIRMED]: false,
+			[EVENTS.OUTBOX_REJECTED]: false,
+			[EVENTS.ORDER_STATUS_CHANGED]: false
+		});
 	});
 });
 
