@@ -4,5 +4,6 @@ export function wallClockMs(): number {
 }
 
 export function sleep(ms: number): Promise<void> {
-	return new Promise(resolve => setTimeout(resolve, ms));
+	// A deadline already passed (a busy event loop) is no wait, not a negative timeout.
+	return new Promise(resolve => setTimeout(resolve, Math.max(0, ms)));
 }
