@@ -32,7 +32,7 @@ export type InboxOutcome = "applied" | "duplicate" | "rejected";
  * not re-emitted while its confirmation waits.
  */
 const CONFIRMATION_DELAY_MS = 5;
-const CONFIRMATION_INTERVAL_MS = 50;
+export const CONFIRMATION_INTERVAL_MS = 50;
 const CONFIRMATION_BATCH_MAX = 500;
 
 interface InboxLocalVars {

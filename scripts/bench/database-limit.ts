@@ -6,7 +6,9 @@
  *   (ii)  payments: BEGIN; INSERT inbox; SELECT payment; UPDATE account (debit);
  *                   INSERT payment_transactions; INSERT outbox payment.processed; COMMIT
  *   (iii) orders:   BEGIN; INSERT inbox; UPDATE order status; COMMIT
- *   then the two confirmations: UPDATE outbox (orders), UPDATE outbox (payments).
+ * and the confirmations of its two events, batched as the consumers batch them: one UPDATE outbox
+ * per database every CONFIRMATION_INTERVAL_MS for every event applied meanwhile (not awaited by
+ * the client, as no client of the system waits for a confirmation).
  * On fresh databases of the same server, migrated with the services' migrations.
  */
 import { randomUUID } from "node:crypto";
@@ -16,6 +18,7 @@ import { recordInboxEvent } from "../../lib/inbox-sql";
 import { ORDER_STATUSES, finishOrder, insertOrder } from "../../lib/orders-sql";
 import { confirmEvents, insertOutboxEvent } from "../../lib/outbox-sql";
 import { debitAccount, insertPayment, selectPayment } from "../../lib/payments-sql";
+import { CONFIRMATION_INTERVAL_MS } from "../../mixins/inbox.mixin";
 import { ordersMigrations } from "../../migrations/orders";
 import { paymentsMigrations } from "../../migrations/payments";
 import { runMigrations } from "../../lib/migrate";
@@ -54,8 +57,11 @@ async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promis
 /** The services' default first retry delay, which the outbox writes as the writer's lease. */
 const LEASE_MS = 1000;
 
-/** One order's transactions; resolves with when its status was final (after iii) and when it was done (after the confirmations). */
-async function runOrderTransactions(pools: Pools, userId: string): Promise<{ finalAt: number; doneAt: number }> {
+/** Event ids applied and not yet confirmed, by the database of their outbox. */
+type Unconfirmed = Record<keyof Pools, string[]>;
+
+/** One order's transactions; resolves when its status is final (after iii), its events left to confirm. */
+async function runOrderTransactions(pools: Pools, userId: string, unconfirmed: Unconfirmed): Promise<void> {
 	const orderId = randomUUID();
 	const request: PaymentRequestedPayload = { orderId, userId, amountMinor: AMOUNT_MINOR };
 	const requestId = await inTransaction(pools.orders, async client => {
@@ -75,10 +81,18 @@ async function runOrderTransactions(pools: Pools, userId: string): Promise<{ fin
 		await client.query(recordInboxEvent(resultId, EVENTS.PAYMENT_PROCESSED, "payments"));
 		await client.query(finishOrder(orderId, ORDER_STATUSES.FINISHED, null));
 	});
-	const finalAt = wallClockMs();
-	await pools.orders.query(confirmEvents([requestId]));
-	await pools.payments.query(confirmEvents([resultId]));
-	return { finalAt, doneAt: wallClockMs() };
+	unconfirmed.orders.push(requestId);
+	unconfirmed.payments.push(resultId);
+}
+
+/** One UPDATE per database for the events applied since the last call. */
+async function confirmApplied(pools: Pools, unconfirmed: Unconfirmed): Promise<void> {
+	await Promise.all(
+		(Object.keys(pools) as (keyof Pools)[]).map(async database => {
+			const eventIds = unconfirmed[database].splice(0);
+			if (eventIds.length > 0) await pools[database].query(confirmEvents(eventIds));
+		})
+	);
 }
 
 async function measureLevel(urls: { orders: string; payments: string }, clients: number, warmupMs: number, measureMs: number): Promise<DatabaseLimitLevel> {
@@ -90,14 +104,18 @@ async function measureLevel(urls: { orders: string; payments: string }, clients:
 	const latencies: number[] = [];
 	let completed = 0;
 	let errors = 0;
+	const unconfirmed: Unconfirmed = { orders: [], payments: [] };
+	const confirm = () => confirmApplied(pools, unconfirmed).catch((err: Error) => void (firstError ??= err.message));
+	const confirmations = setInterval(() => void confirm(), CONFIRMATION_INTERVAL_MS);
 
 	const worker = async (userId: string) => {
 		while (wallClockMs() < measureTo) {
 			const startedAt = wallClockMs();
 			try {
-				const { finalAt, doneAt } = await runOrderTransactions(pools, userId);
+				await runOrderTransactions(pools, userId, unconfirmed);
+				const finalAt = wallClockMs();
 				if (startedAt >= measureFrom) latencies.push(finalAt - startedAt);
-				if (doneAt >= measureFrom && doneAt < measureTo) completed++;
+				if (finalAt >= measureFrom && finalAt < measureTo) completed++;
 			} catch (err) {
 				errors++;
 				firstError ??= (err as Error).message;
@@ -115,6 +133,8 @@ async function measureLevel(urls: { orders: string; payments: string }, clients:
 		await workers;
 		return { clients, ordersPerSecond: completed / (measureMs / 1000), createToFinal: summarize(latencies), errors, firstError, resources };
 	} finally {
+		clearInterval(confirmations);
+		await confirm();
 		await Promise.all(Object.values(pools).map(pool => pool.end()));
 	}
 }
