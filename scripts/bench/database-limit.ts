@@ -139,32 +139,31 @@ async function measureLevel(urls: { orders: string; payments: string }, clients:
 	}
 }
 
-/**
- * Measures the limit at each level on fresh databases of the server behind `adminUrl` (named
- * after `prefix`), dropped afterwards.
- */
-export async function measureDatabaseLimit(adminUrl: string, prefix: string, levels: readonly number[], warmupMs: number, measureMs: number, teardown: Teardown): Promise<DatabaseLimitLevel[]> {
+/** Fresh databases on the server behind `adminUrl` (named after `prefix`), migrated and seeded for `maxClients` clients; the teardown drops them. */
+export async function prepareDatabaseLimit(adminUrl: string, prefix: string, maxClients: number, teardown: Teardown): Promise<DatabaseLimit> {
 	const names = [`${prefix}_limit_orders`, `${prefix}_limit_payments`];
 	const [orders, payments] = await createDatabases(adminUrl, names);
-	const mark = teardown.mark;
 	teardown.add(`drop ${names.join(", ")}`, () => dropDatabases(adminUrl, names));
+	await runMigrations(orders, ordersMigrations, () => undefined);
+	await runMigrations(payments, paymentsMigrations, () => undefined);
+	const seed = new Pool({ connectionString: payments, max: 1 });
 	try {
-		await runMigrations(orders, ordersMigrations, () => undefined);
-		await runMigrations(payments, paymentsMigrations, () => undefined);
-		const seed = new Pool({ connectionString: payments, max: 1 });
 		await seed.query(
 			"INSERT INTO accounts (user_id, balance_minor) SELECT $1::text || i, $2::bigint FROM generate_series(0, $3::int - 1) AS i",
-			[USER_PREFIX, LARGE_BALANCE_MINOR, Math.max(...levels)]
+			[USER_PREFIX, LARGE_BALANCE_MINOR, maxClients]
 		);
-		await seed.end();
-		const results: DatabaseLimitLevel[] = [];
-		for (const clients of levels) {
-			const level = await measureLevel({ orders, payments }, clients, warmupMs, measureMs);
-			console.log(`bench | database limit, ${clients} client(s): ${level.ordersPerSecond.toFixed(0)} orders/s, p50 ${level.createToFinal.p50.toFixed(1)} ms`);
-			results.push(level);
-		}
-		return results;
 	} finally {
-		await teardown.run(mark);
+		await seed.end();
+	}
+	return new DatabaseLimit({ orders, payments });
+}
+
+export class DatabaseLimit {
+	constructor(private readonly urls: { orders: string; payments: string }) {}
+
+	async measure(clients: number, warmupMs: number, measureMs: number): Promise<DatabaseLimitLevel> {
+		const level = await measureLevel(this.urls, clients, warmupMs, measureMs);
+		console.log(`bench | database limit, ${clients} client(s): ${level.ordersPerSecond.toFixed(0)} orders/s, p50 ${level.createToFinal.p50.toFixed(1)} ms`);
+		return level;
 	}
 }

@@ -1,16 +1,17 @@
 /**
- * One deployment, measured: its system started, users prepared, each concurrency level driven end
- * to end (with the hop timings at the lowest level), then the database limit on the same Postgres
- * server, measured while nothing else works on it: after the cluster has stopped; with the
- * embedded deployment's process idle (it owns its server, which stops with it).
+ * One deployment, measured: its system started, users prepared, then at each concurrency level
+ * the system driven end to end (with the hop timings at the lowest level) and, right after, the
+ * database limit at the same level on the same Postgres server, while the system idles. Measured
+ * in pairs, seconds apart, so that a change in the shared machine's speed during the run (seen:
+ * 1.3-1.5× within half an hour) moves both sides of a ratio alike.
  */
 import type { BenchConfig, Mode } from "./config";
-import { measureDatabaseLimit } from "./database-limit";
+import { prepareDatabaseLimit } from "./database-limit";
 import { benchUser, prepareUsers, runEndToEndLevel } from "./end-to-end-load";
 import { describePostgres } from "./environment-info";
 import { measureHops } from "./light-load-hops";
 import { ResourceSampler } from "./resource-sampler";
-import type { EndToEndLevel, ModeResult } from "./results";
+import type { DatabaseLimitLevel, EndToEndLevel, ModeResult } from "./results";
 import { startSystem } from "./system-under-test";
 import type { Teardown } from "./teardown";
 
@@ -35,7 +36,10 @@ export async function benchMode(mode: Mode, config: BenchConfig, runId: string, 
 		const users = Array.from({ length: Math.max(...config.levels) }, (_, index) => benchUser(index));
 		await prepareUsers(system.gatewayUrl, users);
 
+		const limit = await prepareDatabaseLimit(system.adminUrl, limitPrefix, users.length, teardown);
+
 		const endToEnd: EndToEndLevel[] = [];
+		const databaseLimit: DatabaseLimitLevel[] = [];
 		let lightLoadHops: ModeResult["lightLoadHops"] = null;
 		for (const clients of config.levels) {
 			const run = await runEndToEndLevel(system.gatewayUrl, users.slice(0, clients), warmupMs, measureMs, new ResourceSampler(system.nodes));
@@ -45,11 +49,8 @@ export async function benchMode(mode: Mode, config: BenchConfig, runId: string, 
 				const hops = await measureHops(system.databaseUrls, run.timelines);
 				lightLoadHops = hops && { clients, ...hops };
 			}
+			databaseLimit.push(await limit.measure(clients, warmupMs, measureMs));
 		}
-
-		// The cluster stops first; the embedded process stays, idle, as its server stops with it.
-		if (mode === "cluster") await teardown.run(mark);
-		const databaseLimit = await measureDatabaseLimit(system.adminUrl, limitPrefix, config.levels, warmupMs, measureMs, teardown);
 		return { mode, postgres, endToEnd, databaseLimit, lightLoadHops };
 	} finally {
 		await teardown.run(mark);
