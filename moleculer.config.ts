@@ -15,10 +15,11 @@ import { VALIDATION_MESSAGES } from "./lib/validation";
 
 /**
  * RabbitMQ settings that make the normal path durable: persistent events (requests are not, nor
- * the events whose loss is repaired anyway: lib/amqp-transporter.ts), queues that outlive their consumers, and balancing by RabbitMQ itself
- * (`disableBalancer`), so an event for a consumer group that is briefly offline waits in its queue
- * instead of being dropped. This is not the guarantee (there are no publisher confirms, a throwing
- * handler's message is acked and gone): the outbox's re-emit until confirmed is. It makes re-emits rare.
+ * the events whose loss is repaired anyway: lib/amqp-transporter.ts), queues that outlive their
+ * consumers, and balancing by RabbitMQ itself (`disableBalancer`), so an event for a consumer
+ * group that is briefly offline waits in its queue instead of being dropped. This is not the
+ * guarantee (there are no publisher confirms, a throwing handler's message is acked and gone):
+ * the outbox's re-emit until confirmed is. It makes re-emits rare.
  */
 function amqpTransporter(url: string, env: NodeJS.ProcessEnv) {
 	return new EventDurableAmqpTransporter({

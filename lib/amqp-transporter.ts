@@ -48,18 +48,20 @@ export interface EventDurableAmqpOptions extends AmqpOptions {
 	transientEvents?: readonly string[];
 }
 
-/** What Moleculer puts in an event packet's payload. */
-interface EventPacket {
+/** What the transporter reads of a packet it sends: its type and, for an event, the event's name. */
+interface SentPacket {
 	type?: string;
 	payload?: { event?: string };
 }
 
 export class EventDurableAmqpTransporter extends Transporters.AMQP {
 	private readonly transientEvents: ReadonlySet<string>;
+	private readonly transientMessageOptions: Record<string, unknown>;
 
 	constructor({ transientEvents = [], ...options }: EventDurableAmqpOptions) {
 		super(options);
 		this.transientEvents = new Set(transientEvents);
+		this.transientMessageOptions = { ...this.opts.messageOptions, persistent: false };
 	}
 
 	override onConnected(wasReconnect?: boolean): Promise<unknown> {
@@ -68,12 +70,12 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 		return super.onConnected(wasReconnect);
 	}
 
-	override send(topic: string, data: Buffer, meta: { packet?: EventPacket } & Record<string, unknown>): Promise<void> {
+	override send(topic: string, data: Buffer, meta: { packet?: SentPacket } & Record<string, unknown>): Promise<void> {
 		const durable = this.opts.messageOptions;
 		const { type, payload } = meta.packet ?? {};
 		if (type === EVENT_PACKET && !this.transientEvents.has(payload?.event ?? "")) return super.send(topic, data, meta);
 		// The parent reads the options synchronously while sending: swap them for this message only.
-		this.opts.messageOptions = { ...durable, persistent: false };
+		this.opts.messageOptions = this.transientMessageOptions;
 		try {
 			return super.send(topic, data, meta);
 		} finally {

@@ -39,12 +39,13 @@ interface InboxLocalVars {
 	/** Event ids applied (or skipped) and not yet confirmed, by producing service. */
 	pendingConfirmations: Map<string, string[]>;
 	confirmationTimer: NodeJS.Timeout | null;
-	/** When the last confirmations were sent (ms since the epoch). */
+	/** When the last confirmations were sent (`performance.now()`). */
 	confirmationsSentAt: number;
 }
 
 interface InboxInternals {
 	confirmLater(source: string, eventId: string): void;
+	/** Sends every waiting confirmation; never rejects (a confirmation lost costs one re-emit). */
 	sendConfirmations(): Promise<void>;
 }
 
@@ -81,7 +82,7 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 		created() {
 			this.pendingConfirmations = new Map();
 			this.confirmationTimer = null;
-			this.confirmationsSentAt = 0;
+			this.confirmationsSentAt = -Infinity;
 		},
 
 		started() {
@@ -141,9 +142,10 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 				ids.push(eventId);
 				this.pendingConfirmations.set(source, ids);
 				if (ids.length >= CONFIRMATION_BATCH_MAX) void this.sendConfirmations();
-				else {
-					const delay = Math.max(CONFIRMATION_DELAY_MS, this.confirmationsSentAt + CONFIRMATION_INTERVAL_MS - Date.now());
-					this.confirmationTimer ??= setTimeout(() => void this.sendConfirmations(), delay);
+				else if (!this.confirmationTimer) {
+					// A monotonic clock: a wall clock stepped back would hold confirmations up.
+					const delay = Math.max(CONFIRMATION_DELAY_MS, this.confirmationsSentAt + CONFIRMATION_INTERVAL_MS - performance.now());
+					this.confirmationTimer = setTimeout(() => void this.sendConfirmations(), delay);
 				}
 			},
 
@@ -152,11 +154,17 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 				this.confirmationTimer = null;
 				const batches = [...this.pendingConfirmations];
 				this.pendingConfirmations.clear();
-				this.confirmationsSentAt = Date.now();
+				this.confirmationsSentAt = performance.now();
 				await Promise.all(
-					batches.map(([source, eventIds]) => {
+					batches.map(async ([source, eventIds]) => {
 						const confirmation: OutboxConfirmedPayload = { source, eventIds };
-						return this.broker.emit(EVENTS.OUTBOX_CONFIRMED, confirmation, { groups: [source] });
+						try {
+							await this.broker.emit(EVENTS.OUTBOX_CONFIRMED, confirmation, { groups: [source] });
+						} catch (err) {
+							// E.g. the transporter is reconnecting. Not fatal: the producer re-emits, and the
+							// duplicates are skipped and confirmed again.
+							this.logger.warn({ source, events: eventIds.length }, "Could not send confirmations; the producer will re-emit these events.", err);
+						}
 					})
 				);
 			}

@@ -42,6 +42,10 @@ import {
 import type { NotificationListener } from "../lib/notification-listener";
 import { OUTBOX_DUE_CHANNEL } from "../migrations/shared/outbox-due-notification";
 import type { DbMethods, DbTransaction } from "./db.mixin";
+import { CONFIRMATION_INTERVAL_MS } from "./inbox.mixin";
+
+/** The shortest first retry delay: well above the time confirmations take under load, or every event would be re-emitted. */
+const MIN_RETRY_BASE_MS = 200;
 
 /** How often a relay with a backlog looks whether its last batch was applied. */
 const FLOW_CONTROL_CHECK_MS = 10;
@@ -66,6 +70,9 @@ export function outboxOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Outb
 		},
 		maxFailures: positiveInteger(env, "OUTBOX_MAX_FAILURES", 10)
 	};
+	if (options.retry.baseMs < MIN_RETRY_BASE_MS) {
+		throw new Error(`OUTBOX_RETRY_BASE_MS must be at least ${MIN_RETRY_BASE_MS}: under load consumers confirm every ${CONFIRMATION_INTERVAL_MS} ms, and the first re-emit comes after half this delay.`);
+	}
 	if (options.retry.maxMs < options.retry.baseMs) throw new Error("OUTBOX_RETRY_MAX_MS must not be below OUTBOX_RETRY_BASE_MS.");
 	return options;
 }

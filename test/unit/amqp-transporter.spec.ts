@@ -48,6 +48,7 @@ describe("the AMQP transporter", () => {
 			await transporter.send(`MOL.EVENTB.group.${event}`, Buffer.from("{}"), { balanced: true, packet: { type: "EVENT", payload: { event } } });
 			persisted[event] = sent.at(-1)?.persistent;
 		}
+		expect(sent).toHaveLength(Object.values(EVENTS).length);
 		expect(persisted).toEqual({
 			[EVENTS.PAYMENT_REQUESTED]: true,
 			[EVENTS.PAYMENT_PROCESSED]: true,

@@ -4,7 +4,7 @@
  * left for the next poll).
  */
 import { describe, expect, it, vi } from "vitest";
-import { createOutboxMixin } from "../../../mixins/outbox.mixin";
+import { createOutboxMixin, outboxOptionsFromEnv } from "../../../mixins/outbox.mixin";
 
 const options = { pollIntervalMs: 1000, batchSize: 10, retry: { baseMs: 100, maxMs: 1000 } };
 
@@ -36,5 +36,13 @@ describe("outbox relay wake-ups", () => {
 		self.outboxStopping = true;
 		self.wakeOutboxRelay();
 		expect(self.relayPendingEvents).not.toHaveBeenCalled();
+	});
+});
+
+describe("outbox options from the environment", () => {
+	it("refuses a first retry delay shorter than confirmations take under load", () => {
+		expect(() => outboxOptionsFromEnv({ OUTBOX_RETRY_BASE_MS: "100" })).toThrow(/OUTBOX_RETRY_BASE_MS must be at least 200/);
+		expect(outboxOptionsFromEnv({ OUTBOX_RETRY_BASE_MS: "200" }).retry.baseMs).toBe(200);
+		expect(outboxOptionsFromEnv({}).retry).toEqual({ baseMs: 1000, maxMs: 60_000 });
 	});
 });
