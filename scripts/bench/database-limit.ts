@@ -7,12 +7,13 @@
  *                   INSERT payment_transactions; INSERT outbox payment.processed; COMMIT
  *   (iii) orders:   BEGIN; INSERT inbox; UPDATE order status; COMMIT
  * and the confirmations of its two events, batched as the consumers batch them: one UPDATE outbox
- * per database every CONFIRMATION_INTERVAL_MS for every event applied meanwhile (not awaited by
- * the client, as no client of the system waits for a confirmation).
+ * per database every CONFIRMATION_INTERVAL_MS for every event applied meanwhile (as one consumer
+ * instance does; the cluster has two per service), not awaited by the client, as no client of the
+ * system waits for a confirmation.
  * On fresh databases of the same server, migrated with the services' migrations.
  */
 import { randomUUID } from "node:crypto";
-import { Pool, type PoolClient } from "pg";
+import { Client, Pool, type PoolClient } from "pg";
 import { EVENTS, PAYMENT_OUTCOMES, type PaymentProcessedPayload, type PaymentRequestedPayload } from "../../lib/contracts";
 import { recordInboxEvent } from "../../lib/inbox-sql";
 import { ORDER_STATUSES, finishOrder, insertOrder } from "../../lib/orders-sql";
@@ -95,8 +96,16 @@ async function confirmApplied(pools: Pools, unconfirmed: Unconfirmed): Promise<v
 	);
 }
 
+/** A pool per database: a connection per client, and one for the confirmations, which no client waits for. */
+function poolSize(clients: number): number {
+	return clients + 1;
+}
+
 async function measureLevel(urls: { orders: string; payments: string }, clients: number, warmupMs: number, measureMs: number): Promise<DatabaseLimitLevel> {
-	const pools: Pools = { orders: new Pool({ connectionString: urls.orders, max: clients }), payments: new Pool({ connectionString: urls.payments, max: clients }) };
+	const pools: Pools = {
+		orders: new Pool({ connectionString: urls.orders, max: poolSize(clients) }),
+		payments: new Pool({ connectionString: urls.payments, max: poolSize(clients) })
+	};
 	let firstError: string | null = null;
 	for (const pool of Object.values(pools)) pool.on("error", (err: Error) => (firstError ??= err.message)); // an idle connection dropped
 	const measureFrom = wallClockMs() + warmupMs;
@@ -106,7 +115,7 @@ async function measureLevel(urls: { orders: string; payments: string }, clients:
 	let errors = 0;
 	const unconfirmed: Unconfirmed = { orders: [], payments: [] };
 	const confirm = () => confirmApplied(pools, unconfirmed).catch((err: Error) => void (firstError ??= err.message));
-	const confirmations = setInterval(() => void confirm(), CONFIRMATION_INTERVAL_MS);
+	let confirmations: NodeJS.Timeout | undefined;
 
 	const worker = async (userId: string) => {
 		while (wallClockMs() < measureTo) {
@@ -123,19 +132,49 @@ async function measureLevel(urls: { orders: string; payments: string }, clients:
 			}
 		}
 	};
-	const sampler = new ResourceSampler([]);
 	try {
+		const sampler = new ResourceSampler([]);
+		confirmations = setInterval(() => void confirm(), CONFIRMATION_INTERVAL_MS);
 		const workers = Promise.all(Array.from({ length: clients }, (_, index) => worker(`${USER_PREFIX}${index}`)));
 		await sleep(measureFrom - wallClockMs());
 		sampler.start();
 		await sleep(measureTo - wallClockMs());
 		const resources = sampler.stop();
 		await workers;
+		clearInterval(confirmations);
+		await confirm();
 		return { clients, ordersPerSecond: completed / (measureMs / 1000), createToFinal: summarize(latencies), errors, firstError, resources };
 	} finally {
 		clearInterval(confirmations);
-		await confirm();
 		await Promise.all(Object.values(pools).map(pool => pool.end()));
+	}
+}
+
+/** How long to wait for the system's idle connections to close (its pools close them after 10 s idle). */
+const FREE_CONNECTIONS_TIMEOUT_MS = 20_000;
+
+/**
+ * Waits until the server can take `needed` more connections: the limit runs right after the
+ * system's level, whose idle pooled connections may still be open.
+ */
+async function awaitFreeConnections(adminUrl: string, needed: number): Promise<void> {
+	const client = new Client({ connectionString: adminUrl });
+	await client.connect();
+	try {
+		const deadline = Date.now() + FREE_CONNECTIONS_TIMEOUT_MS;
+		for (;;) {
+			const { rows } = await client.query<{ free: number }>(
+				"SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int - count(*)::int AS free FROM pg_stat_activity WHERE backend_type = 'client backend'"
+			);
+			if (rows[0].free >= needed) return;
+			if (Date.now() > deadline) {
+				console.warn(`bench | only ${rows[0].free} free database connections of the ${needed} the limit needs: expect errors in its figures.`);
+				return;
+			}
+			await sleep(500);
+		}
+	} finally {
+		await client.end();
 	}
 }
 
@@ -155,15 +194,22 @@ export async function prepareDatabaseLimit(adminUrl: string, prefix: string, max
 	} finally {
 		await seed.end();
 	}
-	return new DatabaseLimit({ orders, payments });
+	return new DatabaseLimit(adminUrl, { orders, payments });
 }
 
 export class DatabaseLimit {
-	constructor(private readonly urls: { orders: string; payments: string }) {}
+	constructor(
+		private readonly adminUrl: string,
+		private readonly urls: { orders: string; payments: string }
+	) {}
 
 	async measure(clients: number, warmupMs: number, measureMs: number): Promise<DatabaseLimitLevel> {
+		await awaitFreeConnections(this.adminUrl, 2 * poolSize(clients));
 		const level = await measureLevel(this.urls, clients, warmupMs, measureMs);
-		console.log(`bench | database limit, ${clients} client(s): ${level.ordersPerSecond.toFixed(0)} orders/s, p50 ${level.createToFinal.p50.toFixed(1)} ms`);
+		console.log(
+			`bench | database limit, ${clients} client(s): ${level.ordersPerSecond.toFixed(0)} orders/s, p50 ${level.createToFinal.p50.toFixed(1)} ms` +
+				(level.firstError ? ` (errors: ${level.errors}; first: ${level.firstError})` : "")
+		);
 		return level;
 	}
 }

@@ -20,13 +20,20 @@ const WARMUP_ROUND_TRIPS = 300;
 
 async function processRoundTripUs(): Promise<number> {
 	const child = spawn(process.execPath, ["-e", "process.stdin.on('data', d => process.stdout.write(d))"], { stdio: ["pipe", "pipe", "inherit"] });
+	// Should the echo process fail to start or die, the reading fails instead of waiting forever.
+	const failed = new Promise<never>((_resolve, reject) => {
+		child.once("error", reject);
+		child.once("exit", code => reject(new Error(`The calibration's echo process exited (${code}).`)));
+	});
+	failed.catch(() => undefined); // raced below
+	child.stdin.on("error", () => undefined); // a write to a dead process: reported by `failed`
 	try {
 		const samples: number[] = [];
 		for (let i = 0; i < WARMUP_ROUND_TRIPS + ROUND_TRIPS; i++) {
 			const startedAt = process.hrtime.bigint();
 			const echoed = once(child.stdout, "data");
 			child.stdin.write("x");
-			await echoed;
+			await Promise.race([echoed, failed]);
 			if (i >= WARMUP_ROUND_TRIPS) samples.push(Number(process.hrtime.bigint() - startedAt) / 1000);
 		}
 		samples.sort((a, b) => a - b);

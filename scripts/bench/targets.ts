@@ -51,13 +51,16 @@ export function checkTargets(result: ModeResult): TargetCheck[] {
 	const best = result.endToEnd.reduce((a, b) => (b.ordersPerSecond > a.ordersPerSecond ? b : a));
 	const bestLimit = result.databaseLimit.reduce((a, b) => (b.ordersPerSecond > a.ordersPerSecond ? b : a));
 	const saturationShare = best.ordersPerSecond / bestLimit.ordersPerSecond;
+	// The strict reading compares best with best, levels minutes apart; the same level's pair, seconds apart, is shown beside it.
+	const pairedLimit = result.databaseLimit.find(level => level.clients === best.clients);
+	const paired = pairedLimit ? `; ${percent(best.ordersPerSecond / pairedLimit.ordersPerSecond)} of the limit at ${best.clients} clients, measured right after` : "";
 	const rss = result.endToEnd.flatMap(level => level.resources.nodes).reduce((a, b) => (b.maxRssMb > a.maxRssMb ? b : a));
 	return [
 		{ target: `${lightLabel}: create→FINISHED p50 ≤ ${TARGETS.lightLoadP50Ms} ms`, measured: `${ms(light.createToFinal.p50)} ms`, met: light.createToFinal.p50 <= TARGETS.lightLoadP50Ms },
 		{ target: `${lightLabel}: create→FINISHED p99 ≤ ${TARGETS.lightLoadP99Ms} ms`, measured: `${ms(light.createToFinal.p99)} ms`, met: light.createToFinal.p99 <= TARGETS.lightLoadP99Ms },
 		{
 			target: `saturation throughput ≥ ${percent(TARGETS.saturationShareOfLimit)} of the database limit`,
-			measured: `${perSecond(best.ordersPerSecond)} orders/s (${best.clients} clients) of ${perSecond(bestLimit.ordersPerSecond)} (${bestLimit.clients} clients): ${percent(saturationShare)}`,
+			measured: `${perSecond(best.ordersPerSecond)} orders/s (${best.clients} clients) of ${perSecond(bestLimit.ordersPerSecond)} (${bestLimit.clients} clients): ${percent(saturationShare)}${paired}`,
 			met: saturationShare >= TARGETS.saturationShareOfLimit
 		},
 		{ target: `no process above ${TARGETS.maxRssMb} MB RSS`, measured: `largest: ${rss.name} ${megabytes(rss.maxRssMb)} MB`, met: rss.maxRssMb <= TARGETS.maxRssMb }
