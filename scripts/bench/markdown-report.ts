@@ -21,7 +21,7 @@ function machineSection(report: BenchReport): string {
 			["Machine", `${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGb} GB memory, ${machine.os}`],
 			[
 				"Machine speed at the start",
-				`process round trip over a pipe ${calibration.processRoundTripUs.toFixed(0)} µs (median), CPU loop ${calibration.cpuLoopMs.toFixed(0)} ms ` +
+				`process round trip over loopback TCP ${calibration.processRoundTripUs.toFixed(0)} µs (median), CPU loop ${calibration.cpuLoopMs.toFixed(0)} ms ` +
 					"(scripts/bench/machine-calibration.ts: compare runs by these; a shared machine's speed drifts)"
 			],
 			["Node.js", versions.node],
