@@ -6,13 +6,10 @@ import { Client } from "pg";
 import { PROJECT_ROOT } from "../../lib/paths";
 import { outboxOptionsFromEnv } from "../../mixins/outbox.mixin";
 import type { BenchConfig } from "./config";
-import { calibrateMachine, type MachineCalibration } from "./machine-calibration";
 import { rabbitmqVersion } from "./rabbitmq";
 
 export interface EnvironmentInfo {
 	machine: { cpus: number; cpuModel: string; memoryGb: number; os: string };
-	/** The machine's speed when the run started. */
-	calibration: MachineCalibration;
 	versions: { node: string; moleculer: string; rabbitmq: string };
 	/** The settings the services ran with (the environment's, else the defaults). */
 	serviceSettings: Record<string, string>;
@@ -36,7 +33,6 @@ export async function describeEnvironment(config: BenchConfig): Promise<Environm
 			memoryGb: Math.round(os.totalmem() / 2 ** 30),
 			os: osName()
 		},
-		calibration: await calibrateMachine(),
 		versions: { node: process.version, moleculer: moleculer.version, rabbitmq: await rabbitmqVersion(config.transporter) },
 		serviceSettings: {
 			OUTBOX_POLL_INTERVAL_MS: String(outbox.pollIntervalMs),

@@ -13,17 +13,12 @@ function table(header: string[], rows: string[][]): string {
 }
 
 function machineSection(report: BenchReport): string {
-	const { machine, calibration, versions, serviceSettings } = report.environment;
+	const { machine, versions, serviceSettings } = report.environment;
 	const postgres = report.modes.map(result => `${result.postgres.version} (${result.mode}; ${Object.entries(result.postgres.settings).map(([k, v]) => `${k}=${v}`).join(", ")})`);
 	return table(
 		["", ""],
 		[
 			["Machine", `${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGb} GB memory, ${machine.os}`],
-			[
-				"Machine speed at the start",
-				`process round trip over loopback TCP ${calibration.processRoundTripUs.toFixed(0)} µs (median), CPU loop ${calibration.cpuLoopMs.toFixed(0)} ms ` +
-					"(scripts/bench/machine-calibration.ts: compare runs by these; a shared machine's speed drifts)"
-			],
 			["Node.js", versions.node],
 			["PostgreSQL server", postgres.join("<br>")],
 			["RabbitMQ", versions.rabbitmq],

@@ -29,8 +29,6 @@ async function main(teardown: Teardown): Promise<void> {
 	const runId = randomBytes(3).toString("hex");
 	const startedAt = new Date();
 	const environment = await describeEnvironment(config);
-	const { processRoundTripUs, cpuLoopMs } = environment.calibration;
-	console.log(`bench | machine speed: process round trip ${processRoundTripUs.toFixed(0)} µs, CPU loop ${cpuLoopMs.toFixed(0)} ms`);
 	const modes: ModeResult[] = [];
 	for (const mode of config.modes) modes.push(await benchMode(mode, config, runId, teardown));
 	const relay = config.relayEvents > 0 ? await measureRelay(config, runId, teardown) : null;
