@@ -154,7 +154,7 @@ async function measureLevel(urls: { orders: string; payments: string }, clients:
 const FREE_CONNECTIONS_TIMEOUT_MS = 20_000;
 
 /**
- * Waits until the server can take `needed` more connections: the limit runs right after the
+ * Waits until the server can take `needed` more connections: the limit runs seconds after the
  * system's level, whose idle pooled connections may still be open.
  */
 async function awaitFreeConnections(adminUrl: string, needed: number): Promise<void> {

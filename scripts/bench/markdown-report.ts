@@ -208,7 +208,7 @@ ${machineSection(report)}
   one connection per client and one for the confirmations, no messaging), on fresh databases migrated with the services' migrations: (i) order + outbox
   row; (ii) inbox row, payment lookup, debit, payment row, outbox row; (iii) inbox row, order status; and the outbox
   confirmations, batched as the consumers batch them (one UPDATE per database every 50 ms). Each level of it is measured
-  right after the same level end to end, the system idle meanwhile, so that a ratio compares measurements taken seconds
+  right before or after the same level end to end (alternately), the system idle meanwhile, so that a ratio compares measurements taken seconds
   apart (this shared machine's speed drifts; the cluster, with its many processes and hops, suffers most from it). The ratio is end-to-end orders/s over this limit at the same number of clients. It leaves out what the
   system needs on top: the relays' claim statements (one per event, batched under load) and the messaging itself.
 - **Hops**: the timestamps the system writes anyway (order row inserted and updated, each outbox row's claim, the start of

@@ -1,9 +1,9 @@
 /**
  * One deployment, measured: its system started, users prepared, then at each concurrency level
- * the system driven end to end (with the hop timings at the lowest level) and, right after, the
- * database limit at the same level on the same Postgres server, while the system idles. Measured
- * in pairs, seconds apart, so that a change in the shared machine's speed during the run (seen:
- * 1.3-1.5× within half an hour) moves both sides of a ratio alike.
+ * the system driven end to end (with the hop timings at the lowest level) and, right before or
+ * after, the database limit at the same level on the same Postgres server, while the system
+ * idles. Measured in pairs, seconds apart, so that a ratio compares the two under the same
+ * conditions of the shared machine, whose speed drifts during a run.
  */
 import type { BenchConfig, Mode } from "./config";
 import { prepareDatabaseLimit } from "./database-limit";
@@ -41,15 +41,19 @@ export async function benchMode(mode: Mode, config: BenchConfig, runId: string, 
 		const endToEnd: EndToEndLevel[] = [];
 		const databaseLimit: DatabaseLimitLevel[] = [];
 		let lightLoadHops: ModeResult["lightLoadHops"] = null;
-		for (const clients of config.levels) {
+		for (const [index, clients] of config.levels.entries()) {
+			// Which side goes first alternates: what one side leaves Postgres to do afterwards (autovacuum
+			// of the tables it churned) then falls on either side alike.
+			const limitFirst = index % 2 === 1;
+			if (limitFirst) databaseLimit.push(await limit.measure(clients, warmupMs, measureMs));
 			const run = await runEndToEndLevel(system.gatewayUrl, users.slice(0, clients), warmupMs, measureMs, new ResourceSampler(system.nodes));
 			console.log(describeLevel(mode, run.figures));
 			endToEnd.push(run.figures);
-			if (clients === config.levels[0]) {
+			if (index === 0) {
 				const hops = await measureHops(system.databaseUrls, run.timelines);
 				lightLoadHops = hops && { clients, ...hops };
 			}
-			databaseLimit.push(await limit.measure(clients, warmupMs, measureMs));
+			if (!limitFirst) databaseLimit.push(await limit.measure(clients, warmupMs, measureMs));
 		}
 		return { mode, postgres, endToEnd, databaseLimit, lightLoadHops };
 	} finally {

@@ -53,7 +53,7 @@ export function checkTargets(result: ModeResult): TargetCheck[] {
 	const saturationShare = best.ordersPerSecond / bestLimit.ordersPerSecond;
 	// The strict reading compares best with best, levels minutes apart; the same level's pair, seconds apart, is shown beside it.
 	const pairedLimit = result.databaseLimit.find(level => level.clients === best.clients);
-	const paired = pairedLimit ? `; ${percent(best.ordersPerSecond / pairedLimit.ordersPerSecond)} of the limit at ${best.clients} clients, measured right after` : "";
+	const paired = pairedLimit ? `; ${percent(best.ordersPerSecond / pairedLimit.ordersPerSecond)} of the limit at ${best.clients} clients, measured seconds apart` : "";
 	const rss = result.endToEnd.flatMap(level => level.resources.nodes).reduce((a, b) => (b.maxRssMb > a.maxRssMb ? b : a));
 	return [
 		{ target: `${lightLabel}: create→FINISHED p50 ≤ ${TARGETS.lightLoadP50Ms} ms`, measured: `${ms(light.createToFinal.p50)} ms`, met: light.createToFinal.p50 <= TARGETS.lightLoadP50Ms },
