@@ -4,6 +4,9 @@
  */
 import type { SqlQuery } from "./sql";
 
+/** A delay's jitter: a random share between half and all of it, so the retries of a burst spread out. */
+const JITTER = "(0.5 + random() / 2)";
+
 export interface OutboxRow {
 	id: string;
 	event_name: string;
@@ -21,7 +24,7 @@ export function insertOutboxEvent(eventName: string, targetGroup: string, payloa
 	return {
 		name: "outbox.insertOutboxEvent",
 		text: `INSERT INTO outbox_events (event_name, target_group, payload, attempts, last_emitted_at, next_attempt_at)
-			VALUES ($1::text, $2::text, $3::jsonb, 1, now(), now() + make_interval(secs => $4::float8 * (0.5 + random() / 2) / 1000))
+			VALUES ($1::text, $2::text, $3::jsonb, 1, now(), now() + make_interval(secs => $4::float8 * ${JITTER} / 1000))
 			RETURNING id, event_name, target_group, payload, attempts`,
 		values: [eventName, targetGroup, JSON.stringify(payload), leaseMs]
 	};
@@ -53,7 +56,7 @@ export function claimDueEvents(limit: number, retry: RetryPolicy): SqlQuery {
 			SET attempts = o.attempts + 1,
 				last_emitted_at = now(),
 				next_attempt_at = now() + make_interval(secs =>
-					least($3::float8, $2::float8 * power(2, least(o.attempts, 30))) * (0.5 + random() / 2) / 1000)
+					least($3::float8, $2::float8 * power(2, least(o.attempts, 30))) * ${JITTER} / 1000)
 			FROM due WHERE o.id = due.id
 			RETURNING o.id, o.event_name, o.target_group, o.payload, o.attempts`,
 		values: [limit, retry.baseMs, retry.maxMs]

@@ -44,8 +44,11 @@ import { OUTBOX_DUE_CHANNEL } from "../migrations/shared/outbox-due-notification
 import type { DbMethods, DbTransaction } from "./db.mixin";
 import { CONFIRMATION_INTERVAL_MS } from "./inbox.mixin";
 
-/** The shortest first retry delay: well above the time confirmations take under load, or every event would be re-emitted. */
-const MIN_RETRY_BASE_MS = 200;
+/**
+ * The shortest first retry delay: the first re-emit comes after half of it at the earliest, which
+ * must leave twice the time confirmations wait under load, or confirmed events would be re-emitted.
+ */
+const MIN_RETRY_BASE_MS = 4 * CONFIRMATION_INTERVAL_MS;
 
 /** How often a relay with a backlog looks whether its last batch was applied. */
 const FLOW_CONTROL_CHECK_MS = 10;
