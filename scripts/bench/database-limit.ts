@@ -20,6 +20,7 @@ import { ORDER_STATUSES, finishOrder, insertOrder } from "../../lib/orders-sql";
 import { confirmEvents, insertOutboxEvent } from "../../lib/outbox-sql";
 import { debitAccount, insertPayment, selectPayment } from "../../lib/payments-sql";
 import { CONFIRMATION_INTERVAL_MS } from "../../mixins/inbox.mixin";
+import { outboxOptionsFromEnv } from "../../mixins/outbox.mixin";
 import { ordersMigrations } from "../../migrations/orders";
 import { paymentsMigrations } from "../../migrations/payments";
 import { runMigrations } from "../../lib/migrate";
@@ -55,8 +56,8 @@ async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promis
 	}
 }
 
-/** The services' default first retry delay, which the outbox writes as the writer's lease. */
-const LEASE_MS = 1000;
+/** The lease the services' outbox writes each new row with: their first retry delay. */
+const LEASE_MS = outboxOptionsFromEnv().retry.baseMs;
 
 /** Event ids applied and not yet confirmed, by the database of their outbox. */
 type Unconfirmed = Record<keyof Pools, string[]>;
@@ -178,6 +179,11 @@ async function awaitFreeConnections(adminUrl: string, needed: number): Promise<v
 	}
 }
 
+/** The limit at one concurrency level, on databases prepared once. */
+export interface DatabaseLimit {
+	measure(clients: number, warmupMs: number, measureMs: number): Promise<DatabaseLimitLevel>;
+}
+
 /** Fresh databases on the server behind `adminUrl` (named after `prefix`), migrated and seeded for `maxClients` clients; the teardown drops them. */
 export async function prepareDatabaseLimit(adminUrl: string, prefix: string, maxClients: number, teardown: Teardown): Promise<DatabaseLimit> {
 	const names = [`${prefix}_limit_orders`, `${prefix}_limit_payments`];
@@ -194,22 +200,15 @@ export async function prepareDatabaseLimit(adminUrl: string, prefix: string, max
 	} finally {
 		await seed.end();
 	}
-	return new DatabaseLimit(adminUrl, { orders, payments });
-}
-
-export class DatabaseLimit {
-	constructor(
-		private readonly adminUrl: string,
-		private readonly urls: { orders: string; payments: string }
-	) {}
-
-	async measure(clients: number, warmupMs: number, measureMs: number): Promise<DatabaseLimitLevel> {
-		await awaitFreeConnections(this.adminUrl, 2 * poolSize(clients));
-		const level = await measureLevel(this.urls, clients, warmupMs, measureMs);
-		console.log(
-			`bench | database limit, ${clients} client(s): ${level.ordersPerSecond.toFixed(0)} orders/s, p50 ${level.createToFinal.p50.toFixed(1)} ms` +
-				(level.firstError ? ` (errors: ${level.errors}; first: ${level.firstError})` : "")
-		);
-		return level;
-	}
+	return {
+		async measure(clients, warmupMs, measureMs) {
+			await awaitFreeConnections(adminUrl, 2 * poolSize(clients));
+			const level = await measureLevel({ orders, payments }, clients, warmupMs, measureMs);
+			console.log(
+				`bench | database limit, ${clients} client(s): ${level.ordersPerSecond.toFixed(0)} orders/s, p50 ${level.createToFinal.p50.toFixed(1)} ms` +
+					(level.firstError ? ` (errors: ${level.errors}; first: ${level.firstError})` : "")
+			);
+			return level;
+		}
+	};
 }

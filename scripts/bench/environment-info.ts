@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { Client } from "pg";
 import { PROJECT_ROOT } from "../../lib/paths";
+import { POOL_MAX } from "../../mixins/db.mixin";
 import { outboxOptionsFromEnv } from "../../mixins/outbox.mixin";
 import type { BenchConfig } from "./config";
 import { rabbitmqVersion } from "./rabbitmq";
@@ -38,7 +39,7 @@ export async function describeEnvironment(config: BenchConfig): Promise<Environm
 			OUTBOX_POLL_INTERVAL_MS: String(outbox.pollIntervalMs),
 			OUTBOX_BATCH_SIZE: String(outbox.batchSize),
 			OUTBOX_RETRY_BASE_MS: String(outbox.retry.baseMs),
-			DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX ?? "10 (default)",
+			DATABASE_POOL_MAX: String(POOL_MAX),
 			"AMQP prefetch": "10 (moleculer.config.ts)",
 			LOGLEVEL: "warn",
 			RATE_LIMIT_PER_MINUTE: "0 (off)"

@@ -6,6 +6,7 @@
  * Orders whose events were emitted more than once are left out (a re-emit rewrites the claim time).
  */
 import { Client } from "pg";
+import { epochMs } from "./clock";
 import type { OrderTimeline } from "./end-to-end-load";
 import type { HopTiming } from "./results";
 import { percentile } from "./stats";
@@ -34,8 +35,6 @@ interface OrderPath {
 	resultReceived: number;
 	orderFinished: number;
 }
-
-const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
 
 async function queryRows<T>(url: string, text: string, values: unknown[]): Promise<T[]> {
 	const client = new Client({ connectionString: url });

@@ -30,7 +30,7 @@ function machineSection(report: BenchReport): string {
 					`BENCH_MODES=${report.config.modes.join(",")}, BENCH_RELAY_EVENTS=${report.config.relayEvents}, BENCH_RELAY_SAMPLES=${report.config.relaySamples}, ` +
 					`BENCH_SOAK_SECONDS=${report.config.soakSeconds}, BENCH_SOAK_CLIENTS=${report.config.soakClients}, BENCH_SOAK_WINDOW_SECONDS=${report.config.soakWindowSeconds}`
 			],
-			["Command", `\`${report.command}\` (${report.startedAt.toISOString()}, ${report.durationSeconds} s)`]
+			["Command", `\`npm run bench\` (${report.startedAt.toISOString()}, ${report.durationSeconds} s)`]
 		]
 	);
 }

@@ -16,7 +16,7 @@ import { outboxOptionsFromEnv } from "../../mixins/outbox.mixin";
 import { ordersMigrations } from "../../migrations/orders";
 import { paymentsMigrations } from "../../migrations/payments";
 import { runMigrations } from "../../lib/migrate";
-import { sleep, wallClockMs } from "./clock";
+import { epochMs, sleep, wallClockMs } from "./clock";
 import type { BenchConfig } from "./config";
 import { freePort } from "../free-port";
 import { waitUntilNamespaceQueuesEmpty } from "./rabbitmq";
@@ -33,7 +33,6 @@ const BURST_TIMEOUT_MS = 180_000;
 const SAMPLE_POLL_MS = 5;
 const SAMPLE_TIMEOUT_MS = 30_000;
 
-const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
 
 interface BurstPoll {
 	unclaimed: number;

@@ -92,8 +92,6 @@ export interface SoakWindow {
 }
 
 export interface SoakResult {
-	clients: number;
-	windowSeconds: number;
 	windows: SoakWindow[];
 	/** RabbitMQ queues of the namespace when the load started and when it ended. */
 	queuesAtStart: number;
@@ -105,7 +103,6 @@ export interface SoakResult {
 export interface BenchReport {
 	startedAt: Date;
 	durationSeconds: number;
-	command: string;
 	config: BenchConfig;
 	environment: EnvironmentInfo;
 	modes: ModeResult[];

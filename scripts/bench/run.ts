@@ -20,7 +20,6 @@ import { measureSoak } from "./soak";
 import type { BenchReport, ModeResult } from "./results";
 import { Teardown } from "./teardown";
 
-const COMMAND = "npm run bench";
 
 async function main(teardown: Teardown): Promise<void> {
 	const config = benchConfigFromEnv();
@@ -34,7 +33,7 @@ async function main(teardown: Teardown): Promise<void> {
 	const relay = config.relayEvents > 0 ? await measureRelay(config, runId, teardown) : null;
 	const soak = config.soakSeconds > 0 ? await measureSoak(config, runId, teardown) : null;
 
-	const report: BenchReport = { startedAt, durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000), command: COMMAND, config, environment, modes, relay, soak };
+	const report: BenchReport = { startedAt, durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000), config, environment, modes, relay, soak };
 	printSummary(report);
 	writeFileSync(path.join(PROJECT_ROOT, "docs/BENCHMARKS.md"), renderMarkdown(report));
 	writeFileSync(path.join(PROJECT_ROOT, "docs/benchmark-latency.svg"), renderLatencyChart(report));

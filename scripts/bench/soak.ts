@@ -98,8 +98,6 @@ export async function measureSoak(config: BenchConfig, runId: string, teardown: 
 		const serviceInstances = CLUSTER_NODES.filter(node => node.services !== "api").length;
 		const databaseConnectionCeiling = serviceInstances * (POOL_MAX + 1);
 		return {
-			clients: config.soakClients,
-			windowSeconds: config.soakWindowSeconds,
 			windows,
 			queuesAtStart: queuesAtStart.length,
 			queuesAtEnd: queuesAtEnd.length,

@@ -24,7 +24,7 @@ export interface TargetCheck {
 }
 
 /** End-to-end throughput as a share of the database limit at the same number of clients. */
-export function shareOfLimit(result: ModeResult, level: EndToEndLevel): number {
+function shareOfLimit(result: ModeResult, level: EndToEndLevel): number {
 	const limit = result.databaseLimit.find(l => l.clients === level.clients);
 	return limit ? level.ordersPerSecond / limit.ordersPerSecond : Number.NaN;
 }
@@ -35,7 +35,7 @@ export function throughputAndLatencyCells(result: ModeResult, level: EndToEndLev
 	return [
 		perSecond(level.ordersPerSecond),
 		perSecond(limit?.ordersPerSecond ?? Number.NaN),
-		percent(shareOfLimit(result, level)),
+		percent(level.ordersPerSecond / (limit?.ordersPerSecond ?? Number.NaN)),
 		ms(level.createToFinal.p50),
 		ms(level.createToFinal.p95),
 		ms(level.createToFinal.p99),
@@ -52,8 +52,8 @@ export function checkTargets(result: ModeResult): TargetCheck[] {
 	const bestLimit = result.databaseLimit.reduce((a, b) => (b.ordersPerSecond > a.ordersPerSecond ? b : a));
 	const saturationShare = best.ordersPerSecond / bestLimit.ordersPerSecond;
 	// The strict reading compares best with best, levels minutes apart; the same level's pair, seconds apart, is shown beside it.
-	const pairedLimit = result.databaseLimit.find(level => level.clients === best.clients);
-	const paired = pairedLimit ? `; ${percent(best.ordersPerSecond / pairedLimit.ordersPerSecond)} of the limit at ${best.clients} clients, measured seconds apart` : "";
+	const pairedShare = shareOfLimit(result, best);
+	const paired = Number.isNaN(pairedShare) ? "" : `; ${percent(pairedShare)} of the limit at ${best.clients} clients, measured seconds apart`;
 	const rss = result.endToEnd.flatMap(level => level.resources.nodes).reduce((a, b) => (b.maxRssMb > a.maxRssMb ? b : a));
 	return [
 		{ target: `${lightLabel}: create→FINISHED p50 ≤ ${TARGETS.lightLoadP50Ms} ms`, measured: `${ms(light.createToFinal.p50)} ms`, met: light.createToFinal.p50 <= TARGETS.lightLoadP50Ms },

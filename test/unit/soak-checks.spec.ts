@@ -24,7 +24,7 @@ function window(index: number, change: Partial<SoakWindow> & { rssMb?: number; f
 }
 
 function soak(windows: SoakWindow[], queuesAtEnd = 81): SoakResult {
-	return { clients: 8, windowSeconds: 15, windows, queuesAtStart: 81, queuesAtEnd, databaseConnectionCeiling: 44 };
+	return { windows, queuesAtStart: 81, queuesAtEnd, databaseConnectionCeiling: 44 };
 }
 
 const failed = (result: SoakResult) => checkSoak(result).filter(check => !check.met).map(check => check.target);
