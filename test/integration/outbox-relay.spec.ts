@@ -1,9 +1,9 @@
 /**
  * The relay on rows its service did not emit itself (real Postgres, the whole system in one
  * process). The relays poll only every ten minutes here, so an event emitted within seconds was
- * woken by a Postgres notification: a row made due by another program, one made due while the
- * notification connection was down (caught up on reconnection), and no notification on the normal
- * path. A backlog is emitted at the pace the consumer applies it, not re-emitted while it queues.
+ * woken by a Postgres notification: a row made due by another program or by an operator's UPDATE,
+ * one made due while the notification connection was down (caught up on reconnection), and no
+ * notification on the normal path. A backlog is emitted at the pace the consumer applies it, not re-emitted while it queues.
  */
 import { randomUUID } from "node:crypto";
 import { Client } from "pg";
@@ -53,6 +53,18 @@ describe("relays woken by notifications", () => {
 		const status = await system.brokers.orders.call<{ listeningForDueEvents: boolean }, object>("orders.outboxStatus", {});
 		expect(status.listeningForDueEvents).toBe(true);
 		const orderId = await orderWrittenElsewhere();
+		expect(await waitForOrderEnd(system, user, orderId, PROMPTLY_MS)).toMatchObject({ status: "FINISHED" });
+	});
+
+	it("emits a leased row at once when an operator makes it due", async () => {
+		const orderId = randomUUID();
+		const [row] = await system.sql(
+			"orders",
+			`WITH o AS (INSERT INTO orders (id, user_id, amount_minor, description) VALUES ($1, $2, 100, 'made due by hand'))
+			INSERT INTO outbox_events (event_name, target_group, payload, next_attempt_at) VALUES ($3, 'payments', $4, now() + interval '1 hour') RETURNING id`,
+			[orderId, user, EVENTS.PAYMENT_REQUESTED, JSON.stringify({ orderId, userId: user, amountMinor: 100 })]
+		);
+		await system.sql("orders", "UPDATE outbox_events SET next_attempt_at = now() WHERE id = $1", [row.id]);
 		expect(await waitForOrderEnd(system, user, orderId, PROMPTLY_MS)).toMatchObject({ status: "FINISHED" });
 	});
 
