@@ -47,7 +47,6 @@ export async function stopEmbeddedPostgres(): Promise<void> {
 	if (server) await server.stop();
 }
 
-
 /** Creates the URL's database when it does not exist yet (connecting to the `postgres` database). */
 export async function createDatabaseIfMissing(url: string): Promise<void> {
 	const target = new URL(url);

@@ -238,9 +238,9 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 			 * then these events are due again anyway.
 			 */
 			async awaitConsumers(eventIds: string[]) {
-				const deadline = Date.now() + options.retry.baseMs / 2;
+				const deadline = performance.now() + options.retry.baseMs / 2;
 				const enough = Math.floor(eventIds.length / 2);
-				while (!this.outboxStopping && Date.now() < deadline) {
+				while (!this.outboxStopping && performance.now() < deadline) {
 					const [{ unconfirmed }] = await this.queryRows<{ unconfirmed: number }>(countUnconfirmed(eventIds));
 					if (unconfirmed <= enough) return;
 					await new Promise(resolve => setTimeout(resolve, FLOW_CONTROL_CHECK_MS));

@@ -66,12 +66,10 @@ function startNode(id: string, services: string, index: number): Node {
 	return node;
 }
 
-
 async function restart(id: string): Promise<void> {
 	const index = CLUSTER_NODES.findIndex(node => node.id === id);
-	const node = startNode(id, CLUSTER_NODES[index].services, index);
+	startNode(id, CLUSTER_NODES[index].services, index);
 	await waitFor(`${id} to be ready`, async () => (await fetch(`http://127.0.0.1:${port + 1 + index}/ready`).catch(() => null))?.ok, 60_000);
-	void node;
 }
 
 function kill(id: string): void {
