@@ -1,7 +1,8 @@
 /**
  * The database mixin's transactions and statements on real Postgres (the whole system in one
- * process): a failed transaction is never reported as committed, and the statements every order
- * runs are prepared statements of their connection.
+ * process): a failed transaction is never reported as committed, a connection that died is not
+ * handed out again, a failing after-commit callback does not fail the committed work, and the
+ * statements every order runs are prepared statements of their connection.
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,6 +36,38 @@ describe("a transaction whose statement failed", () => {
 		// Its connection went back to the pool outside any transaction.
 		const [row] = await orders.withTransaction(tx => orders.queryRows<{ ok: number }>({ text: "SELECT 1 AS ok", values: [] }, tx));
 		expect(row.ok).toBe(1);
+	});
+});
+
+describe("a transaction whose connection died", () => {
+	it("fails, and the pool hands out live connections afterwards, never the dead one", async () => {
+		let deadPid = 0;
+		const attempt = orders.withTransaction(async tx => {
+			const [{ pid }] = await orders.queryRows<{ pid: number }>({ text: "SELECT pg_backend_pid() AS pid", values: [] }, tx);
+			deadPid = pid;
+			// The server ends this very session: the work fails, and so does its ROLLBACK.
+			await orders.queryRows({ text: "SELECT pg_terminate_backend(pg_backend_pid())", values: [] }, tx);
+		});
+		await expect(attempt).rejects.toThrow();
+		const pids = await Promise.all(
+			Array.from({ length: 3 }, () => orders.withTransaction(async tx => (await orders.queryRows<{ pid: number }>({ text: "SELECT pg_backend_pid() AS pid", values: [] }, tx))[0].pid))
+		);
+		expect(pids).not.toContain(deadPid);
+	});
+});
+
+describe("an after-commit callback that throws", () => {
+	it("leaves the committed transaction's result to its caller, and the others run", async () => {
+		let second = false;
+		const result = await orders.withTransaction(async tx => {
+			tx.afterCommit(() => {
+				throw new Error("a callback's own failure");
+			});
+			tx.afterCommit(() => (second = true));
+			return "committed";
+		});
+		expect(result).toBe("committed");
+		expect(second).toBe(true);
 	});
 });
 
