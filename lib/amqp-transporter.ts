@@ -6,10 +6,12 @@
  *   `transientEvents`: those whose loss the system repairs anyway (a lost confirmation means one
  *   more re-emit), where a disk write per message would buy nothing;
  * - the frames written in one tick leave in one write: amqplib writes every frame (each publish,
- *   each ack) with its own system call, and on loopback each one costs as much as a small query.
+ *   each ack) with its own system call, and on loopback each one costs as much as a small query;
+ * - an event for one group is sent as it is: Moleculer deep-copies an event's packet, payload
+ *   included, for each of its groups, to give each copy that one group.
  */
 import type { Writable } from "node:stream";
-import { Transporters } from "moleculer";
+import { Transporters, type Packet as Packets } from "moleculer";
 
 const EVENT_PACKET = "EVENT"; // Moleculer's PACKET_EVENT
 
@@ -68,6 +70,16 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 		const socket = (this as unknown as AmqplibConnectionHolder).connection?.connection?.stream;
 		if (socket) coalesceWritesPerTick(socket);
 		return super.onConnected(wasReconnect);
+	}
+
+	override prepublish(packet: Packets.Packet<Packets.PacketPayload>): Promise<void> {
+		const groups = (packet.payload as Partial<Packets.PacketEventPayload>).groups;
+		if (this.connected && packet.type === EVENT_PACKET && packet.target == null && groups?.length === 1) {
+			// As the parent sends a grouped event: to the group's queue, without waiting for it.
+			void this.publishBalancedEvent(packet as Packets.Packet<Packets.PacketEventPayload>, groups[0]);
+			return Promise.resolve();
+		}
+		return super.prepublish(packet);
 	}
 
 	override send(topic: string, data: Buffer, meta: { packet?: SentPacket } & Record<string, unknown>): Promise<void> {

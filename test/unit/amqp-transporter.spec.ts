@@ -1,7 +1,7 @@
 /**
  * Which messages RabbitMQ is asked to persist (events yes, but for the transient ones; requests
- * and responses no), and the writes of one tick leaving in one system call (on a real loopback
- * socket).
+ * and responses no), an event for one group sent without a copy, and the writes of one tick
+ * leaving in one system call (on a real loopback socket).
  */
 import { once } from "node:events";
 import net from "node:net";
@@ -56,6 +56,46 @@ describe("the AMQP transporter", () => {
 			[EVENTS.OUTBOX_REJECTED]: false,
 			[EVENTS.ORDER_STATUS_CHANGED]: false
 		});
+	});
+});
+
+describe("the AMQP transporter's grouped events", () => {
+	function connectedTransporter() {
+		const transporter = new EventDurableAmqpTransporter({ url: "amqp://unused", messageOptions: { persistent: true } });
+		const sent: { topic: string; packet: unknown; body: Record<string, unknown> }[] = [];
+		Object.assign(transporter as unknown as Record<string, unknown>, {
+			broker: { Promise, PROTOCOL_VERSION: "5", serializer: { serialize: (payload: unknown) => Buffer.from(JSON.stringify(payload)) } },
+			nodeID: "node-1",
+			prefix: "MOL",
+			connected: true
+		});
+		transporter.send = async (topic, data, meta) => void sent.push({ topic, packet: meta.packet, body: JSON.parse(String(data)) });
+		return { transporter, sent };
+	}
+	const eventPacket = (groups: string[]) =>
+		({ type: "EVENT", target: null, payload: { event: "payment.requested", data: { eventId: "e-1", payload: { amountMinor: 100 } }, groups } }) as unknown as Parameters<
+			EventDurableAmqpTransporter["prepublish"]
+		>[0];
+
+	it("sends an event for one group as it is, to that group's queue, without a copy", async () => {
+		const { transporter, sent } = connectedTransporter();
+		const packet = eventPacket(["payments"]);
+		await transporter.prepublish(packet);
+		expect(sent).toHaveLength(1);
+		expect(sent[0].topic).toBe("MOL.EVENTB.payments.payment.requested");
+		expect(sent[0].packet).toBe(packet); // Moleculer's own path sends a deep copy
+		expect(sent[0].body).toMatchObject({ event: "payment.requested", groups: ["payments"], data: { eventId: "e-1", payload: { amountMinor: 100 } }, sender: "node-1" });
+	});
+
+	it("leaves events for several groups, and sending while disconnected, to Moleculer", async () => {
+		const { transporter, sent } = connectedTransporter();
+		await transporter.prepublish(eventPacket(["orders", "payments"]));
+		expect(sent.map(message => [message.topic, (message.body as { groups: string[] }).groups])).toEqual([
+			["MOL.EVENTB.orders.payment.requested", ["orders"]],
+			["MOL.EVENTB.payments.payment.requested", ["payments"]]
+		]);
+		(transporter as unknown as { connected: boolean }).connected = false;
+		await expect(transporter.prepublish(eventPacket(["payments"]))).rejects.toThrow(/disconnected/);
 	});
 });
 
