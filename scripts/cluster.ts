@@ -8,7 +8,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import readline from "node:readline";
-import { CLUSTER_NODES, spawnRunner } from "./runner-process";
+import { CLUSTER_NODES, spawnRunner, type ClusterNode } from "./runner-process";
 
 const shared: NodeJS.ProcessEnv = {
 	TRANSPORTER: process.env.TRANSPORTER ?? "amqp://guest:guest@127.0.0.1:5672",
@@ -24,7 +24,7 @@ let stopping = false;
 /** A node exited on its own, or did not stop cleanly: the cluster's exit code says so. */
 let failed = false;
 
-function startNode({ id, services }: (typeof CLUSTER_NODES)[number], index: number): ChildProcess {
+function startNode({ id, services }: ClusterNode, index: number): ChildProcess {
 	const child = spawnRunner(
 		{
 			...shared,

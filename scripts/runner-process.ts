@@ -13,14 +13,25 @@ const ROOT = path.resolve(__dirname, "..");
  */
 const NODE_FLAGS = ["--max-semi-space-size=8"];
 
-/** The cluster as it runs in production (and in `npm run cluster`): a gateway, two orders and two payments instances, in start order. */
-export const CLUSTER_NODES: readonly { id: string; services: string }[] = Object.freeze([
-	{ id: "api-1", services: "api" },
-	{ id: "orders-1", services: "orders" },
-	{ id: "orders-2", services: "orders" },
-	{ id: "payments-1", services: "payments" },
-	{ id: "payments-2", services: "payments" }
-]);
+export interface ClusterNode {
+	id: string;
+	services: string;
+}
+
+/** A cluster's nodes in start order: the gateway, then `instancesPerService` orders and payments instances. */
+export function clusterNodes(instancesPerService: number): readonly ClusterNode[] {
+	const instances = (service: string) => Array.from({ length: instancesPerService }, (_, index) => ({ id: `${service}-${index + 1}`, services: service }));
+	return Object.freeze([{ id: "api-1", services: "api" }, ...instances("orders"), ...instances("payments")]);
+}
+
+/**
+ * Instances of each service in production (and in `npm run cluster`): two, so that a stopped or
+ * crashed instance leaves one consuming, and the competing consumers and relays are exercised.
+ */
+export const PRODUCTION_INSTANCES_PER_SERVICE = 2;
+
+/** The cluster as it runs in production: a gateway, two orders and two payments instances. */
+export const CLUSTER_NODES = clusterNodes(PRODUCTION_INSTANCES_PER_SERVICE);
 
 export interface RunnerProcessOptions {
 	/** Its own process group: a Ctrl-C in the terminal then reaches only its parent. */

@@ -3,6 +3,10 @@
  * - BENCH_SECONDS (8): measured seconds per concurrency level, after BENCH_WARMUP_SECONDS (2);
  * - BENCH_LEVELS (1,4,16,32): closed-loop clients per level;
  * - BENCH_MODES (cluster,embedded): which deployments to drive;
+ * - BENCH_CLUSTER_INSTANCES (1): orders and payments instances in the cluster mode (one each suits
+ *   a 2-core machine; production runs two: see BENCH_SCALE_OUT_ROUNDS);
+ * - BENCH_SCALE_OUT_ROUNDS (2): rounds of the cluster at the highest level with that many instances
+ *   and with production's two, alternately; 0 skips them;
  * - BENCH_RELAY_EVENTS (2000): size of the outbox burst of the relay figures; 0 skips them;
  * - BENCH_RELAY_SAMPLES (20): single events committed one at a time for the relay latency;
  * - BENCH_SOAK_SECONDS (240): the long run on the cluster; 0 skips it;
@@ -18,6 +22,8 @@ export interface BenchConfig {
 	warmupSeconds: number;
 	levels: number[];
 	modes: Mode[];
+	clusterInstances: number;
+	scaleOutRounds: number;
 	relayEvents: number;
 	relaySamples: number;
 	soakSeconds: number;
@@ -50,6 +56,8 @@ export function benchConfigFromEnv(): BenchConfig {
 		warmupSeconds: wholeNumber("BENCH_WARMUP_SECONDS", 2, 0),
 		levels: [...new Set(levels)].sort((a, b) => a - b),
 		modes: modes as Mode[],
+		clusterInstances: wholeNumber("BENCH_CLUSTER_INSTANCES", 1, 1),
+		scaleOutRounds: wholeNumber("BENCH_SCALE_OUT_ROUNDS", 2, 0),
 		relayEvents: wholeNumber("BENCH_RELAY_EVENTS", 2000, 0),
 		relaySamples: wholeNumber("BENCH_RELAY_SAMPLES", 20, 1),
 		soakSeconds: wholeNumber("BENCH_SOAK_SECONDS", 240, 0),

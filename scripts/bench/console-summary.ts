@@ -31,7 +31,15 @@ export function printSummary(report: BenchReport): void {
 	for (const result of report.modes) {
 		for (const check of checkTargets(result)) console.log(`${check.met ? "met    " : "NOT MET"}  ${result.mode}: ${check.target}: ${check.measured}`);
 	}
-	for (const check of report.soak ? checkSoak(report.soak) : []) console.log(`${check.met ? "met    " : "NOT MET"}  cluster: ${check.target}: ${check.measured}`);
+	for (const check of report.soak ? checkSoak(report.soak) : []) console.log(`${check.met ? "met    " : "NOT MET"}  cluster as in production: ${check.target}: ${check.measured}`);
+	if (report.scaleOut) {
+		console.log(
+			`\n${table(
+				["round", "instances per service", "orders/s", "c→f p50", "c→f p99", "CPU ms/order"],
+				report.scaleOut.runs.map(run => [String(run.round), String(run.instancesPerService), perSecond(run.ordersPerSecond), ms(run.createToFinal.p50), ms(run.createToFinal.p99), ms(run.cpuMsPerOrder)])
+			)}\n(the cluster at ${report.scaleOut.clients} clients, in turn)`
+		);
+	}
 	if (report.relay) {
 		console.log(
 			`\n${table(

@@ -1,6 +1,9 @@
 /** docs/BENCHMARKS.md from a run's figures. */
 import { megabytes, ms, percent, perSecond } from "./format";
-import type { BenchReport, EndToEndLevel, ModeResult } from "./results";
+import { totalCpuMs } from "./resource-sampler";
+import { PRODUCTION_INSTANCES_PER_SERVICE } from "../runner-process";
+import type { Mode } from "./config";
+import type { BenchReport, EndToEndLevel, ModeResult, ScaleOutResult } from "./results";
 import { checkSoak, checkTargets, throughputAndLatencyCells } from "./targets";
 
 /** A cell's text, safe inside a table row (error messages may hold pipes or line breaks). */
@@ -27,7 +30,7 @@ function machineSection(report: BenchReport): string {
 			[
 				"Bench settings",
 				`BENCH_SECONDS=${report.config.seconds}, BENCH_WARMUP_SECONDS=${report.config.warmupSeconds}, BENCH_LEVELS=${report.config.levels.join(",")}, ` +
-					`BENCH_MODES=${report.config.modes.join(",")}, BENCH_RELAY_EVENTS=${report.config.relayEvents}, BENCH_RELAY_SAMPLES=${report.config.relaySamples}, ` +
+					`BENCH_MODES=${report.config.modes.join(",")}, BENCH_CLUSTER_INSTANCES=${report.config.clusterInstances}, BENCH_SCALE_OUT_ROUNDS=${report.config.scaleOutRounds}, BENCH_RELAY_EVENTS=${report.config.relayEvents}, BENCH_RELAY_SAMPLES=${report.config.relaySamples}, ` +
 					`BENCH_SOAK_SECONDS=${report.config.soakSeconds}, BENCH_SOAK_CLIENTS=${report.config.soakClients}, BENCH_SOAK_WINDOW_SECONDS=${report.config.soakWindowSeconds}`
 			],
 			["Command", `\`npm run bench\` (${report.startedAt.toISOString()}, ${report.durationSeconds} s)`]
@@ -57,8 +60,14 @@ function cpuTable(result: ModeResult, seconds: number): string {
 		["clients", ...nodeNames, "Postgres", "RabbitMQ", "bench client", "total"],
 		result.endToEnd.map(level => {
 			const { nodes, postgresCpuMs, rabbitmqCpuMs, benchCpuMs } = level.resources;
-			const total = nodes.reduce((sum, node) => sum + node.cpuMs, 0) + postgresCpuMs + rabbitmqCpuMs + benchCpuMs;
-			return [String(level.clients), ...nodes.map(node => perOrder(level, node.cpuMs)), perOrder(level, postgresCpuMs), perOrder(level, rabbitmqCpuMs), perOrder(level, benchCpuMs), perOrder(level, total)];
+			return [
+				String(level.clients),
+				...nodes.map(node => perOrder(level, node.cpuMs)),
+				perOrder(level, postgresCpuMs),
+				perOrder(level, rabbitmqCpuMs),
+				perOrder(level, benchCpuMs),
+				perOrder(level, totalCpuMs(level.resources))
+			];
 		})
 	);
 }
@@ -157,6 +166,39 @@ function observations(report: BenchReport): string[] {
 	return notes;
 }
 
+function clusterShape(instancesPerService: number): string {
+	return `gateway, ${instancesPerService}× orders, ${instancesPerService}× payments`;
+}
+
+function modeTitle(mode: Mode, report: BenchReport): string {
+	return mode === "cluster" ? `cluster (${clusterShape(report.config.clusterInstances)})` : mode;
+}
+
+/** Mean orders/s of the scale-out runs with `instances` per service. */
+function meanThroughput(scaleOut: ScaleOutResult, instances: number): number {
+	const runs = scaleOut.runs.filter(run => run.instancesPerService === instances);
+	return runs.reduce((sum, run) => sum + run.ordersPerSecond, 0) / runs.length;
+}
+
+function scaleOutSection(report: BenchReport): string {
+	const scaleOut = report.scaleOut;
+	if (!scaleOut) return "Not measured in this run (BENCH_SCALE_OUT_ROUNDS=0, no cluster mode, or the cluster already runs production's instances).";
+	const rows = scaleOut.runs.map(run => [
+		String(run.round),
+		clusterShape(run.instancesPerService),
+		perSecond(run.ordersPerSecond),
+		ms(run.createToFinal.p50),
+		ms(run.createToFinal.p99),
+		ms(run.cpuMsPerOrder)
+	]);
+	const [fewer, production] = [meanThroughput(scaleOut, report.config.clusterInstances), meanThroughput(scaleOut, PRODUCTION_INSTANCES_PER_SERVICE)];
+	return (
+		`${scaleOut.clients} clients; CPU ms/order counts every process of the cluster, Postgres, RabbitMQ and the bench's client.\n\n` +
+		`${table(["round", "cluster", "orders/s", "c→f p50", "p99", "CPU ms/order"], rows)}\n\n` +
+		`Mean throughput with production's ${PRODUCTION_INSTANCES_PER_SERVICE} instances per service: ${percent(production / fewer)} of that with ${report.config.clusterInstances} on this ${report.environment.machine.cpus}-core machine.`
+	);
+}
+
 function soakSection(report: BenchReport): string {
 	const soak = report.soak;
 	if (!soak) return "Not measured in this run (BENCH_SOAK_SECONDS=0).";
@@ -184,11 +226,11 @@ function soakSection(report: BenchReport): string {
 
 export function renderMarkdown(report: BenchReport): string {
 	const modeSections = report.modes.map(
-		result => `### ${result.mode}\n\n${endToEndTable(result)}\n\nCPU time per completed order (ms), during the measured window:\n\n${cpuTable(result, report.config.seconds)}`
+		result => `### ${modeTitle(result.mode, report)}\n\n${endToEndTable(result)}\n\nCPU time per completed order (ms), during the measured window:\n\n${cpuTable(result, report.config.seconds)}`
 	);
 	const targetRows = [
-		...report.modes.flatMap(result => checkTargets(result).map(check => [result.mode, check.target, check.measured, check.met ? "met" : "**not met**"])),
-		...(report.soak ? checkSoak(report.soak).map(check => ["cluster", check.target, check.measured, check.met ? "met" : "**not met**"]) : [])
+		...report.modes.flatMap(result => checkTargets(result).map(check => [modeTitle(result.mode, report), check.target, check.measured, check.met ? "met" : "**not met**"])),
+		...(report.soak ? checkSoak(report.soak).map(check => [`cluster (${clusterShape(PRODUCTION_INSTANCES_PER_SERVICE)})`, check.target, check.measured, check.met ? "met" : "**not met**"]) : [])
 	];
 	return `# Benchmarks
 
@@ -201,8 +243,8 @@ ${machineSection(report)}
 - **End to end**: closed-loop clients over HTTP through the gateway, each its own user with an account and a large balance,
   each with its live channel (\`GET /api/events\`) open before the level starts. A client posts an order and waits until the
   push with its final status arrives, then posts the next. Latency = push arrival − POST start; orders/s = final statuses
-  arriving in the ${report.config.seconds} s window after a ${report.config.warmupSeconds} s warm-up. Modes: **cluster** (gateway, 2× orders,
-  2× payments, separate processes, RabbitMQ, the machine's Postgres) and **embedded** (the default \`npm start\`: one process,
+  arriving in the ${report.config.seconds} s window after a ${report.config.warmupSeconds} s warm-up. Modes: **cluster** (${clusterShape(report.config.clusterInstances)},
+  separate processes, RabbitMQ, the machine's Postgres) and **embedded** (the default \`npm start\`: one process,
   embedded Postgres). RSS is the peak VmRSS of each process during the window; CPU is from /proc.
 - **Database limit**: the same transactions per order, built by the services' own SQL builders (so with the same prepared statements) and run directly with \`pg\` on the same server (one pool per database with
   one connection per client and one for the confirmations, no messaging), on fresh databases migrated with the services' migrations: (i) order + outbox
@@ -219,7 +261,9 @@ ${machineSection(report)}
   (first claim → last confirmation), and how long until every outbox was confirmed and every queue empty; then, on the
   settled system, ${report.config.relaySamples} single rows, committed one at a time at random moments relative
   to the poll timers (so that a poll cannot pass for a notification), give the latencies, all from database timestamps on one server clock.
-- **Long run**: the cluster under ${report.config.soakClients} closed-loop clients for ${report.config.soakSeconds} s, in ${report.config.soakWindowSeconds} s windows; at
+- **Instances per service**: the cluster as above and as production runs it (${clusterShape(PRODUCTION_INSTANCES_PER_SERVICE)}),
+  both started side by side, driven in turn at the highest level for ${report.config.scaleOutRounds} round(s), the order alternating by round.
+- **Long run**: the cluster as production runs it (${clusterShape(PRODUCTION_INSTANCES_PER_SERVICE)}) under ${report.config.soakClients} closed-loop clients for ${report.config.soakSeconds} s, in ${report.config.soakWindowSeconds} s windows; at
   the end of each: every process' open file descriptors, the services' database connections, the unconfirmed outbox events,
   the outbox and inbox rows and the messages waiting in RabbitMQ (RSS is each window's peak). Growth compares the first and
   the second half, the first window (warm-up) left out. The outbox and inbox tables grow by design until the retention job
@@ -248,6 +292,10 @@ ${report.modes.map(result => `### ${result.mode}\n\n${hopsSection(result)}`).joi
 ## Outbox relay
 
 ${relaySection(report)}
+
+## Instances per service
+
+${scaleOutSection(report)}
 
 ## Long run
 

@@ -20,6 +20,11 @@ export interface WindowResources {
 	machineBusyPercent: number;
 }
 
+/** The CPU time of every process the window measured: the nodes, Postgres, RabbitMQ and the bench. */
+export function totalCpuMs({ nodes, postgresCpuMs, rabbitmqCpuMs, benchCpuMs }: WindowResources): number {
+	return nodes.reduce((sum, node) => sum + node.cpuMs, 0) + postgresCpuMs + rabbitmqCpuMs + benchCpuMs;
+}
+
 const RSS_SAMPLE_INTERVAL_MS = 250;
 /** USER_HZ: the unit of /proc CPU times; 100 on Linux for x86 and arm. */
 const TICK_MS = 10;

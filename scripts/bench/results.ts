@@ -72,6 +72,21 @@ export interface RelayScenario {
 	};
 }
 
+export interface ScaleOutRun {
+	round: number;
+	instancesPerService: number;
+	ordersPerSecond: number;
+	createToFinal: LatencySummary;
+	/** CPU time of the cluster's processes, Postgres, RabbitMQ and the bench, per completed order. */
+	cpuMsPerOrder: number;
+}
+
+/** The cluster at the highest level with the bench's and with production's instances per service, in turn. */
+export interface ScaleOutResult {
+	clients: number;
+	runs: ScaleOutRun[];
+}
+
 /** One window of the long run: its throughput and latency, then what could grow, at its end. */
 export interface SoakWindow {
 	/** Seconds since the long run started. */
@@ -107,5 +122,6 @@ export interface BenchReport {
 	environment: EnvironmentInfo;
 	modes: ModeResult[];
 	relay: RelayScenario[] | null;
+	scaleOut: ScaleOutResult | null;
 	soak: SoakResult | null;
 }

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the system's throughput, latency and memory, end to end through the gateway
  * (cluster over RabbitMQ and the embedded default), against the same run's database limit, plus
- * the outbox relay's figures and a long run of the cluster (does anything grow?). Prints the
+ * the outbox relay's figures, the cluster with production's instances per service beside the
+ * bench's, and a long run of the cluster (does anything grow?). Prints the
  * figures and writes docs/BENCHMARKS.md and docs/benchmark-latency.svg. Needs the compiled server (`npm run build`), the machine's Postgres
  * and RabbitMQ. Settings: scripts/bench/config.ts. Slow figures never fail the run.
  */
@@ -16,10 +17,11 @@ import { renderLatencyChart } from "./latency-chart";
 import { renderMarkdown } from "./markdown-report";
 import { benchMode } from "./mode-bench";
 import { measureRelay } from "./relay-bench";
+import { PRODUCTION_INSTANCES_PER_SERVICE } from "../runner-process";
+import { measureScaleOut } from "./scale-out";
 import { measureSoak } from "./soak";
 import type { BenchReport, ModeResult } from "./results";
 import { Teardown } from "./teardown";
-
 
 async function main(teardown: Teardown): Promise<void> {
 	const config = benchConfigFromEnv();
@@ -31,9 +33,11 @@ async function main(teardown: Teardown): Promise<void> {
 	const modes: ModeResult[] = [];
 	for (const mode of config.modes) modes.push(await benchMode(mode, config, runId, teardown));
 	const relay = config.relayEvents > 0 ? await measureRelay(config, runId, teardown) : null;
+	const scaleOut =
+		config.modes.includes("cluster") && config.scaleOutRounds > 0 && config.clusterInstances !== PRODUCTION_INSTANCES_PER_SERVICE ? await measureScaleOut(config, runId, teardown) : null;
 	const soak = config.soakSeconds > 0 ? await measureSoak(config, runId, teardown) : null;
 
-	const report: BenchReport = { startedAt, durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000), config, environment, modes, relay, soak };
+	const report: BenchReport = { startedAt, durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000), config, environment, modes, relay, scaleOut, soak };
 	printSummary(report);
 	writeFileSync(path.join(PROJECT_ROOT, "docs/BENCHMARKS.md"), renderMarkdown(report));
 	writeFileSync(path.join(PROJECT_ROOT, "docs/benchmark-latency.svg"), renderLatencyChart(report));

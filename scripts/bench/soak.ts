@@ -1,5 +1,5 @@
 /**
- * The long run: the cluster under steady closed-loop load for BENCH_SOAK_SECONDS, in consecutive
+ * The long run: the cluster, in production's shape, under steady closed-loop load for BENCH_SOAK_SECONDS, in consecutive
  * windows, each recording what could grow without bound: each process' resident memory and open
  * file descriptors, the services' database connections and unconfirmed outbox events, the
  * messages waiting in RabbitMQ and the number of its queues, next to throughput and latency.
@@ -12,7 +12,7 @@ import amqp from "amqplib";
 import { Client } from "pg";
 import { selectPendingSummary } from "../../lib/outbox-sql";
 import { POOL_MAX } from "../../mixins/db.mixin";
-import { CLUSTER_NODES } from "../runner-process";
+import { PRODUCTION_INSTANCES_PER_SERVICE } from "../runner-process";
 import type { BenchConfig } from "./config";
 import { benchUser, prepareUsers, runEndToEndLevel } from "./end-to-end-load";
 import { namespaceQueues } from "./rabbitmq";
@@ -40,9 +40,10 @@ async function messagingState(database: Client): Promise<{ unconfirmed: number; 
 
 export async function measureSoak(config: BenchConfig, runId: string, teardown: Teardown): Promise<SoakResult> {
 	const mark = teardown.mark;
-	console.log(`bench | soak: ${config.soakSeconds} s at ${config.soakClients} clients on the cluster`);
+	console.log(`bench | soak: ${config.soakSeconds} s at ${config.soakClients} clients on the cluster as production runs it`);
 	try {
-		const system = await startSystem("cluster", config, `${runId}soak`, teardown);
+		// Production's shape: what must not grow includes what two competing instances of each service hold.
+		const system = await startSystem("cluster", config, `${runId}soak`, teardown, PRODUCTION_INSTANCES_PER_SERVICE);
 		const namespace = `bench-${runId}soak`;
 		const users = Array.from({ length: config.soakClients }, (_, index) => benchUser(index));
 		await prepareUsers(system.gatewayUrl, users);
@@ -94,9 +95,8 @@ export async function measureSoak(config: BenchConfig, runId: string, teardown: 
 			);
 		}
 		const queuesAtEnd = await namespaceQueues(namespace);
-		// Each orders or payments instance: its pool, and one connection listening for due outbox events.
-		const serviceInstances = CLUSTER_NODES.filter(node => node.services !== "api").length;
-		const databaseConnectionCeiling = serviceInstances * (POOL_MAX + 1);
+		// Each instance of the two services: its pool, and one connection listening for due outbox events.
+		const databaseConnectionCeiling = 2 * PRODUCTION_INSTANCES_PER_SERVICE * (POOL_MAX + 1);
 		return {
 			windows,
 			queuesAtStart: queuesAtStart.length,

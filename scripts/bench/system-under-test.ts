@@ -1,7 +1,8 @@
 /**
  * The two deployments the bench drives end to end, each started as real processes:
- * - cluster: the gateway, 2× orders and 2× payments, each its own process, over the machine's
- *   RabbitMQ (a namespace of the run's own) and Postgres (databases of the run's own);
+ * - cluster: the gateway and BENCH_CLUSTER_INSTANCES orders and payments instances (or as many as
+ *   asked for), each its own process, over the machine's RabbitMQ (a namespace of the run's own)
+ *   and Postgres (databases of the run's own);
  * - embedded: the default `npm start` deployment, all services in one process with its embedded
  *   Postgres (a data folder of the bench's own, on a free port).
  * Everything started is registered with the teardown.
@@ -15,7 +16,7 @@ import { createDatabases, dropDatabases } from "../throwaway-databases";
 import { sleep } from "./clock";
 import type { BenchConfig, Mode } from "./config";
 import { freePort } from "../free-port";
-import { CLUSTER_NODES } from "../runner-process";
+import { clusterNodes } from "../runner-process";
 import { deleteNamespace } from "./rabbitmq";
 import { startRunnerNode, stopRunnerNodes, waitUntilReady, type RunnerNode } from "./runner-node";
 import type { Teardown } from "./teardown";
@@ -51,7 +52,7 @@ export async function createClusterResources(config: BenchConfig, names: string[
 	return urls;
 }
 
-async function startCluster(config: BenchConfig, runId: string, teardown: Teardown): Promise<SystemUnderTest> {
+async function startCluster(config: BenchConfig, runId: string, teardown: Teardown, instancesPerService: number): Promise<SystemUnderTest> {
 	const namespace = `bench-${runId}`;
 	const names = [`bench_${runId}_orders`, `bench_${runId}_payments`];
 	const [orders, payments] = await createClusterResources(config, names, namespace, teardown);
@@ -60,7 +61,7 @@ async function startCluster(config: BenchConfig, runId: string, teardown: Teardo
 
 	const port = await freePort();
 	const healthUrls: string[] = [];
-	for (const { id: name, services } of CLUSTER_NODES) {
+	for (const { id: name, services } of clusterNodes(instancesPerService)) {
 		const healthPort = await freePort();
 		healthUrls.push(`http://127.0.0.1:${healthPort}/ready`);
 		const env = { ...clusterNodeEnv(config, namespace, name, { orders, payments }), SERVICES: services, PORT: String(port), HEALTH_PORT: String(healthPort) };
@@ -111,6 +112,7 @@ async function startEmbedded(runId: string, teardown: Teardown): Promise<SystemU
 	return { gatewayUrl, nodes, adminUrl: urlOf("postgres"), databaseUrls: { orders: urlOf("orders"), payments: urlOf("payments") } };
 }
 
-export function startSystem(mode: Mode, config: BenchConfig, runId: string, teardown: Teardown): Promise<SystemUnderTest> {
-	return mode === "cluster" ? startCluster(config, runId, teardown) : startEmbedded(runId, teardown);
+/** Starts a deployment; a cluster with `instancesPerService` orders and payments instances. */
+export function startSystem(mode: Mode, config: BenchConfig, runId: string, teardown: Teardown, instancesPerService = config.clusterInstances): Promise<SystemUnderTest> {
+	return mode === "cluster" ? startCluster(config, runId, teardown, instancesPerService) : startEmbedded(runId, teardown);
 }
