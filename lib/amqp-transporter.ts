@@ -8,7 +8,8 @@
  * - the frames written in one tick leave in one write: amqplib writes every frame (each publish,
  *   each ack) with its own system call, and on loopback each one costs as much as a small query;
  * - an event for one group is sent as it is: Moleculer deep-copies an event's packet, payload
- *   included, for each of its groups, to give each copy that one group.
+ *   included, for each of its groups, to give each copy that one group;
+ * - it tells which local services' queues it consumes (`consumesQueuesOf`), for readiness.
  */
 import type { Writable } from "node:stream";
 import { Transporters, type Packet as Packets } from "moleculer";
@@ -64,6 +65,26 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 		super(options);
 		this.transientEvents = new Set(transientEvents);
 		this.transientMessageOptions = { ...this.opts.messageOptions, persistent: false };
+	}
+
+	/** Services whose request and event queues are consumed, as of the last (re)subscription. */
+	private consumedServices: ReadonlySet<string> = new Set();
+
+	/**
+	 * Whether this node consumes the queues of the local service `fullName`. Moleculer declares and
+	 * consumes them only when it announces the node's services, which it debounces
+	 * (`serviceChangedDebounceTime`, a second by default): until then, requests and events for the
+	 * service go to queues that do not exist yet, and RabbitMQ drops them.
+	 */
+	consumesQueuesOf(fullName: string): boolean {
+		return this.consumedServices.has(fullName);
+	}
+
+	override makeBalancedSubscriptions(): Promise<void> {
+		const services = this.broker.getLocalNodeInfo().services.map(service => String(service.fullName));
+		return super.makeBalancedSubscriptions().then(() => {
+			this.consumedServices = new Set(services);
+		});
 	}
 
 	override onConnected(wasReconnect?: boolean): Promise<unknown> {

@@ -3,12 +3,14 @@
  * run no gateway (an orders or payments instance in a cluster), as Kubernetes probes expect:
  * - `GET /health`: 200 while the process lives, from the moment the broker is created (a slow
  *   start, say migrations waiting for a lock, is not a dead process);
- * - `GET /ready`: 200 once the broker has started, the transporter is connected and every local
- *   service with a database answers its `readiness` action; 503 (with the checks) otherwise,
- *   and from the moment a graceful stop begins.
+ * - `GET /ready`: 200 once the broker has started, the transporter is connected, the node consumes
+ *   its services' RabbitMQ queues (a second or so after the start) and every local service with a
+ *   database answers its `readiness` action; 503 (with the checks) otherwise, and from the moment
+ *   a graceful stop begins.
  */
 import { createServer, type Server } from "node:http";
 import type { Middleware, ServiceBroker } from "moleculer";
+import { EventDurableAmqpTransporter } from "./amqp-transporter";
 
 interface Check {
 	name: string;
@@ -22,6 +24,10 @@ async function readinessChecks(broker: ServiceBroker, stopping: boolean): Promis
 		{ name: "transporter", ready: transit ? transit.connected === true : true }
 	];
 	if (!broker.started) return checks;
+	const transporter = (broker.transit as { tx?: unknown } | undefined)?.tx;
+	if (transporter instanceof EventDurableAmqpTransporter && broker.options.disableBalancer) {
+		checks.push({ name: "queues", ready: broker.services.every(service => transporter.consumesQueuesOf(service.fullName)) });
+	}
 	for (const service of broker.services) {
 		if (!service.schema.actions?.readiness) continue;
 		const ready = await broker

@@ -18,6 +18,7 @@ import { paymentsMigrations } from "../../migrations/payments";
 import { runMigrations } from "../../lib/migrate";
 import { epochMs, sleep, wallClockMs } from "./clock";
 import type { BenchConfig } from "./config";
+import { perSecond } from "./format";
 import { freePort } from "../free-port";
 import { waitUntilNamespaceQueuesEmpty } from "./rabbitmq";
 import type { RelayBurst, RelayScenario } from "./results";
@@ -32,7 +33,6 @@ const BURST_POLL_MS = 25;
 const BURST_TIMEOUT_MS = 180_000;
 const SAMPLE_POLL_MS = 5;
 const SAMPLE_TIMEOUT_MS = 30_000;
-
 
 interface BurstPoll {
 	unclaimed: number;
@@ -182,7 +182,7 @@ export async function measureRelay(config: BenchConfig, runId: string, teardown:
 			await waitUntilSettled(payments, config, namespace);
 			burst.settledSeconds = (wallClockMs() - burstStartedAt) / 1000;
 			console.log(
-				`bench | relay ×${relays}: burst of ${burst.events}: ${burst.emittedPerSecond.toFixed(0)} emitted/s, ${burst.confirmedPerSecond.toFixed(0)} confirmed/s, ` +
+				`bench | relay ×${relays}: burst of ${burst.events}: ${perSecond(burst.emittedPerSecond)} emitted/s, ${perSecond(burst.confirmedPerSecond)} confirmed/s, ` +
 					`${burst.reemits} re-emits, settled after ${burst.settledSeconds.toFixed(1)} s`
 			);
 			const latency = await measureLatency(orders, payments, config.relaySamples, pollIntervalMs);

@@ -50,7 +50,7 @@ export interface RelayBurst {
 	events: number;
 	/** Commit of the burst → first row claimed (notification → relay round). */
 	waitForFirstEmitMs: number;
-	/** Rows claimed and emitted per second, first claim → last. */
+	/** Rows claimed and emitted per second, first claim → last (NaN, shown as "–", when one claim took the whole burst). */
 	emittedPerSecond: number;
 	/** Rows confirmed by the consumer per second, first claim → last confirmation. */
 	confirmedPerSecond: number;
