@@ -73,11 +73,16 @@ export function outboxOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Outb
 		},
 		maxFailures: positiveInteger(env, "OUTBOX_MAX_FAILURES", 10)
 	};
-	if (options.retry.baseMs < MIN_RETRY_BASE_MS) {
-		throw new Error(`OUTBOX_RETRY_BASE_MS must be at least ${MIN_RETRY_BASE_MS}: under load consumers confirm every ${CONFIRMATION_INTERVAL_MS} ms, and the first re-emit comes after half this delay.`);
-	}
-	if (options.retry.maxMs < options.retry.baseMs) throw new Error("OUTBOX_RETRY_MAX_MS must not be below OUTBOX_RETRY_BASE_MS.");
+	checkRetryPolicy(options.retry, { baseMs: "OUTBOX_RETRY_BASE_MS", maxMs: "OUTBOX_RETRY_MAX_MS" });
 	return options;
+}
+
+/** Refuses a retry policy that would re-emit confirmed events; `names` are the settings as the caller spells them. */
+function checkRetryPolicy(retry: RetryPolicy, names = { baseMs: "retry.baseMs", maxMs: "retry.maxMs" }): void {
+	if (retry.baseMs < MIN_RETRY_BASE_MS) {
+		throw new Error(`${names.baseMs} must be at least ${MIN_RETRY_BASE_MS}: under load consumers confirm every ${CONFIRMATION_INTERVAL_MS} ms, and the first re-emit comes after half this delay.`);
+	}
+	if (retry.maxMs < retry.baseMs) throw new Error(`${names.maxMs} must not be below ${names.baseMs}.`);
 }
 
 export interface OutboxMethods {
@@ -104,6 +109,7 @@ interface OutboxLocalVars {
 }
 
 export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv()): Partial<ServiceSchema> {
+	checkRetryPolicy(options.retry);
 	const schema: Partial<ServiceSchema<object, OutboxMethods & OutboxInternals & DbMethods, OutboxLocalVars>> = {
 		actions: {
 			/** Inspection (REPL: `call orders.outboxStatus`): what waits for confirmation, oldest first. */

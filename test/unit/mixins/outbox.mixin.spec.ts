@@ -6,7 +6,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { createOutboxMixin, outboxOptionsFromEnv } from "../../../mixins/outbox.mixin";
 
-const options = { pollIntervalMs: 1000, batchSize: 10, retry: { baseMs: 100, maxMs: 1000 } };
+const options = { pollIntervalMs: 1000, batchSize: 10, retry: { baseMs: 200, maxMs: 1000 }, maxFailures: 10 };
 
 function standIn(relay: () => Promise<number>) {
 	const schema = createOutboxMixin(options) as { methods: Record<string, (...args: unknown[]) => unknown>; created: () => void };
@@ -39,10 +39,16 @@ describe("outbox relay wake-ups", () => {
 	});
 });
 
-describe("outbox options from the environment", () => {
+describe("outbox options", () => {
 	it("refuses a first retry delay shorter than confirmations take under load", () => {
 		expect(() => outboxOptionsFromEnv({ OUTBOX_RETRY_BASE_MS: "100" })).toThrow(/OUTBOX_RETRY_BASE_MS must be at least 200/);
 		expect(outboxOptionsFromEnv({ OUTBOX_RETRY_BASE_MS: "200" }).retry.baseMs).toBe(200);
 		expect(outboxOptionsFromEnv({}).retry).toEqual({ baseMs: 1000, maxMs: 60_000 });
+	});
+
+	it("refuses the same in options given in code, and a longest delay below the first", () => {
+		expect(() => createOutboxMixin({ ...options, retry: { baseMs: 100, maxMs: 1000 } })).toThrow(/retry.baseMs must be at least 200/);
+		expect(() => createOutboxMixin({ ...options, retry: { baseMs: 500, maxMs: 400 } })).toThrow(/retry.maxMs must not be below retry.baseMs/);
+		expect(() => outboxOptionsFromEnv({ OUTBOX_RETRY_BASE_MS: "500", OUTBOX_RETRY_MAX_MS: "400" })).toThrow(/OUTBOX_RETRY_MAX_MS must not be below OUTBOX_RETRY_BASE_MS/);
 	});
 });
