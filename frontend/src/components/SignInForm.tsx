@@ -1,19 +1,18 @@
-import { useRef, useState, type FormEvent } from "react";
+import type { FormEvent } from "react";
+import { useField } from "../hooks/useField";
 import { checkUserId } from "../userId";
 import { TextField } from "./TextField";
 
 /** Asks who the person is; there is no password, the API trusts X-User-Id. */
 export function SignInForm({ onSignIn }: { onSignIn(userId: string): void }) {
-	const [input, setInput] = useState("");
-	const [error, setError] = useState<string | null>(null);
-	const inputRef = useRef<HTMLInputElement>(null);
+	const userId = useField();
 
 	function handleSubmit(event: FormEvent<HTMLFormElement>): void {
 		event.preventDefault();
-		const check = checkUserId(input);
+		const check = checkUserId(userId.value);
 		if (!check.ok) {
-			setError(check.message);
-			inputRef.current?.focus();
+			userId.setError(check.message);
+			userId.focus();
 			return;
 		}
 		onSignIn(check.userId);
@@ -24,7 +23,7 @@ export function SignInForm({ onSignIn }: { onSignIn(userId: string): void }) {
 			<form className="card sign-in__form" onSubmit={handleSubmit} noValidate aria-labelledby="sign-in-title">
 				<h2 id="sign-in-title">Who are you?</h2>
 				<TextField
-					ref={inputRef}
+					{...userId.props}
 					label="User ID"
 					hint="1-64 letters, digits or . _ : @ -"
 					name="userId"
@@ -33,12 +32,6 @@ export function SignInForm({ onSignIn }: { onSignIn(userId: string): void }) {
 					autoCapitalize="none"
 					autoCorrect="off"
 					spellCheck={false}
-					value={input}
-					error={error}
-					onChange={event => {
-						setInput(event.target.value);
-						setError(null);
-					}}
 				/>
 				<button type="submit" className="button button--primary">
 					Continue

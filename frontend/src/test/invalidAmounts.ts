@@ -1,4 +1,4 @@
-/** Amounts every money form refuses before asking the server, with the message it shows (both forms use parseAmount). */
+/** Amounts every money form refuses before asking the server, with the message it shows: one or two of each kind (the forms use parseAmount; money.test.ts adds more). */
 export const INVALID_AMOUNTS: readonly (readonly [input: string, message: string])[] = [
 	["", "Enter an amount."],
 	["abc", "Enter the amount as a number, like 12.50."],
