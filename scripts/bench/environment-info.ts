@@ -16,8 +16,8 @@ export interface EnvironmentInfo {
 	serviceSettings: Record<string, string>;
 }
 
-/** The Postgres settings that bear on commit cost and concurrency. */
-const POSTGRES_SETTINGS = ["fsync", "synchronous_commit", "shared_buffers", "max_connections", "wal_level"];
+/** The Postgres settings that bear on commit cost, concurrency and (autovacuum) a long run. */
+const POSTGRES_SETTINGS = ["autovacuum", "fsync", "synchronous_commit", "shared_buffers", "max_connections", "wal_level"];
 
 function osName(): string {
 	const pretty = /^PRETTY_NAME="?(.*?)"?$/m.exec(readFileSync("/etc/os-release", "utf8"));

@@ -163,6 +163,14 @@ function observations(report: BenchReport): string[] {
 				`everything was confirmed and every queue empty ${scenario.burst.settledSeconds.toFixed(1)} s after the commit.`
 		);
 	}
+	if (report.soak && !report.soak.autovacuum) {
+		notes.push(
+			`**Long run, autovacuum off**: this Postgres server runs without autovacuum (its configuration says so), so the old version of every ` +
+				`updated row (each confirmed outbox event, each ended order) stays until someone vacuums: tables and indexes only grow during the run. ` +
+				`Production servers vacuum on their own (Postgres' default, as in docker-compose and the embedded server), so a slowdown ` +
+				`in this run's second half may be that bloat rather than the system's.`
+		);
+	}
 	return notes;
 }
 
@@ -204,12 +212,14 @@ function soakSection(report: BenchReport): string {
 	if (!soak) return "Not measured in this run (BENCH_SOAK_SECONDS=0).";
 	const names = soak.windows[0].processes.map(p => p.name);
 	return table(
-		["s", "orders/s", "c→f p50", "p99", ...names.map(name => `${name} RSS MB / fds`), "db conns", "unconfirmed", "queued", "outbox rows", "inbox rows", "errors"],
+		["s", "orders/s", "c→f p50", "p99", "CPU ms/order: Postgres", "the rest", ...names.map(name => `${name} RSS MB / fds`), "db conns", "unconfirmed", "queued", "outbox rows", "inbox rows", "errors"],
 		soak.windows.map(w => [
 			w.endSeconds.toFixed(0),
 			perSecond(w.ordersPerSecond),
 			ms(w.createToFinal.p50),
 			ms(w.createToFinal.p99),
+			w.cpuMsPerOrder.postgres.toFixed(2),
+			w.cpuMsPerOrder.rest.toFixed(2),
 			...names.map(name => {
 				const p = w.processes.find(process => process.name === name);
 				return p ? `${megabytes(p.rssMb)} / ${p.fds}` : "–";
@@ -265,7 +275,8 @@ ${machineSection(report)}
   both started side by side, driven in turn at the highest level for ${report.config.scaleOutRounds} round(s), the order alternating by round.
 - **Long run**: the cluster as production runs it (${clusterShape(PRODUCTION_INSTANCES_PER_SERVICE)}) under ${report.config.soakClients} closed-loop clients for ${report.config.soakSeconds} s, in ${report.config.soakWindowSeconds} s windows; at
   the end of each: every process' open file descriptors, the services' database connections, the unconfirmed outbox events,
-  the outbox and inbox rows and the messages waiting in RabbitMQ (RSS is each window's peak). Growth compares the first and
+  the outbox and inbox rows and the messages waiting in RabbitMQ (RSS is each window's peak; CPU per order is Postgres' and
+  that of every other process measured, so that a database growing costlier shows apart). Growth compares the first and
   the second half, the first window (warm-up) left out. The outbox and inbox tables grow by design until the retention job
   deletes rows past their retention (hours; tested in test/integration/poison-and-retention.spec.ts).
 - Each level is one ${report.config.seconds} s window on a shared machine whose cores also run Postgres, RabbitMQ and the bench

@@ -94,6 +94,8 @@ export interface SoakWindow {
 	ordersPerSecond: number;
 	createToFinal: LatencySummary;
 	errors: number;
+	/** CPU time per completed order in Postgres, and in everything else measured (the cluster, RabbitMQ, the bench). */
+	cpuMsPerOrder: { postgres: number; rest: number };
 	/** Peak resident memory in the window and open file descriptors at its end, per process. */
 	processes: { name: string; rssMb: number; fds: number }[];
 	/** Connections of the service processes to their two databases. */
@@ -113,6 +115,8 @@ export interface SoakResult {
 	queuesAtEnd: number;
 	/** What the service instances' pools (DATABASE_POOL_MAX each) and notification listeners may hold. */
 	databaseConnectionCeiling: number;
+	/** Whether the server vacuums on its own: without it, each confirmed outbox row's old version stays. */
+	autovacuum: boolean;
 }
 
 export interface BenchReport {

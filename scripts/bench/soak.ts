@@ -16,7 +16,7 @@ import { PRODUCTION_INSTANCES_PER_SERVICE } from "../runner-process";
 import type { BenchConfig } from "./config";
 import { benchUser, prepareUsers, runEndToEndLevel } from "./end-to-end-load";
 import { namespaceQueues } from "./rabbitmq";
-import { ResourceSampler } from "./resource-sampler";
+import { ResourceSampler, totalCpuMs } from "./resource-sampler";
 import type { SoakResult, SoakWindow } from "./results";
 import { startSystem } from "./system-under-test";
 import type { Teardown } from "./teardown";
@@ -68,6 +68,8 @@ export async function measureSoak(config: BenchConfig, runId: string, teardown: 
 				"SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ANY($1::text[])",
 				[[databases.orders.database, databases.payments.database]]
 			);
+			const { resources } = run.figures;
+			const completed = Math.max(1, run.figures.ordersPerSecond * config.soakWindowSeconds);
 			let waitingMessages = 0;
 			for (const queue of queuesAtStart) waitingMessages += (await channel.checkQueue(queue)).messageCount;
 			const window: SoakWindow = {
@@ -75,7 +77,8 @@ export async function measureSoak(config: BenchConfig, runId: string, teardown: 
 				ordersPerSecond: run.figures.ordersPerSecond,
 				createToFinal: run.figures.createToFinal,
 				errors: run.figures.failedCreates + run.figures.unfinished + run.figures.notFinished,
-				processes: run.figures.resources.nodes.map(node => ({
+				cpuMsPerOrder: { postgres: resources.postgresCpuMs / completed, rest: (totalCpuMs(resources) - resources.postgresCpuMs) / completed },
+				processes: resources.nodes.map(node => ({
 					name: node.name,
 					rssMb: node.maxRssMb,
 					fds: openFileDescriptors(system.nodes.find(n => n.name === node.name)?.pid ?? 0)
@@ -91,17 +94,20 @@ export async function measureSoak(config: BenchConfig, runId: string, teardown: 
 			const rss = window.processes.map(p => `${p.name} ${p.rssMb.toFixed(0)}`).join(", ");
 			console.log(
 				`bench | soak ${window.endSeconds.toFixed(0)} s: ${window.ordersPerSecond.toFixed(0)} orders/s, p99 ${window.createToFinal.p99.toFixed(0)} ms, ` +
+					`CPU ms/order Postgres ${window.cpuMsPerOrder.postgres.toFixed(2)} rest ${window.cpuMsPerOrder.rest.toFixed(2)}, ` +
 					`RSS MB ${rss}; ${window.databaseConnections} db connections, ${window.unconfirmedEvents} unconfirmed, ${window.waitingMessages} queued`
 			);
 		}
 		const queuesAtEnd = await namespaceQueues(namespace);
+		const autovacuum = (await databases.orders.query<{ autovacuum: string }>("SHOW autovacuum")).rows[0].autovacuum === "on";
 		// Each instance of the two services: its pool, and one connection listening for due outbox events.
 		const databaseConnectionCeiling = 2 * PRODUCTION_INSTANCES_PER_SERVICE * (POOL_MAX + 1);
 		return {
 			windows,
 			queuesAtStart: queuesAtStart.length,
 			queuesAtEnd: queuesAtEnd.length,
-			databaseConnectionCeiling
+			databaseConnectionCeiling,
+			autovacuum
 		};
 	} finally {
 		await teardown.run(mark);
