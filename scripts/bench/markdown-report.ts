@@ -4,7 +4,7 @@ import { totalCpuMs } from "./resource-sampler";
 import { PRODUCTION_INSTANCES_PER_SERVICE } from "../runner-process";
 import type { Mode } from "./config";
 import type { BenchReport, EndToEndLevel, ModeResult, ScaleOutResult } from "./results";
-import { checkSoak, checkTargets, throughputAndLatencyCells } from "./targets";
+import { checkSoak, checkTargets, mean, soakHalves, throughputAndLatencyCells } from "./targets";
 
 /** A cell's text, safe inside a table row (error messages may hold pipes or line breaks). */
 function cell(text: string): string {
@@ -161,6 +161,14 @@ function observations(report: BenchReport): string[] {
 				`${perSecond(scenario.burst.emittedPerSecond)}/s but confirmed at ${perSecond(scenario.burst.confirmedPerSecond)}/s, with ${scenario.burst.reemits} re-emits ` +
 				`(a row still queued when its lease ends is sent again; the relay claims its next batch once the consumers have confirmed half of the last one); ` +
 				`everything was confirmed and every queue empty ${scenario.burst.settledSeconds.toFixed(1)} s after the commit.`
+		);
+	}
+	if (report.soak) {
+		const { first, second } = soakHalves(report.soak);
+		const cpu = (part: "postgres" | "rest") => `${mean(first, w => w.cpuMsPerOrder[part]).toFixed(2)} → ${mean(second, w => w.cpuMsPerOrder[part]).toFixed(2)} ms`;
+		notes.push(
+			`**Long run, CPU per order** (first half → second half): Postgres ${cpu("postgres")}, everything else ${cpu("rest")}. A database ` +
+				`or a service growing costlier would raise its own share; all of them rising alike is the machine getting slower (a shared host's drift).`
 		);
 	}
 	if (report.soak && !report.soak.autovacuum) {

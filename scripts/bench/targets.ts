@@ -67,6 +67,17 @@ export function checkTargets(result: ModeResult): TargetCheck[] {
 	];
 }
 
+/** The long run's first and second half, the first window (warm-up) left out. */
+export function soakHalves(soak: SoakResult): { first: SoakWindow[]; second: SoakWindow[] } {
+	const steady = soak.windows.slice(1);
+	const half = Math.ceil(steady.length / 2);
+	return { first: steady.slice(0, half), second: steady.slice(half) };
+}
+
+export function mean(windows: readonly SoakWindow[], value: (w: SoakWindow) => number): number {
+	return windows.reduce((sum, w) => sum + value(w), 0) / windows.length;
+}
+
 /**
  * The long run: nothing may grow from its first half to its second (the first window, warm-up,
  * left out). Memory within GC noise; open file descriptors within the churn of pooled connections,
@@ -76,11 +87,8 @@ export function checkTargets(result: ModeResult): TargetCheck[] {
  * latency no worse.
  */
 export function checkSoak(soak: SoakResult): TargetCheck[] {
-	const steady = soak.windows.slice(1);
-	const half = Math.ceil(steady.length / 2);
-	const [first, second] = [steady.slice(0, half), steady.slice(half)];
+	const { first, second } = soakHalves(soak);
 	const peak = (windows: SoakWindow[], value: (w: SoakWindow) => number) => Math.max(...windows.map(value));
-	const mean = (windows: SoakWindow[], value: (w: SoakWindow) => number) => windows.reduce((sum, w) => sum + value(w), 0) / windows.length;
 	const growth = (value: (w: SoakWindow) => number) => ({ first: peak(first, value), second: peak(second, value) });
 	const names = soak.windows[0].processes.map(p => p.name);
 	const of = (name: string, field: "rssMb" | "fds") => (w: SoakWindow) => w.processes.find(p => p.name === name)?.[field] ?? 0;
