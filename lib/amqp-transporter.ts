@@ -9,7 +9,7 @@
  *   each ack) with its own system call, and on loopback each one costs as much as a small query;
  * - an event for one group is sent as it is: Moleculer deep-copies an event's packet, payload
  *   included, for each of its groups, to give each copy that one group;
- * - it tells which local services' queues it consumes (`consumesQueuesOf`), for readiness.
+ * - it tells whether it consumes a local service's queues (`consumesQueuesOf`), for readiness.
  */
 import type { Writable } from "node:stream";
 import { Transporters, type Packet as Packets } from "moleculer";
@@ -67,27 +67,46 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 		this.transientMessageOptions = { ...this.opts.messageOptions, persistent: false };
 	}
 
-	/** Services whose request and event queues are consumed, as of the last (re)subscription. */
+	/** Services whose request and event queues are consumed, as of the last (re)subscription on this connection. */
 	private consumedServices: ReadonlySet<string> = new Set();
+	/** Event queue subscriptions of the (re)subscription in progress: Moleculer does not wait for them. */
+	private eventSubscriptions: Promise<unknown>[] = [];
+	private subscriptionRound = 0;
 
 	/**
-	 * Whether this node consumes the queues of the local service `fullName`. Moleculer declares and
-	 * consumes them only when it announces the node's services, which it debounces
+	 * Whether this node, connected, consumes the queues of the local service `fullName`. Moleculer
+	 * declares and consumes them only when it announces the node's services, which it debounces
 	 * (`serviceChangedDebounceTime`, a second by default): until then, requests and events for the
-	 * service go to queues that do not exist yet, and RabbitMQ drops them.
+	 * service wait in queues nobody consumes, or, on a first deployment, go to queues that do not
+	 * exist yet, and RabbitMQ drops them.
 	 */
 	consumesQueuesOf(fullName: string): boolean {
-		return this.consumedServices.has(fullName);
+		return this.connected && this.consumedServices.has(fullName);
+	}
+
+	override subscribeBalancedEvent(event: string, group: string): Promise<void> {
+		const subscribed = super.subscribeBalancedEvent(event, group);
+		this.eventSubscriptions.push(Promise.resolve(subscribed));
+		return subscribed;
 	}
 
 	override makeBalancedSubscriptions(): Promise<void> {
+		const round = ++this.subscriptionRound;
 		const services = this.broker.getLocalNodeInfo().services.map(service => String(service.fullName));
-		return super.makeBalancedSubscriptions().then(() => {
-			this.consumedServices = new Set(services);
-		});
+		this.eventSubscriptions = [];
+		return super
+			.makeBalancedSubscriptions()
+			.then(() => Promise.all(this.eventSubscriptions))
+			.then(() => {
+				// Without a channel the parent subscribes nothing and still resolves; a later round supersedes this one.
+				const channel = (this as unknown as { channel?: unknown }).channel;
+				if (channel && round === this.subscriptionRound) this.consumedServices = new Set(services);
+			});
 	}
 
 	override onConnected(wasReconnect?: boolean): Promise<unknown> {
+		// A new connection consumes nothing until Moleculer subscribes again.
+		this.consumedServices = new Set();
 		const socket = (this as unknown as AmqplibConnectionHolder).connection?.connection?.stream;
 		if (socket) coalesceWritesPerTick(socket);
 		return super.onConnected(wasReconnect);
@@ -98,7 +117,7 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 		if (this.connected && packet.type === EVENT_PACKET && packet.target == null && groups?.length === 1) {
 			// As the parent sends a grouped event: to the group's queue, without waiting for it.
 			void this.publishBalancedEvent(packet as Packets.Packet<Packets.PacketEventPayload>, groups[0]);
-			return Promise.resolve();
+			return this.broker.Promise.resolve();
 		}
 		return super.prepublish(packet);
 	}

@@ -66,7 +66,10 @@ describe.skipIf(!rabbitmqUrl)("readiness over RabbitMQ", () => {
 
 		await waitFor("the node to be ready", async () => (await ready()).status === 200 || null, 10_000);
 		expect((await ready()).body.checks).toContainEqual({ name: "queues", ready: true });
-		expect(await queueState(eventQueue)).toEqual({ exists: true, consumers: 1 });
-		expect(await queueState(`MOL-${namespace}.REQB.probe.hello`)).toEqual({ exists: true, consumers: 1 });
+		for (const queue of [eventQueue, `MOL-${namespace}.REQB.probe.hello`]) {
+			const state = await queueState(queue);
+			expect(state.exists).toBe(true);
+			expect(state.consumers).toBeGreaterThanOrEqual(1);
+		}
 	});
 });

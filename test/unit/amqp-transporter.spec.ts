@@ -5,7 +5,8 @@
  */
 import { once } from "node:events";
 import net from "node:net";
-import { describe, expect, it } from "vitest";
+import { Transporters } from "moleculer";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { EventDurableAmqpTransporter, coalesceWritesPerTick } from "../../lib/amqp-transporter";
 import { EVENTS } from "../../lib/contracts";
 import { createBrokerOptions } from "../../moleculer.config";
@@ -96,6 +97,38 @@ describe("the AMQP transporter's grouped events", () => {
 		]);
 		(transporter as unknown as { connected: boolean }).connected = false;
 		await expect(transporter.prepublish(eventPacket(["payments"]))).rejects.toThrow(/disconnected/);
+	});
+});
+
+describe("the AMQP transporter's readiness (consumesQueuesOf)", () => {
+	afterEach(() => vi.restoreAllMocks());
+
+	it("counts a service's queues as consumed once its event queues are too, and only while connected", async () => {
+		let eventQueueConsumed!: () => void;
+		const eventSubscription = new Promise<void>(resolve => (eventQueueConsumed = resolve));
+		// Moleculer's own subscription round: request queues awaited, event queues not.
+		vi.spyOn(Transporters.Base.prototype, "makeBalancedSubscriptions").mockImplementation(function (this: Transporters.Base) {
+			void this.subscribeBalancedEvent("probe.happened", "probe");
+			return Promise.resolve();
+		});
+		vi.spyOn(Transporters.AMQP.prototype, "subscribeBalancedEvent").mockReturnValue(eventSubscription);
+		const transporter = new EventDurableAmqpTransporter({ url: "amqp://unused" });
+		Object.assign(transporter as unknown as Record<string, unknown>, {
+			broker: { Promise, getLocalNodeInfo: () => ({ services: [{ fullName: "probe" }] }) },
+			channel: {},
+			connected: true
+		});
+
+		const round = transporter.makeBalancedSubscriptions();
+		await new Promise(resolve => setImmediate(resolve));
+		expect(transporter.consumesQueuesOf("probe")).toBe(false); // its event queue is not consumed yet
+		eventQueueConsumed();
+		await round;
+		expect(transporter.consumesQueuesOf("probe")).toBe(true);
+		expect(transporter.consumesQueuesOf("other")).toBe(false);
+
+		(transporter as unknown as { connected: boolean }).connected = false; // the connection dropped
+		expect(transporter.consumesQueuesOf("probe")).toBe(false);
 	});
 });
 
