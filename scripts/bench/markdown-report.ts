@@ -1,6 +1,6 @@
 /** docs/BENCHMARKS.md from a run's figures. */
 import { megabytes, ms, percent, perSecond } from "./format";
-import { totalCpuMs } from "./resource-sampler";
+import { completedOrders, totalCpuMs } from "./resource-sampler";
 import { PRODUCTION_INSTANCES_PER_SERVICE } from "../runner-process";
 import type { Mode } from "./config";
 import type { BenchReport, EndToEndLevel, ModeResult, ScaleOutResult } from "./results";
@@ -55,7 +55,7 @@ function endToEndTable(result: ModeResult): string {
 
 function cpuTable(result: ModeResult, seconds: number): string {
 	const nodeNames = result.endToEnd[0].resources.nodes.map(node => node.name);
-	const perOrder = (level: EndToEndLevel, cpuMs: number) => ms(cpuMs / Math.max(1, level.ordersPerSecond * seconds));
+	const perOrder = (level: EndToEndLevel, cpuMs: number) => ms(cpuMs / completedOrders(level.ordersPerSecond, seconds));
 	return table(
 		["clients", ...nodeNames, "Postgres", "RabbitMQ", "bench client", "total"],
 		result.endToEnd.map(level => {
@@ -83,8 +83,8 @@ function limitTable(report: BenchReport): string {
 				ms(level.createToFinal.p50),
 				ms(level.createToFinal.p99),
 				percent(level.resources.machineBusyPercent / 100),
-				ms(level.resources.postgresCpuMs / Math.max(1, level.ordersPerSecond * report.config.seconds)),
-				ms(level.resources.benchCpuMs / Math.max(1, level.ordersPerSecond * report.config.seconds)),
+				ms(level.resources.postgresCpuMs / completedOrders(level.ordersPerSecond, report.config.seconds)),
+				ms(level.resources.benchCpuMs / completedOrders(level.ordersPerSecond, report.config.seconds)),
 				level.firstError ? `${level.errors}: ${level.firstError}` : "0"
 			])
 		)
@@ -145,7 +145,7 @@ function observations(report: BenchReport): string[] {
 		}
 		const best = result.endToEnd.reduce((a, b) => (b.ordersPerSecond > a.ordersPerSecond ? b : a));
 		const { nodes, postgresCpuMs, rabbitmqCpuMs, benchCpuMs } = best.resources;
-		const orders = Math.max(1, best.ordersPerSecond * report.config.seconds);
+		const orders = completedOrders(best.ordersPerSecond, report.config.seconds);
 		const nodeCpu = nodes.reduce((sum, node) => sum + node.cpuMs, 0);
 		notes.push(
 			`**${result.mode}, saturation**: the best level (${best.clients} clients) completed ${perSecond(best.ordersPerSecond)} orders/s with the machine ` +

@@ -20,6 +20,11 @@ export interface WindowResources {
 	machineBusyPercent: number;
 }
 
+/** The orders completed in a window, the divisor of a per-order cost (a window without any counts as one). */
+export function completedOrders(ordersPerSecond: number, seconds: number): number {
+	return Math.max(1, ordersPerSecond * seconds);
+}
+
 /** The CPU time of every process the window measured: the nodes, Postgres, RabbitMQ and the bench. */
 export function totalCpuMs({ nodes, postgresCpuMs, rabbitmqCpuMs, benchCpuMs }: WindowResources): number {
 	return nodes.reduce((sum, node) => sum + node.cpuMs, 0) + postgresCpuMs + rabbitmqCpuMs + benchCpuMs;

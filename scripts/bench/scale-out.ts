@@ -8,7 +8,7 @@
 import { PRODUCTION_INSTANCES_PER_SERVICE } from "../runner-process";
 import type { BenchConfig } from "./config";
 import { benchUser, prepareUsers, runEndToEndLevel } from "./end-to-end-load";
-import { ResourceSampler, totalCpuMs } from "./resource-sampler";
+import { ResourceSampler, completedOrders, totalCpuMs } from "./resource-sampler";
 import type { ScaleOutResult, ScaleOutRun } from "./results";
 import { startSystem, type SystemUnderTest } from "./system-under-test";
 import type { Teardown } from "./teardown";
@@ -29,8 +29,13 @@ export async function measureScaleOut(config: BenchConfig, runId: string, teardo
 			for (const instances of round % 2 === 0 ? shapes : [...shapes].reverse()) {
 				const system = systems.get(instances)!;
 				const { figures } = await runEndToEndLevel(system.gatewayUrl, users, config.warmupSeconds * 1000, config.seconds * 1000, new ResourceSampler(system.nodes));
-				const orders = Math.max(1, figures.ordersPerSecond * config.seconds);
-				runs.push({ round: round + 1, instancesPerService: instances, ordersPerSecond: figures.ordersPerSecond, createToFinal: figures.createToFinal, cpuMsPerOrder: totalCpuMs(figures.resources) / orders });
+				runs.push({
+					round: round + 1,
+					instancesPerService: instances,
+					ordersPerSecond: figures.ordersPerSecond,
+					createToFinal: figures.createToFinal,
+					cpuMsPerOrder: totalCpuMs(figures.resources) / completedOrders(figures.ordersPerSecond, config.seconds)
+				});
 				console.log(`bench | scale-out round ${round + 1}, ${instances} instance(s) per service: ${figures.ordersPerSecond.toFixed(0)} orders/s, p99 ${figures.createToFinal.p99.toFixed(1)} ms`);
 			}
 		}

@@ -16,7 +16,7 @@ import { PRODUCTION_INSTANCES_PER_SERVICE } from "../runner-process";
 import type { BenchConfig } from "./config";
 import { benchUser, prepareUsers, runEndToEndLevel } from "./end-to-end-load";
 import { namespaceQueues } from "./rabbitmq";
-import { ResourceSampler, totalCpuMs } from "./resource-sampler";
+import { ResourceSampler, completedOrders, totalCpuMs } from "./resource-sampler";
 import type { SoakResult, SoakWindow } from "./results";
 import { startSystem } from "./system-under-test";
 import type { Teardown } from "./teardown";
@@ -69,7 +69,7 @@ export async function measureSoak(config: BenchConfig, runId: string, teardown: 
 				[[databases.orders.database, databases.payments.database]]
 			);
 			const { resources } = run.figures;
-			const completed = Math.max(1, run.figures.ordersPerSecond * config.soakWindowSeconds);
+			const completed = completedOrders(run.figures.ordersPerSecond, config.soakWindowSeconds);
 			let waitingMessages = 0;
 			for (const queue of queuesAtStart) waitingMessages += (await channel.checkQueue(queue)).messageCount;
 			const window: SoakWindow = {
