@@ -60,18 +60,17 @@ interface SentPacket {
 export class EventDurableAmqpTransporter extends Transporters.AMQP {
 	private readonly transientEvents: ReadonlySet<string>;
 	private readonly transientMessageOptions: Record<string, unknown>;
+	/** Services whose request and event queues are consumed, as of the last (re)subscription on this connection. */
+	private consumedServices: ReadonlySet<string> = new Set();
+	/** Event queue subscriptions of the (re)subscription in progress: Moleculer does not wait for them. */
+	private eventSubscriptions: Promise<unknown>[] = [];
+	private subscriptionRound = 0;
 
 	constructor({ transientEvents = [], ...options }: EventDurableAmqpOptions) {
 		super(options);
 		this.transientEvents = new Set(transientEvents);
 		this.transientMessageOptions = { ...this.opts.messageOptions, persistent: false };
 	}
-
-	/** Services whose request and event queues are consumed, as of the last (re)subscription on this connection. */
-	private consumedServices: ReadonlySet<string> = new Set();
-	/** Event queue subscriptions of the (re)subscription in progress: Moleculer does not wait for them. */
-	private eventSubscriptions: Promise<unknown>[] = [];
-	private subscriptionRound = 0;
 
 	/**
 	 * Whether this node, connected, consumes the queues of the local service `fullName`. Moleculer
