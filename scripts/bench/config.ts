@@ -3,6 +3,8 @@
  * - BENCH_SECONDS (8): measured seconds per concurrency level, after BENCH_WARMUP_SECONDS (2);
  * - BENCH_LEVELS (1,4,16,32): closed-loop clients per level;
  * - BENCH_MODES (cluster,embedded): which deployments to drive;
+ * - BENCH_SATURATION_PAIRS (5): pairs of end-to-end run and database limit at the highest level,
+ *   the sweep's included; the saturation verdict is their median ratio;
  * - BENCH_CLUSTER_INSTANCES (1): orders and payments instances in the cluster mode (one each suits
  *   a 2-core machine; production runs two: see BENCH_SCALE_OUT_ROUNDS);
  * - BENCH_SCALE_OUT_ROUNDS (2): rounds of the cluster at the highest level with that many instances
@@ -22,6 +24,7 @@ export interface BenchConfig {
 	warmupSeconds: number;
 	levels: number[];
 	modes: Mode[];
+	saturationPairs: number;
 	clusterInstances: number;
 	scaleOutRounds: number;
 	relayEvents: number;
@@ -56,6 +59,7 @@ export function benchConfigFromEnv(): BenchConfig {
 		warmupSeconds: wholeNumber("BENCH_WARMUP_SECONDS", 2, 0),
 		levels: [...new Set(levels)].sort((a, b) => a - b),
 		modes: modes as Mode[],
+		saturationPairs: wholeNumber("BENCH_SATURATION_PAIRS", 5, 1),
 		clusterInstances: wholeNumber("BENCH_CLUSTER_INSTANCES", 1, 1),
 		scaleOutRounds: wholeNumber("BENCH_SCALE_OUT_ROUNDS", 2, 0),
 		relayEvents: wholeNumber("BENCH_RELAY_EVENTS", 2000, 0),

@@ -4,7 +4,7 @@ import { completedOrders, totalCpuMs } from "./resource-sampler";
 import { PRODUCTION_INSTANCES_PER_SERVICE } from "../runner-process";
 import type { Mode } from "./config";
 import type { BenchReport, EndToEndLevel, ModeResult, ScaleOutResult } from "./results";
-import { checkSoak, checkTargets, mean, soakHalves, throughputAndLatencyCells } from "./targets";
+import { checkSoak, checkTargets, mean, saturationShares, soakHalves, throughputAndLatencyCells } from "./targets";
 
 /** A cell's text, safe inside a table row (error messages may hold pipes or line breaks). */
 function cell(text: string): string {
@@ -30,7 +30,7 @@ function machineSection(report: BenchReport): string {
 			[
 				"Bench settings",
 				`BENCH_SECONDS=${report.config.seconds}, BENCH_WARMUP_SECONDS=${report.config.warmupSeconds}, BENCH_LEVELS=${report.config.levels.join(",")}, ` +
-					`BENCH_MODES=${report.config.modes.join(",")}, BENCH_CLUSTER_INSTANCES=${report.config.clusterInstances}, BENCH_SCALE_OUT_ROUNDS=${report.config.scaleOutRounds}, BENCH_RELAY_EVENTS=${report.config.relayEvents}, BENCH_RELAY_SAMPLES=${report.config.relaySamples}, ` +
+					`BENCH_MODES=${report.config.modes.join(",")}, BENCH_SATURATION_PAIRS=${report.config.saturationPairs}, BENCH_CLUSTER_INSTANCES=${report.config.clusterInstances}, BENCH_SCALE_OUT_ROUNDS=${report.config.scaleOutRounds}, BENCH_RELAY_EVENTS=${report.config.relayEvents}, BENCH_RELAY_SAMPLES=${report.config.relaySamples}, ` +
 					`BENCH_SOAK_SECONDS=${report.config.soakSeconds}, BENCH_SOAK_CLIENTS=${report.config.soakClients}, BENCH_SOAK_WINDOW_SECONDS=${report.config.soakWindowSeconds}`
 			],
 			["Command", `\`npm run bench\` (${report.startedAt.toISOString()}, ${report.durationSeconds} s)`]
@@ -69,6 +69,21 @@ function cpuTable(result: ModeResult, seconds: number): string {
 				perOrder(level, totalCpuMs(level.resources))
 			];
 		})
+	);
+}
+
+function saturationPairsTable(result: ModeResult): string {
+	const shares = saturationShares(result);
+	return table(
+		["pair", "measured first", "orders/s", "create→final p99", "DB limit orders/s", "ratio"],
+		result.saturationPairs.map((pair, index) => [
+			String(index + 1) + (index === 0 ? " (the sweep's)" : ""),
+			pair.limitFirst ? "DB limit" : "end to end",
+			perSecond(pair.ordersPerSecond),
+			ms(pair.createToFinalP99),
+			perSecond(pair.limitOrdersPerSecond),
+			percent(shares[index])
+		])
 	);
 }
 
@@ -244,7 +259,9 @@ function soakSection(report: BenchReport): string {
 
 export function renderMarkdown(report: BenchReport): string {
 	const modeSections = report.modes.map(
-		result => `### ${modeTitle(result.mode, report)}\n\n${endToEndTable(result)}\n\nCPU time per completed order (ms), during the measured window:\n\n${cpuTable(result, report.config.seconds)}`
+		result =>
+			`### ${modeTitle(result.mode, report)}\n\n${endToEndTable(result)}\n\nCPU time per completed order (ms), during the measured window:\n\n${cpuTable(result, report.config.seconds)}` +
+			`\n\nSaturation, in pairs at ${result.saturationPairs[0].clients} clients (the verdict is their median ratio):\n\n${saturationPairsTable(result)}`
 	);
 	const targetRows = [
 		...report.modes.flatMap(result => checkTargets(result).map(check => [modeTitle(result.mode, report), check.target, check.measured, check.met ? "met" : "**not met**"])),
@@ -270,7 +287,10 @@ ${machineSection(report)}
   confirmations, batched as the consumers batch them (one UPDATE per database every 50 ms). Each level of it is measured
   right before or after the same level end to end (alternately), the system idle meanwhile, so that a ratio compares measurements taken seconds
   apart (this shared machine's speed drifts; the cluster, with its many processes and hops, suffers most from it). The ratio is end-to-end orders/s over this limit at the same number of clients. It leaves out what the
-  system needs on top: the relays' claim statements (one per event, batched under load) and the messaging itself.
+  system needs on top: the messaging itself and the relays' polls (one claim statement a second per instance).
+- **Saturation verdict**: the highest level is measured in ${report.config.saturationPairs} pairs of end to end and limit, the sweep's and ${report.config.saturationPairs - 1} more, the side that
+  goes first alternating; the verdict is the median pair's ratio, so that a slow spell of the machine during one side of one pair cannot decide it.
+  The best level against the limit's best level, minutes apart, is shown beside it.
 - **Hops**: the timestamps the system writes anyway (order row inserted and updated, each outbox row's claim, the start of
   each consumer transaction) joined with the client's clock, at the lowest level; orders whose events were re-emitted are left out.
 - **Outbox relay**: orders instances (one, then two on one database) relay \`payment.requested\` rows that the bench inserts

@@ -3,7 +3,8 @@
  * the system driven end to end (with the hop timings at the lowest level) and, right before or
  * after, the database limit at the same level on the same Postgres server, while the system
  * idles. Measured in pairs, seconds apart, so that a ratio compares the two under the same
- * conditions of the shared machine, whose speed drifts during a run.
+ * conditions of the shared machine, whose speed drifts during a run; the highest level is measured
+ * in several pairs (BENCH_SATURATION_PAIRS), whose median ratio is the saturation verdict.
  */
 import type { BenchConfig, Mode } from "./config";
 import { prepareDatabaseLimit } from "./database-limit";
@@ -11,7 +12,7 @@ import { benchUser, prepareUsers, runEndToEndLevel } from "./end-to-end-load";
 import { describePostgres } from "./environment-info";
 import { measureHops } from "./light-load-hops";
 import { ResourceSampler } from "./resource-sampler";
-import type { DatabaseLimitLevel, EndToEndLevel, ModeResult } from "./results";
+import type { DatabaseLimitLevel, EndToEndLevel, ModeResult, SaturationPair } from "./results";
 import { startSystem } from "./system-under-test";
 import type { Teardown } from "./teardown";
 
@@ -38,24 +39,46 @@ export async function benchMode(mode: Mode, config: BenchConfig, runId: string, 
 
 		const limit = await prepareDatabaseLimit(system.adminUrl, limitPrefix, users.length, teardown);
 
+		/** One level end to end and the limit at the same level, back to back in the given order. */
+		const measurePair = async (clients: number, limitFirst: boolean) => {
+			let limitLevel = limitFirst ? await limit.measure(clients, warmupMs, measureMs) : null;
+			const run = await runEndToEndLevel(system.gatewayUrl, users.slice(0, clients), warmupMs, measureMs, new ResourceSampler(system.nodes));
+			console.log(describeLevel(mode, run.figures));
+			limitLevel ??= await limit.measure(clients, warmupMs, measureMs);
+			const pair: SaturationPair = {
+				clients,
+				limitFirst,
+				ordersPerSecond: run.figures.ordersPerSecond,
+				createToFinalP99: run.figures.createToFinal.p99,
+				limitOrdersPerSecond: limitLevel.ordersPerSecond
+			};
+			return { run, limitLevel, pair };
+		};
+
 		const endToEnd: EndToEndLevel[] = [];
 		const databaseLimit: DatabaseLimitLevel[] = [];
+		const saturationPairs: SaturationPair[] = [];
 		let lightLoadHops: ModeResult["lightLoadHops"] = null;
 		for (const [index, clients] of config.levels.entries()) {
 			// Which side goes first alternates: what one side leaves Postgres to do afterwards (autovacuum
 			// of the tables it churned) then falls on either side alike.
-			const limitFirst = index % 2 === 1;
-			if (limitFirst) databaseLimit.push(await limit.measure(clients, warmupMs, measureMs));
-			const run = await runEndToEndLevel(system.gatewayUrl, users.slice(0, clients), warmupMs, measureMs, new ResourceSampler(system.nodes));
-			console.log(describeLevel(mode, run.figures));
+			const { run, limitLevel, pair } = await measurePair(clients, index % 2 === 1);
 			endToEnd.push(run.figures);
+			databaseLimit.push(limitLevel);
 			if (index === 0) {
 				const hops = await measureHops(system.databaseUrls, run.timelines);
 				lightLoadHops = hops && { clients, ...hops };
 			}
-			if (!limitFirst) databaseLimit.push(await limit.measure(clients, warmupMs, measureMs));
+			if (index === config.levels.length - 1) saturationPairs.push(pair);
 		}
-		return { mode, postgres, endToEnd, databaseLimit, lightLoadHops };
+		// The highest level again, the order still alternating: the verdict is the median pair's, so
+		// that a slow spell of the shared machine during one side of one pair cannot decide it.
+		const highest = config.levels[config.levels.length - 1];
+		for (let round = 1; round < config.saturationPairs; round++) {
+			console.log(`bench | ${mode}: saturation pair ${round + 1} of ${config.saturationPairs}`);
+			saturationPairs.push((await measurePair(highest, (config.levels.length - 1 + round) % 2 === 1)).pair);
+		}
+		return { mode, postgres, endToEnd, databaseLimit, saturationPairs, lightLoadHops };
 	} finally {
 		await teardown.run(mark);
 	}

@@ -31,6 +31,16 @@ export interface DatabaseLimitLevel {
 	resources: WindowResources;
 }
 
+/** The end-to-end run and the database limit at the highest level, measured back to back. */
+export interface SaturationPair {
+	clients: number;
+	/** Which side ran first: it alternates, so that what one leaves Postgres to do falls on both alike. */
+	limitFirst: boolean;
+	ordersPerSecond: number;
+	createToFinalP99: number;
+	limitOrdersPerSecond: number;
+}
+
 export interface HopTiming {
 	hop: string;
 	medianMs: number;
@@ -42,6 +52,8 @@ export interface ModeResult {
 	postgres: { version: string; settings: Record<string, string> };
 	endToEnd: EndToEndLevel[];
 	databaseLimit: DatabaseLimitLevel[];
+	/** Every pair at the highest level: the sweep's, then BENCH_SATURATION_PAIRS − 1 more. */
+	saturationPairs: SaturationPair[];
 	/** The path of an order at the lowest level, hop by hop (null when no order had a clean path). */
 	lightLoadHops: { clients: number; orders: number; hops: HopTiming[] } | null;
 }

@@ -4,6 +4,7 @@
  */
 import { megabytes, ms, percent, perSecond } from "./format";
 import type { EndToEndLevel, ModeResult, SoakResult, SoakWindow } from "./results";
+import { percentile } from "./stats";
 
 export const TARGETS = Object.freeze({
 	lightLoadP50Ms: 15,
@@ -23,10 +24,9 @@ export interface TargetCheck {
 	met: boolean;
 }
 
-/** End-to-end throughput as a share of the database limit at the same number of clients. */
-function shareOfLimit(result: ModeResult, level: EndToEndLevel): number {
-	const limit = result.databaseLimit.find(l => l.clients === level.clients);
-	return limit ? level.ordersPerSecond / limit.ordersPerSecond : Number.NaN;
+/** Each saturation pair's end-to-end throughput as a share of its database limit, in the order measured. */
+export function saturationShares(result: ModeResult): number[] {
+	return result.saturationPairs.map(pair => pair.ordersPerSecond / pair.limitOrdersPerSecond);
 }
 
 /** The figures both the console table and the report show for a level: throughput against the limit, then latencies. */
@@ -50,18 +50,21 @@ export function checkTargets(result: ModeResult): TargetCheck[] {
 	const lightLabel = light.clients === 1 ? "light load (1 client)" : `light load (lowest level measured: ${light.clients} clients)`;
 	const best = result.endToEnd.reduce((a, b) => (b.ordersPerSecond > a.ordersPerSecond ? b : a));
 	const bestLimit = result.databaseLimit.reduce((a, b) => (b.ordersPerSecond > a.ordersPerSecond ? b : a));
-	const saturationShare = best.ordersPerSecond / bestLimit.ordersPerSecond;
-	// The strict reading compares best with best, levels minutes apart; the same level's pair, seconds apart, is shown beside it.
-	const pairedShare = shareOfLimit(result, best);
-	const paired = Number.isNaN(pairedShare) ? "" : `; ${percent(pairedShare)} of the limit at ${best.clients} clients, measured seconds apart`;
+	const bestShare = best.ordersPerSecond / bestLimit.ordersPerSecond;
+	// The verdict is the median pair's: each pair's two sides ran seconds apart, and a slow spell of
+	// the shared machine during one side of one pair moves that pair only. With an even count, the lower middle.
+	const shares = saturationShares(result);
+	const medianShare = percentile([...shares].sort((a, b) => a - b), 0.5);
 	const rss = result.endToEnd.flatMap(level => level.resources.nodes).reduce((a, b) => (b.maxRssMb > a.maxRssMb ? b : a));
 	return [
 		{ target: `${lightLabel}: create→FINISHED p50 ≤ ${TARGETS.lightLoadP50Ms} ms`, measured: `${ms(light.createToFinal.p50)} ms`, met: light.createToFinal.p50 <= TARGETS.lightLoadP50Ms },
 		{ target: `${lightLabel}: create→FINISHED p99 ≤ ${TARGETS.lightLoadP99Ms} ms`, measured: `${ms(light.createToFinal.p99)} ms`, met: light.createToFinal.p99 <= TARGETS.lightLoadP99Ms },
 		{
 			target: `saturation throughput ≥ ${percent(TARGETS.saturationShareOfLimit)} of the database limit`,
-			measured: `${perSecond(best.ordersPerSecond)} orders/s (${best.clients} clients) of ${perSecond(bestLimit.ordersPerSecond)} (${bestLimit.clients} clients): ${percent(saturationShare)}${paired}`,
-			met: saturationShare >= TARGETS.saturationShareOfLimit
+			measured:
+				`median of ${shares.length} pair(s) at ${result.saturationPairs[0].clients} clients: ${percent(medianShare)} (${shares.map(percent).join(", ")}); ` +
+				`best level against best level: ${perSecond(best.ordersPerSecond)} orders/s (${best.clients} clients) of ${perSecond(bestLimit.ordersPerSecond)} (${bestLimit.clients} clients), ${percent(bestShare)}`,
+			met: medianShare >= TARGETS.saturationShareOfLimit
 		},
 		{ target: `no process above ${TARGETS.maxRssMb} MB RSS`, measured: `largest: ${rss.name} ${megabytes(rss.maxRssMb)} MB`, met: rss.maxRssMb <= TARGETS.maxRssMb }
 	];
