@@ -75,14 +75,15 @@ function cpuTable(result: ModeResult, seconds: number): string {
 function saturationPairsTable(result: ModeResult): string {
 	const shares = saturationShares(result);
 	return table(
-		["pair", "measured first", "orders/s", "create→final p99", "DB limit orders/s", "ratio"],
+		["pair", "measured first", "orders/s", "create→final p99", "DB limit orders/s", "ratio", "max RSS per process (MB)"],
 		result.saturationPairs.map((pair, index) => [
 			String(index + 1) + (index === 0 ? " (the sweep's)" : ""),
 			pair.limitFirst ? "DB limit" : "end to end",
-			perSecond(pair.ordersPerSecond),
-			ms(pair.createToFinalP99),
+			perSecond(pair.endToEnd.ordersPerSecond),
+			ms(pair.endToEnd.createToFinal.p99),
 			perSecond(pair.limitOrdersPerSecond),
-			percent(shares[index])
+			percent(shares[index]),
+			pair.endToEnd.resources.nodes.map(node => `${node.name} ${megabytes(node.maxRssMb)}`).join(", ")
 		])
 	);
 }
@@ -261,7 +262,7 @@ export function renderMarkdown(report: BenchReport): string {
 	const modeSections = report.modes.map(
 		result =>
 			`### ${modeTitle(result.mode, report)}\n\n${endToEndTable(result)}\n\nCPU time per completed order (ms), during the measured window:\n\n${cpuTable(result, report.config.seconds)}` +
-			`\n\nSaturation, in pairs at ${result.saturationPairs[0].clients} clients (the verdict is their median ratio):\n\n${saturationPairsTable(result)}`
+			`\n\nSaturation, in pairs at ${result.saturationPairs[0].endToEnd.clients} clients (the verdict is their median ratio):\n\n${saturationPairsTable(result)}`
 	);
 	const targetRows = [
 		...report.modes.flatMap(result => checkTargets(result).map(check => [modeTitle(result.mode, report), check.target, check.measured, check.met ? "met" : "**not met**"])),

@@ -45,13 +45,7 @@ export async function benchMode(mode: Mode, config: BenchConfig, runId: string, 
 			const run = await runEndToEndLevel(system.gatewayUrl, users.slice(0, clients), warmupMs, measureMs, new ResourceSampler(system.nodes));
 			console.log(describeLevel(mode, run.figures));
 			limitLevel ??= await limit.measure(clients, warmupMs, measureMs);
-			const pair: SaturationPair = {
-				clients,
-				limitFirst,
-				ordersPerSecond: run.figures.ordersPerSecond,
-				createToFinalP99: run.figures.createToFinal.p99,
-				limitOrdersPerSecond: limitLevel.ordersPerSecond
-			};
+			const pair: SaturationPair = { limitFirst, endToEnd: run.figures, limitOrdersPerSecond: limitLevel.ordersPerSecond };
 			return { run, limitLevel, pair };
 		};
 

@@ -33,11 +33,9 @@ export interface DatabaseLimitLevel {
 
 /** The end-to-end run and the database limit at the highest level, measured back to back. */
 export interface SaturationPair {
-	clients: number;
 	/** Which side ran first: it alternates, so that what one leaves Postgres to do falls on both alike. */
 	limitFirst: boolean;
-	ordersPerSecond: number;
-	createToFinalP99: number;
+	endToEnd: EndToEndLevel;
 	limitOrdersPerSecond: number;
 }
 

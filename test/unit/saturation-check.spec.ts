@@ -1,4 +1,4 @@
-/** The saturation verdict (a pure function of the measured pairs): the median pair decides, not one slow spell. */
+/** The saturation verdict (a pure function of the measured pairs): the median pair decides, not one slow spell; the pairs count for memory too. */
 import { describe, expect, it } from "vitest";
 import type { DatabaseLimitLevel, EndToEndLevel, ModeResult, SaturationPair } from "../../scripts/bench/results";
 import { checkTargets } from "../../scripts/bench/targets";
@@ -6,21 +6,20 @@ import { checkTargets } from "../../scripts/bench/targets";
 const latency = { p50: 10, p95: 20, p99: 30, max: 40 };
 const resources = { nodes: [{ name: "orders-1", maxRssMb: 120, cpuMs: 1000 }], postgresCpuMs: 1000, rabbitmqCpuMs: 500, benchCpuMs: 200, machineBusyPercent: 95 };
 
-function level(clients: number, ordersPerSecond: number): EndToEndLevel {
-	return { clients, ordersPerSecond, createToFinal: latency, httpCreate: latency, failedCreates: 0, unfinished: 0, notFinished: 0, firstError: null, resources };
+function level(clients: number, ordersPerSecond: number, maxRssMb = 120): EndToEndLevel {
+	const nodes = [{ name: "orders-1", maxRssMb, cpuMs: 1000 }];
+	return { clients, ordersPerSecond, createToFinal: latency, httpCreate: latency, failedCreates: 0, unfinished: 0, notFinished: 0, firstError: null, resources: { ...resources, nodes } };
 }
 
 function limit(clients: number, ordersPerSecond: number): DatabaseLimitLevel {
 	return { clients, ordersPerSecond, createToFinal: latency, errors: 0, firstError: null, resources };
 }
 
-/** A run whose sweep ends at 32 clients, with pairs at that level as [end to end, limit] orders/s. */
-function run(pairs: [number, number][], sweep: { endToEnd: number; limit: number } = { endToEnd: pairs[0][0], limit: pairs[0][1] }): ModeResult {
-	const saturationPairs: SaturationPair[] = pairs.map(([ordersPerSecond, limitOrdersPerSecond], index) => ({
-		clients: 32,
+/** A run whose sweep ends at 32 clients, with pairs at that level as [end to end, limit] orders/s (and the pair's largest RSS). */
+function run(pairs: [number, number, number?][], sweep: { endToEnd: number; limit: number } = { endToEnd: pairs[0][0], limit: pairs[0][1] }): ModeResult {
+	const saturationPairs: SaturationPair[] = pairs.map(([ordersPerSecond, limitOrdersPerSecond, maxRssMb], index) => ({
 		limitFirst: index % 2 === 1,
-		ordersPerSecond,
-		createToFinalP99: 30,
+		endToEnd: level(32, ordersPerSecond, maxRssMb),
 		limitOrdersPerSecond
 	}));
 	return {
@@ -55,5 +54,12 @@ describe("the saturation verdict", () => {
 	it("shows the best level against the limit's best level beside the median", () => {
 		const check = saturation(run([[520, 1000]], { endToEnd: 520, limit: 1000 }));
 		expect(check.measured).toMatch(/best level against best level: 520 orders\/s \(32 clients\) of 1000 \(32 clients\), 52%$/);
+	});
+});
+
+describe("the memory target", () => {
+	it("counts the saturation pairs, not only the sweep's levels", () => {
+		const rss = checkTargets(run([[520, 1000], [530, 1000, 230]])).find(check => check.target.startsWith("no process above"))!;
+		expect(rss).toMatchObject({ met: false, measured: "largest: orders-1 230 MB" });
 	});
 });
