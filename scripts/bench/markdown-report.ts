@@ -75,15 +75,16 @@ function cpuTable(result: ModeResult, seconds: number): string {
 function saturationPairsTable(result: ModeResult): string {
 	const shares = saturationShares(result);
 	return table(
-		["pair", "measured first", "orders/s", "create→final p99", "DB limit orders/s", "ratio", "max RSS per process (MB)"],
+		["pair", "measured first", "orders/s", "create→final p99", "DB limit orders/s", "ratio", "max RSS per process (MB)", "errors: end to end / limit"],
 		result.saturationPairs.map((pair, index) => [
 			String(index + 1) + (index === 0 ? " (the sweep's)" : ""),
 			pair.limitFirst ? "DB limit" : "end to end",
 			perSecond(pair.endToEnd.ordersPerSecond),
 			ms(pair.endToEnd.createToFinal.p99),
-			perSecond(pair.limitOrdersPerSecond),
+			perSecond(pair.limit.ordersPerSecond),
 			percent(shares[index]),
-			pair.endToEnd.resources.nodes.map(node => `${node.name} ${megabytes(node.maxRssMb)}`).join(", ")
+			pair.endToEnd.resources.nodes.map(node => `${node.name} ${megabytes(node.maxRssMb)}`).join(", "),
+			`${pair.endToEnd.failedCreates + pair.endToEnd.unfinished + pair.endToEnd.notFinished} / ${pair.limit.errors}`
 		])
 	);
 }
@@ -288,7 +289,7 @@ ${machineSection(report)}
   confirmations, batched as the consumers batch them (one UPDATE per database every 50 ms). Each level of it is measured
   right before or after the same level end to end (alternately), the system idle meanwhile, so that a ratio compares measurements taken seconds
   apart (this shared machine's speed drifts; the cluster, with its many processes and hops, suffers most from it). The ratio is end-to-end orders/s over this limit at the same number of clients. It leaves out what the
-  system needs on top: the messaging itself and the relays' polls (one claim statement a second per instance).
+  system needs on top: the messaging itself and the relays' polls (one claim statement per instance every ${report.environment.serviceSettings.OUTBOX_POLL_INTERVAL_MS} ms).
 - **Saturation verdict**: the highest level is measured in ${report.config.saturationPairs} pairs of end to end and limit, the sweep's and ${report.config.saturationPairs - 1} more, the side that
   goes first alternating; the verdict is the median pair's ratio, so that a slow spell of the machine during one side of one pair cannot decide it.
   The best level against the limit's best level, minutes apart, is shown beside it.

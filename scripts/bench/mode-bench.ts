@@ -39,14 +39,15 @@ export async function benchMode(mode: Mode, config: BenchConfig, runId: string, 
 
 		const limit = await prepareDatabaseLimit(system.adminUrl, limitPrefix, users.length, teardown);
 
-		/** One level end to end and the limit at the same level, back to back in the given order. */
-		const measurePair = async (clients: number, limitFirst: boolean) => {
-			let limitLevel = limitFirst ? await limit.measure(clients, warmupMs, measureMs) : null;
+		const measureLimit = (clients: number) => limit.measure(clients, warmupMs, measureMs);
+		/** One level end to end and the limit at the same level, back to back; the limit first at odd positions of the sequence. */
+		const measurePair = async (clients: number, position: number) => {
+			const limitFirst = position % 2 === 1;
+			const limitBefore = limitFirst ? await measureLimit(clients) : null;
 			const run = await runEndToEndLevel(system.gatewayUrl, users.slice(0, clients), warmupMs, measureMs, new ResourceSampler(system.nodes));
 			console.log(describeLevel(mode, run.figures));
-			limitLevel ??= await limit.measure(clients, warmupMs, measureMs);
-			const pair: SaturationPair = { limitFirst, endToEnd: run.figures, limitOrdersPerSecond: limitLevel.ordersPerSecond };
-			return { run, limitLevel, pair };
+			const pair: SaturationPair = { limitFirst, endToEnd: run.figures, limit: limitBefore ?? (await measureLimit(clients)) };
+			return { run, pair };
 		};
 
 		const endToEnd: EndToEndLevel[] = [];
@@ -56,9 +57,9 @@ export async function benchMode(mode: Mode, config: BenchConfig, runId: string, 
 		for (const [index, clients] of config.levels.entries()) {
 			// Which side goes first alternates: what one side leaves Postgres to do afterwards (autovacuum
 			// of the tables it churned) then falls on either side alike.
-			const { run, limitLevel, pair } = await measurePair(clients, index % 2 === 1);
+			const { run, pair } = await measurePair(clients, index);
 			endToEnd.push(run.figures);
-			databaseLimit.push(limitLevel);
+			databaseLimit.push(pair.limit);
 			if (index === 0) {
 				const hops = await measureHops(system.databaseUrls, run.timelines);
 				lightLoadHops = hops && { clients, ...hops };
@@ -70,7 +71,7 @@ export async function benchMode(mode: Mode, config: BenchConfig, runId: string, 
 		const highest = config.levels[config.levels.length - 1];
 		for (let round = 1; round < config.saturationPairs; round++) {
 			console.log(`bench | ${mode}: saturation pair ${round + 1} of ${config.saturationPairs}`);
-			saturationPairs.push((await measurePair(highest, (config.levels.length - 1 + round) % 2 === 1)).pair);
+			saturationPairs.push((await measurePair(highest, config.levels.length - 1 + round)).pair);
 		}
 		return { mode, postgres, endToEnd, databaseLimit, saturationPairs, lightLoadHops };
 	} finally {

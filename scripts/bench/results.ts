@@ -36,7 +36,7 @@ export interface SaturationPair {
 	/** Which side ran first: it alternates, so that what one leaves Postgres to do falls on both alike. */
 	limitFirst: boolean;
 	endToEnd: EndToEndLevel;
-	limitOrdersPerSecond: number;
+	limit: DatabaseLimitLevel;
 }
 
 export interface HopTiming {

@@ -4,7 +4,7 @@ import type { DatabaseLimitLevel, EndToEndLevel, ModeResult, SaturationPair } fr
 import { checkTargets } from "../../scripts/bench/targets";
 
 const latency = { p50: 10, p95: 20, p99: 30, max: 40 };
-const resources = { nodes: [{ name: "orders-1", maxRssMb: 120, cpuMs: 1000 }], postgresCpuMs: 1000, rabbitmqCpuMs: 500, benchCpuMs: 200, machineBusyPercent: 95 };
+const resources = { nodes: [], postgresCpuMs: 1000, rabbitmqCpuMs: 500, benchCpuMs: 200, machineBusyPercent: 95 };
 
 function level(clients: number, ordersPerSecond: number, maxRssMb = 120): EndToEndLevel {
 	const nodes = [{ name: "orders-1", maxRssMb, cpuMs: 1000 }];
@@ -20,7 +20,7 @@ function run(pairs: [number, number, number?][], sweep: { endToEnd: number; limi
 	const saturationPairs: SaturationPair[] = pairs.map(([ordersPerSecond, limitOrdersPerSecond, maxRssMb], index) => ({
 		limitFirst: index % 2 === 1,
 		endToEnd: level(32, ordersPerSecond, maxRssMb),
-		limitOrdersPerSecond
+		limit: limit(32, limitOrdersPerSecond)
 	}));
 	return {
 		mode: "cluster",
@@ -45,6 +45,12 @@ describe("the saturation verdict", () => {
 		const check = saturation(run([[450, 1000], [700, 1000], [480, 1000], [470, 1000], [490, 1000]]));
 		expect(check.met).toBe(false);
 		expect(check.measured).toMatch(/^median of 5 pair\(s\) at 32 clients: 48%/);
+	});
+
+	it("is not met while a pair's limit completed nothing (its transactions failed), and says so", () => {
+		const check = saturation(run([[520, 1000], [530, 0], [540, 0], [550, 0], [560, 1000]]));
+		expect(check.met).toBe(false);
+		expect(check.measured).toMatch(/3 pair\(s\) without a limit to judge by/);
 	});
 
 	it("takes the lower middle of an even count", () => {
