@@ -49,6 +49,15 @@ interface InboxInternals {
 	sendConfirmations(): Promise<void>;
 }
 
+/** Which event is applied: its id, name and producing service. */
+export interface InboxEvent {
+	eventId: string;
+	eventName: string;
+	source: string;
+	/** Only for the log lines (the order it is about). */
+	payload?: unknown;
+}
+
 export interface InboxMethods {
 	/** Applies a valid event unless its id was applied before, and answers the producer. */
 	consumeOnce<TPayload>(
@@ -56,6 +65,12 @@ export interface InboxMethods {
 		payloadSchema: ValidationSchema,
 		apply: (tx: DbTransaction, payload: TPayload, eventId: string) => Promise<void>
 	): Promise<InboxOutcome>;
+	/**
+	 * The inbox guard itself, for an event that arrived by another way than its delivery (the
+	 * reconciler): records the id and applies the event in one transaction unless the id was
+	 * recorded before, then confirms it to its producer. Throws what `apply` throws.
+	 */
+	applyOnce(event: InboxEvent, apply: (tx: DbTransaction) => Promise<void>): Promise<"applied" | "duplicate">;
 }
 
 const validator = new Validator({ useNewCustomCheckerFunction: true });
@@ -118,22 +133,26 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 					return answerable ? reject(reason, true) : "rejected";
 				}
 
-				let applied: boolean;
 				try {
-					applied = await this.withTransaction(async tx => {
-						const recorded = await this.queryRows(recordInboxEvent(eventId!, eventName, source!), tx);
-						if (recorded.length === 0) return false;
-						await apply(tx, payload as TPayload, eventId!);
-						return true;
-					});
+					return await this.applyOnce({ eventId: eventId!, eventName, source: source!, payload }, tx => apply(tx, payload as TPayload, eventId!));
 				} catch (err) {
 					this.logger.error(logFields, "Applying the event failed; the producer will retry it.", err);
 					return reject((err as Error).message ?? String(err), false);
 				}
+			},
+
+			async applyOnce({ eventId, eventName, source, payload }: InboxEvent, apply: (tx: DbTransaction) => Promise<void>): Promise<"applied" | "duplicate"> {
+				const applied = await this.withTransaction(async tx => {
+					const recorded = await this.queryRows(recordInboxEvent(eventId, eventName, source), tx);
+					if (recorded.length === 0) return false;
+					await apply(tx);
+					return true;
+				});
+				const logFields = { ...eventLogFields(eventId, eventName, payload), source };
 				if (applied) this.logger.debug(logFields, "Applied the event.");
 				else this.logger.info(logFields, "Skipped a duplicate delivery.");
 				this.broker.metrics.increment(applied ? MESSAGING_METRICS.INBOX_APPLIED : MESSAGING_METRICS.INBOX_DUPLICATES_SKIPPED, { service: this.name });
-				this.confirmLater(source!, eventId!);
+				this.confirmLater(source, eventId);
 				return applied ? "applied" : "duplicate";
 			},
 
