@@ -4,6 +4,7 @@
  * the producer and the consumer alike.
  */
 import type { ValidationSchema } from "fastest-validator";
+import type { FailureKind } from "./failure-classification";
 
 /** Event names. Each is emitted to exactly one consuming group (the owning service name). */
 export const EVENTS = Object.freeze({
@@ -36,16 +37,29 @@ export interface OrderView {
 	updatedAt: Date;
 }
 
+/**
+ * The version of the event contracts this code writes. A consumer reads every version (tolerant
+ * reader): fields it does not know are stripped, so a producer one version ahead (a rolling
+ * deploy) is applied; only a missing or unusable field it needs makes an event malformed.
+ * Version 1 (events without `schemaVersion`): before the envelope carried `schemaVersion` and `attempt`.
+ */
+export const EVENT_SCHEMA_VERSION = 2;
+
 /** Every event carries its outbox row id (`eventId`) and the producing service (`source`). */
 export interface EventEnvelope<TPayload> {
 	eventId: string;
 	source: string;
+	/** The contracts' version the producer wrote; absent in version 1. */
+	schemaVersion?: number;
+	/** Which emission of the outbox row this copy is (1: the first), so that a failure is counted once per attempt, not per copy. */
+	attempt?: number;
 	payload: TPayload;
 }
 
 /**
- * Validation schemas of the payloads (fastest-validator), checked by the consumer's inbox: an
- * event that fails them is rejected for good, never retried.
+ * Validation schemas of the payloads (fastest-validator), checked by the consumer's inbox: only
+ * the fields the consumer needs, unknown ones stripped. An event that fails them is rejected for
+ * good, never retried.
  */
 export const PAYMENT_REQUESTED_SCHEMA: ValidationSchema = {
 	orderId: "uuid",
@@ -87,8 +101,15 @@ export interface OutboxRejectedPayload {
 	source: string;
 	eventId: string;
 	reason: string;
-	/** The event can never be applied (malformed): park it at once. */
+	/** The event can never be applied (malformed): kept for producers of version 1, which read only this. */
 	permanent: boolean;
+	/**
+	 * Why (lib/failure-classification.ts): `malformed` parks it at once, `failure` counts towards
+	 * parking, `outage` never counts. Absent from consumers of version 1: `malformed` when permanent, else `failure`.
+	 */
+	kind?: FailureKind;
+	/** The attempt the rejected copy carried (absent when the event carried none). */
+	attempt?: number;
 }
 
 export interface OutboxConfirmedPayload {

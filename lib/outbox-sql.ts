@@ -2,6 +2,7 @@
  * SQL of the outbox: pure builders, run by the outbox mixin. Table names are fixed (each service
  * has its own database), every value is a bound, cast parameter.
  */
+import type { FailureKind } from "./failure-classification";
 import type { SqlQuery } from "./sql";
 
 /** A delay's jitter: a random share between half and all of it, so the retries of a burst spread out. */
@@ -18,13 +19,15 @@ export interface OutboxRow {
 /**
  * Adds an event already claimed by its writer: the process that commits it emits it at once, and
  * the lease (the first retry delay, with jitter) keeps every relay off it until then. Should the
- * writer die before emitting, the lease runs out and any relay picks it up.
+ * writer die before emitting, the lease runs out and any relay picks it up. Leases count from
+ * `clock_timestamp()`, not the transaction's start (`now()`): a slow transaction would otherwise
+ * commit a row already due, and a relay would emit it beside its writer.
  */
 export function insertOutboxEvent(eventName: string, targetGroup: string, payload: unknown, leaseMs: number): SqlQuery {
 	return {
 		name: "outbox.insertOutboxEvent",
 		text: `INSERT INTO outbox_events (event_name, target_group, payload, attempts, last_emitted_at, next_attempt_at)
-			VALUES ($1::text, $2::text, $3::jsonb, 1, now(), now() + make_interval(secs => $4::float8 * ${JITTER} / 1000))
+			VALUES ($1::text, $2::text, $3::jsonb, 1, now(), clock_timestamp() + make_interval(secs => $4::float8 * ${JITTER} / 1000))
 			RETURNING id, event_name, target_group, payload, attempts`,
 		values: [eventName, targetGroup, JSON.stringify(payload), leaseMs]
 	};
@@ -38,16 +41,17 @@ export interface RetryPolicy {
 }
 
 /**
- * Claims up to `limit` due, unconfirmed events in one statement and schedules each one's next
- * attempt: the new `next_attempt_at` is the lease, so a concurrent relay (SKIP LOCKED while this
- * runs, not due after it commits) never emits the same row in the same round. The delay doubles
- * per attempt up to the cap, with jitter of up to half so retries of a burst spread out.
+ * Claims up to `limit` due, unconfirmed events for the given consumer groups (those with a live
+ * instance) in one statement and schedules each one's next attempt: the new `next_attempt_at` is
+ * the lease, so a concurrent relay (SKIP LOCKED while this runs, not due after it commits) never
+ * emits the same row in the same round. The delay doubles per attempt up to the cap, with jitter
+ * of up to half so retries of a burst spread out.
  */
-export function claimDueEvents(limit: number, retry: RetryPolicy): SqlQuery {
+export function claimDueEvents(limit: number, retry: RetryPolicy, targetGroups: string[]): SqlQuery {
 	return {
 		text: `WITH due AS (
 				SELECT id FROM outbox_events
-				WHERE confirmed_at IS NULL AND dead_at IS NULL AND next_attempt_at <= now()
+				WHERE confirmed_at IS NULL AND dead_at IS NULL AND next_attempt_at <= now() AND target_group = ANY($4::text[])
 				ORDER BY next_attempt_at
 				LIMIT $1::int
 				FOR UPDATE SKIP LOCKED
@@ -55,11 +59,11 @@ export function claimDueEvents(limit: number, retry: RetryPolicy): SqlQuery {
 			UPDATE outbox_events AS o
 			SET attempts = o.attempts + 1,
 				last_emitted_at = now(),
-				next_attempt_at = now() + make_interval(secs =>
+				next_attempt_at = clock_timestamp() + make_interval(secs =>
 					least($3::float8, $2::float8 * power(2, least(o.attempts, 30))) * ${JITTER} / 1000)
 			FROM due WHERE o.id = due.id
 			RETURNING o.id, o.event_name, o.target_group, o.payload, o.attempts`,
-		values: [limit, retry.baseMs, retry.maxMs]
+		values: [limit, retry.baseMs, retry.maxMs, targetGroups]
 	};
 }
 
@@ -72,15 +76,19 @@ export function confirmEvents(eventIds: string[]): SqlQuery {
 	};
 }
 
-/** How many of the given events are still unconfirmed (the relay's flow control). */
-export function countUnconfirmed(eventIds: string[]): SqlQuery {
+/**
+ * How many of the given events their consumer has not answered yet for their latest attempt:
+ * neither confirmed nor rejected (the relay's flow control).
+ */
+export function countUnanswered(eventIds: string[]): SqlQuery {
 	return {
-		text: "SELECT count(*)::int AS unconfirmed FROM outbox_events WHERE id = ANY($1::uuid[]) AND confirmed_at IS NULL",
+		text: `SELECT count(*)::int AS unanswered FROM outbox_events
+			WHERE id = ANY($1::uuid[]) AND confirmed_at IS NULL AND dead_at IS NULL AND answered_attempt < attempts`,
 		values: [eventIds]
 	};
 }
 
-/** For the metrics: how many events wait for confirmation, and for how long the oldest has. */
+/** For the metrics: how many events wait for confirmation, and for how long the oldest has (by the pending index). */
 export function selectPendingSummary(): SqlQuery {
 	return {
 		text: `SELECT count(*) FILTER (WHERE dead_at IS NULL)::int AS pending,
@@ -100,17 +108,40 @@ export function selectPendingEvents(limit: number): SqlQuery {
 	};
 }
 
+export interface ParkingPolicy {
+	/** Failures (one at most per attempt) after which an event may be parked... */
+	maxFailures: number;
+	/** ...once it is at least this old, so that a burst of failures cannot park it. */
+	minAgeMs: number;
+}
+
 /**
- * A consumer could not apply an event. `permanent` (a malformed event) parks it as dead at once;
- * otherwise it is parked after `maxFailures` such answers, and re-emitted with backoff until then.
+ * A consumer could not apply an event (lib/failure-classification.ts says what `kind` means).
+ * Every answer records its reason and which attempt it answered. A `malformed` event is parked as
+ * dead at once (and counted). A `failure` counts once per attempt, however many queued copies of that attempt
+ * fail (`answered_attempt`), and parks the event once it has failed `maxFailures` times and is
+ * `minAgeMs` old. An `outage` never counts: the event is retried with backoff until it is applied.
+ * A consumer that sends no attempt (version 1) answers the latest one.
  */
-export function recordEventFailure(eventId: string, reason: string, permanent: boolean, maxFailures: number): SqlQuery {
+export function recordEventFailure(eventId: string, reason: string, kind: FailureKind, attempt: number | null, parking: ParkingPolicy): SqlQuery {
 	return {
-		text: `UPDATE outbox_events SET failures = failures + 1, last_error = $2::text,
-				dead_at = CASE WHEN $3::boolean OR failures + 1 >= $4::int THEN now() END
-			WHERE id = $1::uuid AND confirmed_at IS NULL AND dead_at IS NULL
-			RETURNING id, event_name, failures, dead_at`,
-		values: [eventId, reason.slice(0, 2000), permanent, maxFailures]
+		text: `WITH answer AS (
+				SELECT id, coalesce($4::int, attempts) AS attempt,
+					$3::text <> 'outage' AND coalesce($4::int, attempts) > answered_attempt AS counted
+				FROM outbox_events WHERE id = $1::uuid AND confirmed_at IS NULL AND dead_at IS NULL
+				FOR UPDATE
+			)
+			UPDATE outbox_events AS o SET
+				last_error = $2::text,
+				failures = o.failures + answer.counted::int,
+				answered_attempt = greatest(o.answered_attempt, answer.attempt),
+				dead_at = CASE
+					WHEN $3::text = 'malformed' THEN now()
+					WHEN answer.counted AND o.failures + 1 >= $5::int AND o.created_at <= now() - make_interval(secs => $6::float8 / 1000) THEN now()
+				END
+			FROM answer WHERE o.id = answer.id
+			RETURNING o.id, o.event_name, o.failures, o.dead_at, answer.counted`,
+		values: [eventId, reason.slice(0, 2000), kind, attempt, parking.maxFailures, parking.minAgeMs]
 	};
 }
 
@@ -122,10 +153,14 @@ export function selectDeadEvents(limit: number): SqlQuery {
 	};
 }
 
-/** Gives dead events (all, or the given ones) a fresh start: due now, counters reset. */
+/**
+ * Gives dead events (all, or the given ones) a fresh start: due now, counters reset, and aged from
+ * now, or the next retention run would park them again as past the redelivery horizon.
+ */
 export function reviveDeadEvents(eventIds: string[] | null): SqlQuery {
 	return {
-		text: `UPDATE outbox_events SET dead_at = NULL, failures = 0, attempts = 0, last_error = NULL, next_attempt_at = now()
+		text: `UPDATE outbox_events SET dead_at = NULL, failures = 0, attempts = 0, answered_attempt = 0, last_error = NULL,
+				next_attempt_at = now(), created_at = now()
 			WHERE dead_at IS NOT NULL AND confirmed_at IS NULL AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))
 			RETURNING id`,
 		values: [eventIds]

@@ -9,13 +9,21 @@
  * If that confirmation is lost, the producer re-emits, the duplicate is skipped and confirmed
  * again.
  *
- * An event that cannot be applied is answered `outbox.rejected`: a malformed one for good (the
- * producer parks it at once), a failing one with its error (the producer retries it with backoff
- * and parks it after repeated failures). Nothing is recorded for it, so a retry starts afresh.
+ * An event that cannot be applied is answered `outbox.rejected`, with what kind of failure it met
+ * (lib/failure-classification.ts) and the attempt it carried: a malformed one for good (the
+ * producer parks it at once); one that met an outage (this service's database unavailable, say)
+ * as such, which never counts towards parking; any other failure with its error (the producer
+ * retries it with backoff and parks it only after repeated failures and a minimum age). Nothing is
+ * recorded for it, so a retry starts afresh.
+ *
+ * Tolerant reader: fields this code does not know, in the envelope or the payload, are stripped,
+ * so that events of a producer one version ahead are applied during a rolling deploy; only a
+ * field the consumer needs, missing or unusable, makes an event malformed.
  */
 import Validator, { type ValidationError, type ValidationSchema } from "fastest-validator";
 import type { Context, ServiceSchema } from "moleculer";
 import { EVENTS, type EventEnvelope, type OutboxConfirmedPayload, type OutboxRejectedPayload } from "../lib/contracts";
+import { FAILURE_KINDS, classifyFailure, type FailureKind } from "../lib/failure-classification";
 import { recordInboxEvent } from "../lib/inbox-sql";
 import { eventLogFields } from "../lib/logging";
 import { MESSAGING_METRICS, registerMessagingMetrics } from "../lib/messaging-metrics";
@@ -82,10 +90,12 @@ function envelopeCheck(payloadSchema: ValidationSchema): Check {
 	let check = checks.get(payloadSchema);
 	if (!check) {
 		check = validator.compile({
-			$$strict: true,
+			$$strict: "remove",
 			eventId: "uuid",
 			source: { type: "string", min: 1, max: 100 },
-			payload: { type: "object", strict: true, props: payloadSchema }
+			schemaVersion: { type: "number", integer: true, positive: true, optional: true },
+			attempt: { type: "number", integer: true, positive: true, optional: true },
+			payload: { type: "object", strict: "remove", props: payloadSchema }
 		}) as Check;
 		checks.set(payloadSchema, check);
 	}
@@ -116,11 +126,23 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 				apply: (tx: DbTransaction, payload: TPayload, eventId: string) => Promise<void>
 			): Promise<InboxOutcome> {
 				const eventName = ctx.eventName ?? "unknown";
-				const { eventId, source, payload } = (ctx.params ?? {}) as Partial<EventEnvelope<TPayload>>;
-				const logFields = { ...eventLogFields(String(eventId), eventName, payload), source };
-				const reject = async (reason: string, permanent: boolean): Promise<InboxOutcome> => {
-					const rejection: OutboxRejectedPayload = { source: source!, eventId: eventId!, reason, permanent };
-					await this.broker.emit(EVENTS.OUTBOX_REJECTED, rejection, { groups: [source!] });
+				const { eventId, source, payload, attempt } = (ctx.params ?? {}) as Partial<EventEnvelope<TPayload>>;
+				const logFields = { ...eventLogFields(String(eventId), eventName, payload), source, attempt };
+				const reject = async (reason: string, kind: FailureKind): Promise<InboxOutcome> => {
+					const rejection: OutboxRejectedPayload = {
+						source: source!,
+						eventId: eventId!,
+						reason,
+						permanent: kind === FAILURE_KINDS.MALFORMED,
+						kind,
+						...(Number.isInteger(attempt) && { attempt })
+					};
+					try {
+						await this.broker.emit(EVENTS.OUTBOX_REJECTED, rejection, { groups: [source!] });
+					} catch (err) {
+						// Not fatal: unanswered, the event is re-emitted when its retry is due.
+						this.logger.warn(logFields, "Could not answer the producer.", err);
+					}
 					return "rejected";
 				};
 
@@ -130,14 +152,16 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 					this.logger.error(logFields, `${reason} It is rejected for good.`);
 					// Without a well-formed id and producer there is no one to answer.
 					const answerable = typeof eventId === "string" && typeof source === "string" && !valid.some(e => e.field === "eventId" || e.field === "source");
-					return answerable ? reject(reason, true) : "rejected";
+					return answerable ? reject(reason, FAILURE_KINDS.MALFORMED) : "rejected";
 				}
 
 				try {
 					return await this.applyOnce({ eventId: eventId!, eventName, source: source!, payload }, tx => apply(tx, payload as TPayload, eventId!));
 				} catch (err) {
-					this.logger.error(logFields, "Applying the event failed; the producer will retry it.", err);
-					return reject((err as Error).message ?? String(err), false);
+					const kind = classifyFailure(err);
+					if (kind === FAILURE_KINDS.OUTAGE) this.logger.warn(logFields, "Could not apply the event during an outage; the producer will retry it.", err);
+					else this.logger.error(logFields, "Applying the event failed; the producer will retry it.", err);
+					return reject((err as Error)?.message ?? String(err), kind);
 				}
 			},
 

@@ -16,20 +16,29 @@
  * picks up retries, rows whose writer died before emitting them, and what a lost notification
  * connection missed.
  *
- * Poison: a consumer that cannot apply an event answers `outbox.rejected`. A malformed event is
- * parked as dead at once; a failing one after `maxFailures` such answers (re-emitted with backoff
- * until then). Dead events are kept with their last error, block nothing, and can be listed
- * (`deadEvents`) and replayed (`replayDeadEvents`) once their cause is fixed.
+ * Poison: a consumer that cannot apply an event answers `outbox.rejected` with the kind of failure
+ * (lib/failure-classification.ts). A malformed event is parked as dead at once. An outage (the
+ * consumer's database unavailable, say) never counts: the event is re-emitted with backoff for as
+ * long as it lasts. Any other failure counts once per attempt, and parks the event only after
+ * `parking.maxFailures` of them and once it is `parking.minAgeMs` old, so that no burst of failures can park
+ * it. Dead events are kept with their last error, block nothing, can be listed (`deadEvents`) and
+ * replayed (`replayDeadEvents`) once their cause is fixed, and the orders reconciler ends their
+ * orders even if nobody does.
+ *
+ * No storm: nothing is emitted to a consumer group with no live instance in the registry (it
+ * would only pile up in its queue); the rows wait, and a relay round runs when the registry
+ * changes. A backlog is emitted at the pace its consumers answer it.
  */
 import type { Context, ServiceSchema } from "moleculer";
-import { EVENTS, type EventEnvelope, type OutboxConfirmedPayload, type OutboxRejectedPayload } from "../lib/contracts";
+import { EVENTS, EVENT_SCHEMA_VERSION, type EventEnvelope, type OutboxConfirmedPayload, type OutboxRejectedPayload } from "../lib/contracts";
+import { FAILURE_KINDS } from "../lib/failure-classification";
 import { positiveInteger } from "../lib/env";
 import { eventLogFields } from "../lib/logging";
 import { MESSAGING_METRICS, registerMessagingMetrics } from "../lib/messaging-metrics";
 import {
 	claimDueEvents,
 	confirmEvents,
-	countUnconfirmed,
+	countUnanswered,
 	insertOutboxEvent,
 	recordEventFailure,
 	reviveDeadEvents,
@@ -37,6 +46,7 @@ import {
 	selectPendingEvents,
 	selectPendingSummary,
 	type OutboxRow,
+	type ParkingPolicy,
 	type RetryPolicy
 } from "../lib/outbox-sql";
 import type { NotificationListener } from "../lib/notification-listener";
@@ -50,8 +60,14 @@ import { CONFIRMATION_INTERVAL_MS } from "./inbox.mixin";
  */
 const MIN_RETRY_BASE_MS = 4 * CONFIRMATION_INTERVAL_MS;
 
-/** How often a relay with a backlog looks whether its last batch was applied. */
+/** How often a relay with a backlog looks whether its last batch was answered. */
 const FLOW_CONTROL_CHECK_MS = 10;
+
+/**
+ * How often the gauges read the outbox's summary: an index scan of the pending rows, not worth
+ * running every poll on every instance.
+ */
+const GAUGE_INTERVAL_MS = 15_000;
 
 export interface OutboxOptions {
 	/** How often the relay looks for due events (retries, rows whose writer died, missed notifications). */
@@ -59,8 +75,8 @@ export interface OutboxOptions {
 	/** Most events claimed per statement. */
 	batchSize: number;
 	retry: RetryPolicy;
-	/** Rejections by the consumer after which an event is parked as dead. */
-	maxFailures: number;
+	/** When an event that keeps failing is parked as dead. */
+	parking: ParkingPolicy;
 }
 
 export function outboxOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): OutboxOptions {
@@ -71,7 +87,10 @@ export function outboxOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Outb
 			baseMs: positiveInteger(env, "OUTBOX_RETRY_BASE_MS", 1000),
 			maxMs: positiveInteger(env, "OUTBOX_RETRY_MAX_MS", 60_000)
 		},
-		maxFailures: positiveInteger(env, "OUTBOX_MAX_FAILURES", 10)
+		parking: {
+			maxFailures: positiveInteger(env, "OUTBOX_MAX_FAILURES", 10),
+			minAgeMs: positiveInteger(env, "OUTBOX_PARK_MIN_AGE_SECONDS", 900) * 1000
+		}
 	};
 	checkRetryPolicy(options.retry, { baseMs: "OUTBOX_RETRY_BASE_MS", maxMs: "OUTBOX_RETRY_MAX_MS" });
 	return options;
@@ -96,12 +115,15 @@ export interface OutboxMethods {
 
 interface OutboxInternals {
 	emitOutboxRow(row: OutboxRow): Promise<void>;
-	awaitConsumers(eventIds: string[]): Promise<void>;
+	awaitConsumers(eventIds: string[], targetGroups: Set<string>): Promise<void>;
+	/** The services with an available instance in the registry: the consumer groups worth emitting to. */
+	liveConsumerGroups(): Set<string>;
 	updateOutboxGauges(): Promise<void>;
 }
 
 interface OutboxLocalVars {
 	outboxTimer: NodeJS.Timeout | null;
+	outboxGaugeTimer: NodeJS.Timeout | null;
 	outboxListener: NotificationListener | null;
 	outboxRound: Promise<number> | null;
 	outboxRoundRequested: boolean;
@@ -154,27 +176,34 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 
 		events: {
 			/** A consumer could not apply an event: record why, and park it if it is hopeless. */
+			// Answers are read tolerantly (unknown fields stripped), like events: a consumer one version
+			// ahead must not have its answers refused during a rolling deploy.
 			[EVENTS.OUTBOX_REJECTED]: {
 				params: {
-					$$strict: true,
+					$$strict: "remove",
 					source: "string",
 					eventId: "uuid",
 					reason: { type: "string", max: 10_000 },
-					permanent: "boolean"
+					permanent: "boolean",
+					kind: { type: "enum", values: Object.values(FAILURE_KINDS), optional: true },
+					attempt: { type: "number", integer: true, positive: true, optional: true }
 				},
 				async handler(ctx: Context<OutboxRejectedPayload>) {
-					const { source, eventId, reason, permanent } = ctx.params;
+					const { source, eventId, reason, permanent, attempt } = ctx.params;
 					if (source !== this.name) return;
-					const [row] = await this.queryRows<{ event_name: string; failures: number; dead_at: Date | null }>(
-						recordEventFailure(eventId, reason, permanent, options.maxFailures)
+					const kind = ctx.params.kind ?? (permanent ? FAILURE_KINDS.MALFORMED : FAILURE_KINDS.FAILURE);
+					const [row] = await this.queryRows<{ event_name: string; failures: number; dead_at: Date | null; counted: boolean }>(
+						recordEventFailure(eventId, reason, kind, attempt ?? null, options.parking)
 					);
 					if (!row) return;
-					const fields = { eventId, event: row.event_name, failures: row.failures };
+					const fields = { eventId, event: row.event_name, failures: row.failures, attempt, kind };
 					if (row.dead_at) {
 						this.logger.error(fields, `Event parked as dead: ${reason}`);
 						this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_DEAD, { service: this.name });
-					} else {
-						this.logger.warn(fields, `The consumer could not apply the event (failure ${row.failures} of ${options.maxFailures}): ${reason}`);
+					} else if (kind === FAILURE_KINDS.OUTAGE) {
+						this.logger.info(fields, `The consumer met an outage; the event is retried (not counted as a failure): ${reason}`);
+					} else if (row.counted) {
+						this.logger.warn(fields, `The consumer could not apply the event (failure ${row.failures}; parked after ${options.parking.maxFailures} once ${options.parking.minAgeMs / 1000} s old): ${reason}`);
 					}
 				}
 			},
@@ -182,7 +211,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 			/** A consumer has applied these events (or had already): stop re-emitting them. */
 			[EVENTS.OUTBOX_CONFIRMED]: {
 				params: {
-					$$strict: true,
+					$$strict: "remove",
 					source: "string",
 					eventIds: { type: "array", items: "uuid", max: 1000 }
 				},
@@ -191,6 +220,11 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 					const confirmed = await this.queryRows(confirmEvents(ctx.params.eventIds));
 					this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_CONFIRMED, { service: this.name }, confirmed.length);
 				}
+			},
+
+			/** A consumer group may have come (back): emit what waited for it. */
+			"$services.changed"() {
+				this.wakeOutboxRelay();
 			}
 		},
 
@@ -221,13 +255,18 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 				let emitted = 0;
 				try {
 					for (;;) {
-						const rows = await this.queryRows<OutboxRow>(claimDueEvents(options.batchSize, options.retry));
+						const liveGroups = this.liveConsumerGroups();
+						if (liveGroups.size === 0) return emitted;
+						const rows = await this.queryRows<OutboxRow>(claimDueEvents(options.batchSize, options.retry, [...liveGroups]));
 						// Not awaited: in one process `emit` runs the consumer's handler, and one slow
 						// payment must not hold up the others. The claim already scheduled each retry.
 						for (const row of rows) void this.emitOutboxRow(row);
 						emitted += rows.length;
 						if (rows.length < options.batchSize || this.outboxStopping) return emitted;
-						await this.awaitConsumers(rows.map(row => row.id));
+						await this.awaitConsumers(
+							rows.map(row => row.id),
+							new Set(rows.map(row => row.target_group))
+						);
 					}
 				} catch (err) {
 					// The rows stay pending and are claimed again when due: nothing is lost by giving up here.
@@ -237,26 +276,46 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 			},
 
 			/**
-			 * Flow control for a backlog: the next batch is claimed once the consumers have applied
-			 * most of this one, so a backlog is emitted at the pace it is applied. Emitting it all at
-			 * once would leave events queued past their lease, each then emitted again (measured: a
-			 * burst of 2,000 rows sent 1.5 times over). Never longer than the shortest lease: by
-			 * then these events are due again anyway.
+			 * Flow control for a backlog: the next batch is claimed once the consumers have answered
+			 * (applied, or rejected) most of this one, so a backlog is emitted at the pace it is
+			 * worked through. Emitting it all at once would leave events queued past their lease,
+			 * each then emitted again (measured: a burst of 2,000 rows sent 1.5 times over), and a
+			 * consumer that answers nothing would get the whole backlog again every retry. It waits
+			 * at most the longest retry delay, and not at all once a consumer group has gone.
 			 */
-			async awaitConsumers(eventIds: string[]) {
-				const deadline = performance.now() + options.retry.baseMs / 2;
+			async awaitConsumers(eventIds: string[], targetGroups: Set<string>) {
+				const deadline = performance.now() + options.retry.maxMs;
 				const enough = Math.floor(eventIds.length / 2);
 				while (!this.outboxStopping && performance.now() < deadline) {
-					const [{ unconfirmed }] = await this.queryRows<{ unconfirmed: number }>(countUnconfirmed(eventIds));
-					if (unconfirmed <= enough) return;
+					const live = this.liveConsumerGroups();
+					if ([...targetGroups].some(group => !live.has(group))) return;
+					const [{ unanswered }] = await this.queryRows<{ unanswered: number }>(countUnanswered(eventIds));
+					if (unanswered <= enough) return;
 					await new Promise(resolve => setTimeout(resolve, FLOW_CONTROL_CHECK_MS));
 				}
 			},
 
+			liveConsumerGroups(): Set<string> {
+				const services = this.broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true }) as { name: string }[];
+				return new Set(services.map(service => service.name));
+			},
+
 			async emitOutboxRow(row: OutboxRow) {
-				const envelope: EventEnvelope<unknown> = { eventId: row.id, source: this.name, payload: row.payload };
-				const labels = { service: this.name };
 				const logFields = eventLogFields(row.id, row.event_name, row.payload);
+				// Emitted to a group with no live instance, it would only wait in a queue, copy upon
+				// copy at each retry; the relay emits it once the group is back (`$services.changed`).
+				if (!this.liveConsumerGroups().has(row.target_group)) {
+					this.logger.debug({ ...logFields, group: row.target_group }, "No live consumer: the event waits for one.");
+					return;
+				}
+				const envelope: EventEnvelope<unknown> = {
+					eventId: row.id,
+					source: this.name,
+					schemaVersion: EVENT_SCHEMA_VERSION,
+					attempt: row.attempts,
+					payload: row.payload
+				};
+				const labels = { service: this.name };
 				if (row.attempts > 1) {
 					this.logger.info({ ...logFields, attempt: row.attempts }, "Re-emitting an unconfirmed event.");
 					this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_REEMITTED, labels);
@@ -285,6 +344,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 
 		created() {
 			this.outboxTimer = null;
+			this.outboxGaugeTimer = null;
 			this.outboxListener = null;
 			this.outboxRound = null;
 			this.outboxRoundRequested = false;
@@ -294,10 +354,11 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 		started() {
 			this.outboxStopping = false;
 			registerMessagingMetrics(this.broker);
-			this.outboxTimer = setInterval(() => {
-				this.wakeOutboxRelay();
+			this.outboxTimer = setInterval(() => this.wakeOutboxRelay(), options.pollIntervalMs);
+			if (this.broker.isMetricsEnabled()) {
 				void this.updateOutboxGauges();
-			}, options.pollIntervalMs);
+				this.outboxGaugeTimer = setInterval(() => void this.updateOutboxGauges(), GAUGE_INTERVAL_MS);
+			}
 			// Its first connection runs the first round (events committed before a restart); should it
 			// fail, the first poll does.
 			this.outboxListener = this.listenForNotifications(OUTBOX_DUE_CHANNEL, () => this.wakeOutboxRelay());
@@ -306,7 +367,9 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 		async stopped() {
 			this.outboxStopping = true;
 			if (this.outboxTimer) clearInterval(this.outboxTimer);
+			if (this.outboxGaugeTimer) clearInterval(this.outboxGaugeTimer);
 			this.outboxTimer = null;
+			this.outboxGaugeTimer = null;
 			await this.outboxListener?.close();
 			this.outboxListener = null;
 			await this.outboxRound; // let the round in flight finish before the pool closes

@@ -2,7 +2,8 @@
 import type { Migration } from "../../lib/migrate";
 import { addDeadEventsAndRetention } from "../shared/dead-events-and-retention";
 import { createMessagingTables } from "../shared/messaging";
+import { addOutboxFailureAccounting } from "../shared/outbox-failure-accounting";
 import { notifyDueOutboxEvents } from "../shared/outbox-due-notification";
 import { createOrders } from "./0002_create_orders";
 
-export const ordersMigrations: readonly Migration[] = [createMessagingTables, createOrders, addDeadEventsAndRetention, notifyDueOutboxEvents];
+export const ordersMigrations: readonly Migration[] = [createMessagingTables, createOrders, addDeadEventsAndRetention, notifyDueOutboxEvents, addOutboxFailureAccounting];

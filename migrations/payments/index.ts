@@ -2,7 +2,8 @@
 import type { Migration } from "../../lib/migrate";
 import { addDeadEventsAndRetention } from "../shared/dead-events-and-retention";
 import { createMessagingTables } from "../shared/messaging";
+import { addOutboxFailureAccounting } from "../shared/outbox-failure-accounting";
 import { notifyDueOutboxEvents } from "../shared/outbox-due-notification";
 import { createAccounts } from "./0002_create_accounts";
 
-export const paymentsMigrations: readonly Migration[] = [createMessagingTables, createAccounts, addDeadEventsAndRetention, notifyDueOutboxEvents];
+export const paymentsMigrations: readonly Migration[] = [createMessagingTables, createAccounts, addDeadEventsAndRetention, notifyDueOutboxEvents, addOutboxFailureAccounting];

@@ -12,7 +12,7 @@ import { EVENTS } from "../../lib/contracts";
 import { OUTBOX_DUE_CHANNEL } from "../../migrations/shared/outbox-due-notification";
 import { startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
-const NO_POLLING = { pollIntervalMs: 600_000, batchSize: 50, retry: { baseMs: 300, maxMs: 1000 }, maxFailures: 10 };
+const NO_POLLING = { pollIntervalMs: 600_000, batchSize: 50, retry: { baseMs: 300, maxMs: 1000 }, parking: { maxFailures: 10, minAgeMs: 0 } };
 const PROMPTLY_MS = 5_000;
 const ORDERS_LISTENER = `orders ${OUTBOX_DUE_CHANNEL} listener`;
 
@@ -115,7 +115,7 @@ describe("a backlog", () => {
 
 	it("is emitted at the pace the consumer applies it: next to no event is sent twice", async () => {
 		// Frequent polls and short leases: any event still queued when its lease ends is emitted again.
-		polling = await startSystem({ outbox: { pollIntervalMs: 100, batchSize: 50, retry: { baseMs: 1000, maxMs: 2000 }, maxFailures: 10 } });
+		polling = await startSystem({ outbox: { pollIntervalMs: 100, batchSize: 50, retry: { baseMs: 1000, maxMs: 2000 }, parking: { maxFailures: 10, minAgeMs: 0 } } });
 		const backlog = 600;
 		await polling.request("POST", "/api/accounts", { user, body: {} });
 		await polling.request("POST", "/api/accounts/topup", { user, body: { amount: backlog } });

@@ -13,7 +13,7 @@ import { startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../suppo
 let system: TestSystem;
 
 beforeAll(async () => {
-	system = await startSystem({ outbox: { pollIntervalMs: 100, batchSize: 100, retry: { baseMs: 200, maxMs: 400 }, maxFailures: 3 } });
+	system = await startSystem({ outbox: { pollIntervalMs: 100, batchSize: 100, retry: { baseMs: 200, maxMs: 400 }, parking: { maxFailures: 3, minAgeMs: 0 } } });
 });
 
 afterAll(async () => {

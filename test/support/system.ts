@@ -31,7 +31,7 @@ export async function createTestDatabases(suffix: string): Promise<TestDatabases
 }
 
 /** Fast retries so that tests of lost events finish in a second or two. */
-export const TEST_OUTBOX: OutboxOptions = { pollIntervalMs: 200, batchSize: 100, retry: { baseMs: 200, maxMs: 1000 }, maxFailures: 10 };
+export const TEST_OUTBOX: OutboxOptions = { pollIntervalMs: 200, batchSize: 100, retry: { baseMs: 200, maxMs: 1000 }, parking: { maxFailures: 10, minAgeMs: 0 } };
 
 export interface SystemOptions {
 	/** An AMQP URL: one broker per service over RabbitMQ. Unset: one broker, no transporter. */

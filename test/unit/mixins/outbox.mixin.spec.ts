@@ -6,7 +6,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { createOutboxMixin, outboxOptionsFromEnv } from "../../../mixins/outbox.mixin";
 
-const options = { pollIntervalMs: 1000, batchSize: 10, retry: { baseMs: 200, maxMs: 1000 }, maxFailures: 10 };
+const options = { pollIntervalMs: 1000, batchSize: 10, retry: { baseMs: 200, maxMs: 1000 }, parking: { maxFailures: 10, minAgeMs: 0 } };
 
 function standIn(relay: () => Promise<number>) {
 	const schema = createOutboxMixin(options) as { methods: Record<string, (...args: unknown[]) => unknown>; created: () => void };

@@ -1,0 +1,84 @@
+/**
+ * Issue 14, a rolling deploy: the consumers of this version apply the events of a producer one
+ * schema version behind (version 1: no `schemaVersion`, no `attempt`) and one ahead (fields this
+ * code does not know, in the envelope and in the payload), for both event types. Only a payload
+ * missing what the consumer needs is malformed.
+ */
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EVENTS, EVENT_SCHEMA_VERSION, type EventEnvelope } from "../../lib/contracts";
+import { startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
+
+let system: TestSystem;
+
+beforeAll(async () => {
+	system = await startSystem();
+});
+
+afterAll(async () => {
+	await system?.stop();
+});
+
+type Producer = (eventId: string, source: string, payload: Record<string, unknown>) => EventEnvelope<unknown>;
+
+const PRODUCERS: [string, Producer][] = [
+	["one version behind", (eventId, source, payload) => ({ eventId, source, payload })],
+	[
+		"one version ahead",
+		(eventId, source, payload) =>
+			({
+				eventId,
+				source,
+				schemaVersion: EVENT_SCHEMA_VERSION + 1,
+				attempt: 1,
+				traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+				payload: { ...payload, currency: "EUR", channel: { kind: "web" } }
+			}) as EventEnvelope<unknown>
+	]
+];
+
+/** A NEW order that nothing has asked payments to pay (written directly). */
+async function orderWithoutRequest(user: string, amountMinor: number): Promise<string> {
+	const id = randomUUID();
+	await system.sql("orders", "INSERT INTO orders (id, user_id, amount_minor, description) VALUES ($1, $2, $3, 'versioned')", [id, user, amountMinor]);
+	return id;
+}
+
+describe.each(PRODUCERS)("a producer %s", (_name, envelopeOf) => {
+	it("has its payment.requested applied: the account is charged once and the order ends", async () => {
+		const user = `v-${randomUUID().slice(0, 8)}`;
+		await system.request("POST", "/api/accounts", { user, body: {} });
+		await system.request("POST", "/api/accounts/topup", { user, body: { amount: 10 } });
+		const orderId = await orderWithoutRequest(user, 300);
+		const eventId = randomUUID();
+		const envelope = envelopeOf(eventId, "orders", { orderId, userId: user, amountMinor: 300 });
+		await system.brokers.orders.emit(EVENTS.PAYMENT_REQUESTED, envelope, { groups: ["payments"] });
+
+		await waitFor("the payment to be decided", async () => (await system.sql("payments", "SELECT 1 FROM payment_transactions WHERE order_id = $1", [orderId])).length === 1);
+		expect((await system.request("GET", "/api/accounts/balance", { user })).body.balance).toBe(7);
+		expect(await system.sql("payments", "SELECT event_id FROM inbox_events WHERE event_id = $1", [eventId])).toHaveLength(1);
+		expect(await waitForOrderEnd(system, user, orderId)).toMatchObject({ status: "FINISHED" });
+	});
+
+	it("has its payment.processed applied: the order ends", async () => {
+		const user = `v-${randomUUID().slice(0, 8)}`;
+		const orderId = await orderWithoutRequest(user, 100);
+		const envelope = envelopeOf(randomUUID(), "payments", { orderId, outcome: "REFUSED", reason: "INSUFFICIENT_FUNDS" });
+		await system.brokers.payments.emit(EVENTS.PAYMENT_PROCESSED, envelope, { groups: ["orders"] });
+		expect(await waitForOrderEnd(system, user, orderId)).toMatchObject({ status: "CANCELLED", cancelReason: "INSUFFICIENT_FUNDS" });
+	});
+});
+
+describe("a payload missing what the consumer needs", () => {
+	it("is parked at once as malformed, naming the field", async () => {
+		const [row] = await system.sql("payments", "INSERT INTO outbox_events (event_name, target_group, payload) VALUES ($1, 'orders', $2) RETURNING id", [
+			EVENTS.PAYMENT_PROCESSED,
+			JSON.stringify({ orderId: randomUUID(), currency: "EUR" }) // no outcome
+		]);
+		const dead = await waitFor("the event to be parked", async () => {
+			const [state] = await system.sql("payments", "SELECT dead_at, last_error FROM outbox_events WHERE id = $1", [row.id]);
+			return state.dead_at ? state : null;
+		});
+		expect(dead.last_error).toMatch(/^Malformed event: .*outcome/);
+	});
+});
