@@ -8,13 +8,30 @@ export interface IdempotencyRecord {
 	response_location: string | null;
 }
 
+/** JSON keeps the three apart whatever they contain (a text parameter cannot hold NUL). */
+const lockKey = (userId: string, operation: string, key: string) => JSON.stringify([userId, operation, key]);
+
 /**
  * Serialises requests with one key until the end of their transaction, so that a concurrent retry
- * waits for the first request and then finds its stored response.
+ * waits for the first request and then finds its stored response. This is the first try, which
+ * does not wait: `locked` is false when another request holds the key.
  */
+export function tryLockIdempotencyKey(userId: string, operation: string, key: string): SqlQuery {
+	return {
+		name: "idempotency.tryLockIdempotencyKey",
+		text: "SELECT pg_try_advisory_xact_lock(hashtextextended($1::text, 0)) AS locked",
+		values: [lockKey(userId, operation, key)]
+	};
+}
+
+/** Waits for the key's lock, for as long as the transaction's lock_timeout allows. */
 export function lockIdempotencyKey(userId: string, operation: string, key: string): SqlQuery {
-	// JSON keeps the three apart whatever they contain (a text parameter cannot hold NUL).
-	return { text: "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", values: [JSON.stringify([userId, operation, key])] };
+	return { text: "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", values: [lockKey(userId, operation, key)] };
+}
+
+/** Sets the transaction's lock_timeout; `null` restores the connection's own (SET LOCAL ... TO DEFAULT). */
+export function setLockTimeout(ms: number | null): SqlQuery {
+	return ms === null ? { text: "SET LOCAL lock_timeout TO DEFAULT", values: [] } : { text: "SELECT set_config('lock_timeout', $1::text, true)", values: [`${ms}ms`] };
 }
 
 export function selectIdempotencyRecord(userId: string, operation: string, key: string): SqlQuery {

@@ -12,6 +12,7 @@ export interface SqlQuery {
 const SQLSTATE = Object.freeze({
 	UNIQUE_VIOLATION: "23505", // unique_violation
 	CHECK_VIOLATION: "23514", // check_violation
+	LOCK_NOT_AVAILABLE: "55P03", // lock_not_available (lock_timeout)
 	DUPLICATE_DATABASE: "42P04" // duplicate_database
 });
 export { SQLSTATE };

@@ -5,12 +5,22 @@
  *
  * Concurrent requests with one key queue on a transaction-scoped advisory lock taken before
  * anything else, so the second one finds the first one's stored response (or, if the first
- * failed and stored nothing, does the work itself). Only successes are stored.
+ * failed and stored nothing, does the work itself). Only successes are stored. The wait is short
+ * (KEY_LOCK_WAIT_MS): a request whose key stays held longer gets 409 IDEMPOTENCY_KEY_IN_USE with
+ * Retry-After, rather than holding a pooled connection until the gateway's timeout answers 504.
  */
 import { createHash } from "node:crypto";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import type { RequestMeta } from "../lib/contracts";
-import { insertIdempotencyRecord, lockIdempotencyKey, selectIdempotencyRecord, type IdempotencyRecord } from "../lib/idempotency-sql";
+import {
+	insertIdempotencyRecord,
+	lockIdempotencyKey,
+	selectIdempotencyRecord,
+	setLockTimeout,
+	tryLockIdempotencyKey,
+	type IdempotencyRecord
+} from "../lib/idempotency-sql";
+import { SQLSTATE, sqlStateOf } from "../lib/sql";
 import type { DbMethods, DbTransaction } from "./db.mixin";
 
 export interface IdempotentResponse<TBody> {
@@ -41,14 +51,31 @@ function requestHash(params: object): string {
 	return createHash("sha256").update(canonical).digest("hex");
 }
 
+/** How long a request waits for a concurrent one with the same key, far below the gateway's 10 s call timeout. */
+const KEY_LOCK_WAIT_MS = 2000;
+
+function keyInUse(ctx: Context<object, RequestMeta & { $responseHeaders?: Record<string, string> }>): Errors.MoleculerClientError {
+	ctx.meta.$responseHeaders = { ...ctx.meta.$responseHeaders, "Retry-After": "1" };
+	return new Errors.MoleculerClientError(
+		"A request with this Idempotency-Key is still in progress; retry it shortly with the same key.",
+		409,
+		"IDEMPOTENCY_KEY_IN_USE"
+	);
+}
+
 function respond<TBody>(ctx: Context<object, RequestMeta>, response: IdempotentResponse<TBody>): TBody {
 	ctx.meta.$statusCode = response.status;
 	if (response.location) ctx.meta.$location = response.location;
 	return response.body;
 }
 
+interface IdempotencyInternals {
+	/** Waits a short while for a concurrent request with the same key; 409 past it. */
+	waitForIdempotencyKey(ctx: Context<object, RequestMeta>, tx: DbTransaction, userId: string, operation: string, key: string): Promise<void>;
+}
+
 export function createIdempotencyMixin(): Partial<ServiceSchema> {
-	const schema: Partial<ServiceSchema<object, IdempotencyMethods & DbMethods>> = {
+	const schema: Partial<ServiceSchema<object, IdempotencyMethods & IdempotencyInternals & DbMethods>> = {
 		methods: {
 			async runIdempotent<TBody>(
 				ctx: Context<object, RequestMeta>,
@@ -60,7 +87,8 @@ export function createIdempotencyMixin(): Partial<ServiceSchema> {
 
 				const hash = requestHash(ctx.params);
 				const response = await this.withTransaction(async tx => {
-					await this.queryRows(lockIdempotencyKey(userId, operation, key), tx);
+					const [{ locked }] = await this.queryRows<{ locked: boolean }>(tryLockIdempotencyKey(userId, operation, key), tx);
+					if (!locked) await this.waitForIdempotencyKey(ctx, tx, userId, operation, key);
 					const [stored] = await this.queryRows<IdempotencyRecord>(selectIdempotencyRecord(userId, operation, key), tx);
 					if (stored) {
 						if (stored.request_hash !== hash) {
@@ -85,6 +113,17 @@ export function createIdempotencyMixin(): Partial<ServiceSchema> {
 					return result;
 				});
 				return respond(ctx, response);
+			},
+
+			async waitForIdempotencyKey(ctx: Context<object, RequestMeta>, tx: DbTransaction, userId: string, operation: string, key: string): Promise<void> {
+				await this.queryRows(setLockTimeout(KEY_LOCK_WAIT_MS), tx);
+				try {
+					await this.queryRows(lockIdempotencyKey(userId, operation, key), tx);
+				} catch (err) {
+					if (sqlStateOf(err) === SQLSTATE.LOCK_NOT_AVAILABLE) throw keyInUse(ctx);
+					throw err;
+				}
+				await this.queryRows(setLockTimeout(null), tx);
 			}
 		}
 	};

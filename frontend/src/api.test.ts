@@ -183,7 +183,8 @@ describe("Idempotency-Key of a submission", () => {
 		[503, "SERVICE_UNAVAILABLE"],
 		[504, "REQUEST_TIMEOUT"],
 		[500, "INTERNAL_ERROR"],
-		[429, "RATE_LIMIT_EXCEEDED"]
+		[429, "RATE_LIMIT_EXCEEDED"],
+		[409, "IDEMPOTENCY_KEY_IN_USE"]
 	])("stays the same after a %s %s", async (status, type) => {
 		let answered = false;
 		const { requests } = mockFetch({

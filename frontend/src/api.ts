@@ -48,7 +48,8 @@ const ACCOUNT_EXISTS_MESSAGE = "You already have an account.";
 export const ErrorType = {
 	unreachable: "SERVER_UNREACHABLE",
 	accountNotFound: "ACCOUNT_NOT_FOUND",
-	accountExists: "ACCOUNT_EXISTS"
+	accountExists: "ACCOUNT_EXISTS",
+	keyInUse: "IDEMPOTENCY_KEY_IN_USE"
 } as const;
 
 export class ApiError extends Error {
@@ -71,9 +72,12 @@ export function errorMessage(error: unknown): string {
 	return error instanceof Error ? error.message : String(error);
 }
 
-/** Whether a request that failed so may have been carried out all the same: no answer, or a server fault (a timeout too). */
+/**
+ * Whether a request that failed so may have been carried out all the same: no answer, a server
+ * fault (a timeout too), or an earlier try with the same key still in progress.
+ */
 function mayHaveGoneThrough(error: ApiError): boolean {
-	return error.status === 0 || error.status >= 500;
+	return error.status === 0 || error.status >= 500 || error.type === ErrorType.keyInUse;
 }
 
 /**

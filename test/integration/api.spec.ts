@@ -2,6 +2,7 @@
  * The HTTP API through the gateway, all services in one process on a real Postgres: identity,
  * validation, status codes, idempotency keys, and the payment flow's outcomes.
  */
+import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openEventStream, startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
@@ -236,6 +237,30 @@ describe("Idempotency-Key", () => {
 		expect(new Set(responses.map(r => r.status))).toEqual(new Set([201]));
 		expect(new Set(responses.map(r => r.body.id)).size).toBe(1);
 		expect((await system.request("GET", "/api/orders", { user })).body).toHaveLength(1);
+	});
+
+	it("answers 409 with Retry-After, within a few seconds, while a request with the same key holds it (issue 14)", async () => {
+		const user = newUser();
+		const key = "held-key";
+		const holder = new Pool({ connectionString: system.databaseUrls.orders, max: 1 });
+		const client = await holder.connect();
+		try {
+			// Another request with this key, in progress for longer than a retry waits.
+			await client.query("SELECT pg_advisory_lock(hashtextextended($1::text, 0))", [JSON.stringify([user, "orders.create", key])]);
+			const started = performance.now();
+			const held = await system.request("POST", "/api/orders", { user, body: { amount: 1, description: "held" }, headers: { "Idempotency-Key": key } });
+			expect(held.status).toBe(409);
+			expect(held.body.type).toBe("IDEMPOTENCY_KEY_IN_USE");
+			expect(held.headers.get("retry-after")).toBe("1");
+			expect(performance.now() - started).toBeLessThan(5000);
+			await client.query("SELECT pg_advisory_unlock_all()");
+			const retried = await system.request("POST", "/api/orders", { user, body: { amount: 1, description: "held" }, headers: { "Idempotency-Key": key } });
+			expect(retried.status).toBe(201);
+			expect((await system.request("GET", "/api/orders", { user })).body).toHaveLength(1);
+		} finally {
+			client.release();
+			await holder.end();
+		}
 	});
 
 	it("credits a retried top-up once", async () => {
