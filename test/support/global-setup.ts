@@ -55,13 +55,16 @@ async function deleteTestQueues(url: string): Promise<void> {
 	const [queues, exchanges] = [await list("list_queues"), await list("list_exchanges")];
 	if (queues.length + exchanges.length === 0) return;
 	const connection = await amqp.connect(url);
+	connection.on("error", () => undefined);
 	for (const queue of queues) {
-		const channel = await connection.createChannel(); // a refused delete closes its channel
+		const channel = await connection.createChannel(); // a refused delete closes its channel...
+		channel.on("error", () => undefined); // ...with an error event, which must not crash the run
 		await channel.deleteQueue(queue, { ifUnused: true }).catch(() => undefined);
 		await channel.close().catch(() => undefined);
 	}
 	for (const exchange of exchanges) {
 		const channel = await connection.createChannel();
+		channel.on("error", () => undefined);
 		await channel.deleteExchange(exchange, { ifUnused: true }).catch(() => undefined);
 		await channel.close().catch(() => undefined);
 	}

@@ -52,3 +52,46 @@ describe("outbox options", () => {
 		expect(() => outboxOptionsFromEnv({ OUTBOX_RETRY_BASE_MS: "500", OUTBOX_RETRY_MAX_MS: "400" })).toThrow(/OUTBOX_RETRY_MAX_MS must not be below OUTBOX_RETRY_BASE_MS/);
 	});
 });
+
+describe("emitting to live consumer groups only (issue 14)", () => {
+	function emitter(liveServices: string[]) {
+		const schema = createOutboxMixin(options) as { methods: Record<string, (...args: unknown[]) => unknown> };
+		const emit = vi.fn(async () => undefined);
+		const self: Record<string, unknown> = {
+			name: "orders",
+			logger: { debug: vi.fn(), info: vi.fn(), warn: vi.fn() },
+			broker: {
+				emit,
+				metrics: { increment: vi.fn() },
+				registry: { getServiceList: () => liveServices.map(name => ({ name })) }
+			}
+		};
+		for (const name of ["emitOutboxRow", "liveConsumerGroups"]) self[name] = schema.methods[name].bind(self);
+		return { emit, emitOutboxRow: self.emitOutboxRow as (row: object) => Promise<void> };
+	}
+	const row = { id: "e1", event_name: "payment.requested", target_group: "payments", payload: { orderId: "o1" }, attempts: 3 };
+
+	it("emits with the schema version and the attempt while the group has a live instance", async () => {
+		const { emit, emitOutboxRow } = emitter(["orders", "payments"]);
+		await emitOutboxRow(row);
+		expect(emit).toHaveBeenCalledWith(
+			"payment.requested",
+			{ eventId: "e1", source: "orders", schemaVersion: 2, attempt: 3, payload: { orderId: "o1" } },
+			{ groups: ["payments"] }
+		);
+	});
+
+	it("emits nothing while the group has none: it would only pile up in its queue", async () => {
+		const { emit, emitOutboxRow } = emitter(["orders", "api"]);
+		await emitOutboxRow(row);
+		expect(emit).not.toHaveBeenCalled();
+	});
+});
+
+describe("parking options", () => {
+	it("parks after 10 failures and 15 minutes by default, and reads both from the environment", () => {
+		expect(outboxOptionsFromEnv({}).parking).toEqual({ maxFailures: 10, minAgeMs: 900_000 });
+		expect(outboxOptionsFromEnv({ OUTBOX_MAX_FAILURES: "3", OUTBOX_PARK_MIN_AGE_SECONDS: "60" }).parking).toEqual({ maxFailures: 3, minAgeMs: 60_000 });
+		expect(() => outboxOptionsFromEnv({ OUTBOX_PARK_MIN_AGE_SECONDS: "-1" })).toThrow(/OUTBOX_PARK_MIN_AGE_SECONDS must be a positive integer/);
+	});
+});

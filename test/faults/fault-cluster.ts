@@ -1,0 +1,217 @@
+/**
+ * What the fault suites share: the cluster as separate processes (gateway, 2× orders, 2× payments)
+ * over the machine's RabbitMQ and fresh databases, a client that retries with its Idempotency-Key
+ * as a real one would, quiescence, and the checks of the outcome (nothing lost, nothing applied
+ * twice, every ledger balanced, nothing parked).
+ */
+import type { ChildProcess } from "node:child_process";
+import { Pool } from "pg";
+import { CLUSTER_NODES, spawnRunner } from "../../scripts/runner-process";
+import { collectOutput, createTestDatabases, freePortBlock, waitFor, type TestDatabases } from "../support/system";
+
+export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
+export interface FaultClusterOptions {
+	rabbitmqUrl: string;
+	/** Where the services find their databases (a proxy in front of them, say); default: the fresh databases. */
+	databaseUrls?(databases: TestDatabases): { orders: string; payments: string };
+	/** Settings of every process, over the suite's defaults. */
+	env?: NodeJS.ProcessEnv;
+}
+
+export interface FaultCluster {
+	/** The gateway's port; node i's health port is port + 1 + i. */
+	port: number;
+	namespace: string;
+	databases: TestDatabases;
+	/** Direct connections to each database (not through any proxy), for the checks. */
+	pools: { orders: Pool; payments: Pool };
+	/** Everything the processes printed. */
+	output: string[];
+	kill(id: string): void;
+	/** Starts a node again and waits until it is ready. */
+	restart(id: string): Promise<void>;
+	stop(): Promise<void>;
+}
+
+export async function startFaultCluster(options: FaultClusterOptions): Promise<FaultCluster> {
+	const suffix = Math.random().toString(16).slice(2, 10);
+	const namespace = `faults-${suffix}`;
+	const databases = await createTestDatabases(suffix);
+	const urls = options.databaseUrls?.(databases) ?? databases;
+	const port = await freePortBlock(1 + CLUSTER_NODES.length); // the gateway and the health ports
+	const output: string[] = [];
+	const processes = new Map<string, ChildProcess>();
+
+	const start = (index: number) => {
+		const { id, services } = CLUSTER_NODES[index];
+		const child = spawnRunner({
+			SERVICES: services,
+			NODE_ID: `${namespace}-${id}`,
+			NAMESPACE: namespace,
+			TRANSPORTER: options.rabbitmqUrl,
+			AMQP_QUEUE_EXPIRY_MS: "300000",
+			ORDERS_DATABASE_URL: urls.orders,
+			PAYMENTS_DATABASE_URL: urls.payments,
+			PORT: String(port),
+			HEALTH_PORT: String(port + 1 + index),
+			LOG_FORMAT: "json",
+			LOGLEVEL: "info",
+			...options.env
+		});
+		collectOutput(child, output);
+		processes.set(id, child);
+	};
+	const ready = (index: number) => async () => (await fetch(`http://127.0.0.1:${port + 1 + index}/ready`).catch(() => null))?.ok;
+
+	CLUSTER_NODES.forEach((_, index) => start(index));
+	await waitFor("the cluster to be ready", async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => null))?.ok, 60_000);
+	const pools = { orders: new Pool({ connectionString: databases.orders, max: 2 }), payments: new Pool({ connectionString: databases.payments, max: 2 }) };
+
+	return {
+		port,
+		namespace,
+		databases,
+		pools,
+		output,
+		kill(id) {
+			processes.get(id)?.kill("SIGKILL");
+		},
+		async restart(id) {
+			const index = CLUSTER_NODES.findIndex(node => node.id === id);
+			start(index);
+			await waitFor(`${id} to be ready`, ready(index), 60_000);
+		},
+		async stop() {
+			for (const child of processes.values()) if (child.exitCode === null) child.kill("SIGTERM");
+			await sleep(2000);
+			for (const child of processes.values()) if (child.exitCode === null) child.kill("SIGKILL");
+			await pools.orders.end();
+			await pools.payments.end();
+			await databases.drop();
+		}
+	};
+}
+
+export interface Answer {
+	status: number;
+	body: any;
+	attempts: number;
+}
+
+/** A client: retries with the same Idempotency-Key until it gets an answer that is not the server's fault (or `patienceMs` passes). */
+export async function callUntilAnswered(port: number, method: string, urlPath: string, user: string, body: unknown, key: string, patienceMs = 180_000): Promise<Answer> {
+	const deadline = Date.now() + patienceMs;
+	for (let attempt = 1; ; attempt++) {
+		try {
+			const res = await fetch(`http://127.0.0.1:${port}${urlPath}`, {
+				method,
+				headers: { "X-User-Id": user, "Content-Type": "application/json", "Idempotency-Key": key },
+				body: JSON.stringify(body),
+				signal: AbortSignal.timeout(15_000)
+			});
+			if (res.status < 500 && res.status !== 429 && res.status !== 409) return { status: res.status, body: await res.json(), attempts: attempt };
+			if (res.status === 409) {
+				const answer = await res.json();
+				if (answer?.type !== "IDEMPOTENCY_KEY_IN_USE") return { status: res.status, body: answer, attempts: attempt };
+			}
+		} catch {
+			// connection refused or reset, timeout: retry
+		}
+		if (Date.now() > deadline) return { status: 0, body: null, attempts: attempt };
+		await sleep(Math.min(2000, 100 * attempt));
+	}
+}
+
+/** Accounts with a first top-up each; returns the amounts. */
+export async function openFundedAccounts(port: number, users: string[], amount: () => number): Promise<Map<string, number>> {
+	const topUps = new Map<string, number>();
+	for (let i = 0; i < users.length; i += 20) {
+		await Promise.all(
+			users.slice(i, i + 20).map(async user => {
+				const opened = await callUntilAnswered(port, "POST", "/api/accounts", user, {}, `account-${user}`);
+				if (opened.status !== 201 && opened.status !== 409) throw new Error(`Opening ${user}'s account answered ${opened.status}`);
+				const value = amount();
+				const toppedUp = await callUntilAnswered(port, "POST", "/api/accounts/topup", user, { amount: value }, `topup-${user}`);
+				if (toppedUp.status !== 200) throw new Error(`Topping up ${user}'s account answered ${toppedUp.status}`);
+				topUps.set(user, value);
+			})
+		);
+	}
+	return topUps;
+}
+
+const count = async (pool: Pool, sql: string) => Number((await pool.query(sql)).rows[0].n);
+
+/** Waits until every order has ended and every outbox event is confirmed; returns whether it came. */
+export async function awaitQuiescence(pools: FaultCluster["pools"], timeoutMs: number): Promise<boolean> {
+	return waitFor(
+		"quiescence",
+		async () =>
+			(await count(pools.orders, "SELECT count(*) AS n FROM orders WHERE status = 'NEW'")) === 0 &&
+			(await count(pools.orders, "SELECT count(*) AS n FROM outbox_events WHERE confirmed_at IS NULL")) === 0 &&
+			(await count(pools.payments, "SELECT count(*) AS n FROM outbox_events WHERE confirmed_at IS NULL")) === 0,
+		timeoutMs
+	).catch(() => false);
+}
+
+export interface PlacedOrder {
+	key: string;
+	answer: Answer;
+}
+
+export interface Outcome {
+	/** Acknowledged orders missing or still NEW. */
+	lost: number;
+	ordersNotAcknowledgedButCreated: number;
+	doubleEffects: { paymentsPerOrderAboveOne: number; statusDisagreesWithPayment: number; ordersPerKeyAboveOne: number };
+	unbalancedLedgers: number;
+	negativeBalances: number;
+	finished: number;
+	cancelled: number;
+	/** Outbox events parked as dead, in both databases. */
+	dead: number;
+}
+
+/** What the databases say of the orders placed: the suites' checks. */
+export async function examineOutcome(pools: FaultCluster["pools"], placed: PlacedOrder[]): Promise<Outcome> {
+	const acknowledged = placed.filter(o => o.answer.status === 201);
+	const ordersRows = (await pools.orders.query("SELECT id, user_id, status, cancel_reason, amount_minor FROM orders")).rows;
+	const payments = (await pools.payments.query("SELECT order_id, outcome, reason, amount_minor FROM payment_transactions")).rows;
+	const paymentByOrder = new Map(payments.map(p => [p.order_id, p]));
+	const keysPerOrder = (await pools.orders.query("SELECT count(*) AS n FROM idempotency_keys GROUP BY user_id, operation, key HAVING count(*) > 1")).rowCount ?? 0;
+	const ledgers = (
+		await pools.payments.query(`
+			SELECT a.user_id, a.balance_minor::bigint AS balance,
+				coalesce((SELECT sum(amount_minor) FROM topups t WHERE t.user_id = a.user_id), 0)::bigint AS topups,
+				coalesce((SELECT sum(amount_minor) FROM payment_transactions p WHERE p.user_id = a.user_id AND outcome = 'PAID'), 0)::bigint AS paid
+			FROM accounts a`)
+	).rows;
+	const ids = new Set(ordersRows.map(o => o.id));
+	return {
+		lost: ordersRows.filter(o => o.status === "NEW").length + acknowledged.filter(o => !ids.has(o.answer.body.id)).length,
+		ordersNotAcknowledgedButCreated: ordersRows.length - new Set(acknowledged.map(o => o.answer.body.id)).size,
+		doubleEffects: {
+			paymentsPerOrderAboveOne: payments.length - paymentByOrder.size,
+			statusDisagreesWithPayment: ordersRows.filter(o => {
+				const payment = paymentByOrder.get(o.id);
+				if (o.status === "FINISHED") return payment?.outcome !== "PAID" || payment.amount_minor !== o.amount_minor;
+				if (o.status === "CANCELLED") return payment?.outcome !== "REFUSED" || payment.reason !== o.cancel_reason;
+				return false;
+			}).length,
+			ordersPerKeyAboveOne: keysPerOrder + (ordersRows.length - new Set(acknowledged.map(o => o.key)).size)
+		},
+		unbalancedLedgers: ledgers.filter(l => BigInt(l.balance) !== BigInt(l.topups) - BigInt(l.paid)).length,
+		negativeBalances: ledgers.filter(l => BigInt(l.balance) < 0n).length,
+		finished: ordersRows.filter(o => o.status === "FINISHED").length,
+		cancelled: ordersRows.filter(o => o.status === "CANCELLED").length,
+		dead:
+			(await count(pools.orders, "SELECT count(*) AS n FROM outbox_events WHERE dead_at IS NOT NULL")) +
+			(await count(pools.payments, "SELECT count(*) AS n FROM outbox_events WHERE dead_at IS NOT NULL"))
+	};
+}
+
+/** Prints the error lines of the processes (the last ones), for a failed test. */
+export function lastErrorLines(output: string[]): string {
+	return output.join("").split("\n").filter(line => /"level":"(error|fatal)"/.test(line)).slice(-20).join("\n").slice(0, 20_000);
+}
