@@ -7,10 +7,12 @@
  *   its services' RabbitMQ queues (a second or so after the start) and every local service with a
  *   database answers its `readiness` action; 503 (with the checks) otherwise, and from the moment
  *   a graceful stop begins.
+ * Both answer only what a probe needs: no node id (host name and pid), no error text (issue 15).
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Middleware, ServiceBroker } from "moleculer";
 import { EventDurableAmqpTransporter } from "./amqp-transporter";
+import { setSecurityHeaders } from "./security-headers";
 
 interface Check {
 	name: string;
@@ -38,6 +40,29 @@ async function readinessChecks(broker: ServiceBroker, stopping: boolean): Promis
 	return checks;
 }
 
+/** The probes' whole surface: nothing here reads a body, a query or a header. */
+function answer(req: IncomingMessage, res: ServerResponse, broker: ServiceBroker, stopping: boolean): void {
+	const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+		if (res.headersSent) return;
+		res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", ...headers });
+		res.end(JSON.stringify(body));
+	};
+	if (req.method !== "GET") return reply(405, { error: "method not allowed" }, { Allow: "GET" });
+	if (req.url === "/health") return reply(200, { status: "ok" });
+	if (req.url !== "/ready") return reply(404, { error: "not found" });
+	readinessChecks(broker, stopping).then(
+		checks => {
+			const ready = checks.every(c => c.ready);
+			reply(ready ? 200 : 503, { status: ready ? "ready" : "not ready", checks });
+		},
+		// Which check failed is in the log; the probe's answer names no driver, address or node.
+		err => {
+			broker.logger.warn("The readiness checks failed.", err);
+			reply(503, { status: "not ready" });
+		}
+	);
+}
+
 export function createHealthServerMiddleware(port: number): Middleware {
 	let server: Server | null = null;
 	let stopping = false;
@@ -45,19 +70,17 @@ export function createHealthServerMiddleware(port: number): Middleware {
 		name: "HealthServer",
 		created(broker: ServiceBroker) {
 			server = createServer((req, res) => {
-				const reply = (status: number, body: unknown) => {
-					res.writeHead(status, { "Content-Type": "application/json; charset=utf-8" });
-					res.end(JSON.stringify(body));
-				};
-				if (req.method !== "GET") return reply(405, { error: "method not allowed" });
-				if (req.url === "/health") return reply(200, { status: "ok", nodeID: broker.nodeID });
-				if (req.url !== "/ready") return reply(404, { error: "not found" });
-				readinessChecks(broker, stopping).then(
-					checks => reply(checks.every(c => c.ready) ? 200 : 503, { status: checks.every(c => c.ready) ? "ready" : "not ready", nodeID: broker.nodeID, checks }),
-					err => reply(503, { status: "not ready", error: String(err) })
-				);
+				setSecurityHeaders(res, "data");
+				try {
+					answer(req, res, broker, stopping);
+				} catch (err) {
+					broker.logger.warn("A health request failed.", err);
+					res.destroy();
+				}
 			});
+			// Only the first error is the listen's; later ones (a socket's) must not be unhandled.
 			server.once("error", err => broker.fatal(`The health endpoints cannot listen on port ${port}.`, err, true));
+			server.on("listening", () => server?.on("error", err => broker.logger.warn("Health server error.", err)));
 			server.listen(port, () => broker.logger.info(`Health endpoints on http://0.0.0.0:${port}/health and /ready`));
 		},
 		async stopping() {

@@ -4,6 +4,9 @@
  * key from `Idempotency-Key`, pushes order status changes to their owner (`GET /api/events`,
  * Server-Sent Events), answers `/health` (liveness) and `/ready` (readiness), and serves the
  * built front end (frontend/dist) at `/`.
+ *
+ * Every response carries security headers, every error is answered by lib/public-errors.ts (no
+ * internals), and OPTIONS is answered here without running a handler (issue 15).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
@@ -12,10 +15,14 @@ import { Errors, type Context, type ServiceBroker, type ServiceSchema } from "mo
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import { EVENTS, type OrderView, type RequestMeta } from "../lib/contracts";
 import { authenticatorFromEnv, headerValue, type Authenticator } from "../lib/authentication";
+import { positiveInteger } from "../lib/env";
 import { requireUserId } from "../lib/identity";
-import { OrderEventStreams } from "../lib/order-event-streams";
+import { OrderEventStreams, type EventStreamLimits } from "../lib/order-event-streams";
 import { PROJECT_ROOT } from "../lib/paths";
-import { rejectDeeplyNestedJson } from "../lib/request-body";
+import { toPublicError } from "../lib/public-errors";
+import { RateLimiter } from "../lib/rate-limit";
+import { enforceJsonBodyContract, rejectDeeplyNestedJson } from "../lib/request-body";
+import { securityProfileOf, setSecurityHeaders } from "../lib/security-headers";
 import { buildOpenApiDocument, type ServiceInfo } from "../lib/openapi";
 import { serveSwaggerUiAsset, serveSwaggerUiPage } from "../lib/swagger-ui";
 
@@ -35,6 +42,11 @@ interface StreamMeta extends RequestMeta {
 const DATABASE_SERVICES = ["orders", "payments"] as const;
 const READINESS_TIMEOUT_MS = 2000;
 const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/; // visible ASCII, as Stripe and the IETF draft allow
+const RATE_LIMIT_WINDOW_MS = 60_000;
+/** Callers the rate limiter remembers at most per instance (~20 MB at worst with 64-character ids). */
+const RATE_LIMIT_MAX_KEYS = 100_000;
+/** What OPTIONS allows where no alias matches: static files. */
+const STATIC_METHODS = ["GET", "HEAD"];
 
 /** Whether any node runs the service (Moleculer's typings want a node id it does not need). */
 function isServiceKnown(broker: ServiceBroker, service: string): boolean {
@@ -51,6 +63,11 @@ function refuseWhileStopping(this: { broker: ServiceBroker }, _req: IncomingMess
 	next(new Errors.MoleculerRetryableError("The server is stopping; retry on another instance or shortly.", 503, "STOPPING"));
 }
 
+/** Why a readiness check failed, in words that name no driver, address or node (issue 15). */
+function unreadyReason(err: unknown): string {
+	return err instanceof Errors.RequestTimeoutError ? "timeout" : "unavailable";
+}
+
 interface ReadinessCheck {
 	name: string;
 	ready: boolean;
@@ -58,10 +75,20 @@ interface ReadinessCheck {
 }
 
 interface ApiLocalVars {
-	/** moleculer-web's route table. */
-	aliases: { action?: string; route?: unknown; method?: string; path?: string; _generated?: boolean }[];
+	/** moleculer-web's route table; `match` throws a 400 error for a malformed percent-encoding. */
+	aliases: { action?: string; route?: unknown; method?: string; path?: string; _generated?: boolean; match(url: string): object | false }[];
 	orderEventStreams: OrderEventStreams;
 	heartbeatTimer: NodeJS.Timeout | null;
+	/** Null when the limit is off. */
+	rateLimiter: RateLimiter | null;
+}
+
+interface ApiMethods {
+	answerOptions(req: IncomingMessage, res: ServerResponse): void;
+	countRequest(key: string, res: ServerResponse): void;
+	sendError(req: IncomingMessage, res: ServerResponse, err: unknown): void;
+	/** moleculer-web's access log line. */
+	logResponse(req: IncomingMessage, res: ServerResponse): void;
 }
 
 /** Construction options kept out of `settings` (which the registry publishes to every node). */
@@ -70,12 +97,18 @@ export interface ApiServiceOptions {
 	authenticator?: Authenticator;
 	/** Requests per user per minute on /api; 0: no limit. Default: RATE_LIMIT_PER_MINUTE or 600. */
 	rateLimitPerMinute?: number;
+	/** Open event streams allowed. Default: EVENT_STREAMS_PER_USER or 10, EVENT_STREAMS_MAX or 1000. */
+	eventStreams?: EventStreamLimits;
 }
 
-export function createApiService(settings: Partial<ApiSettings> = {}, options: ApiServiceOptions = {}): ServiceSchema<ApiSettings, object, ApiLocalVars> {
+export function createApiService(settings: Partial<ApiSettings> = {}, options: ApiServiceOptions = {}): ServiceSchema<ApiSettings, ApiMethods, ApiLocalVars> {
 	const authenticator = options.authenticator ?? authenticatorFromEnv();
 	const rateLimitPerMinute = options.rateLimitPerMinute ?? Number(process.env.RATE_LIMIT_PER_MINUTE ?? 600);
 	if (!Number.isInteger(rateLimitPerMinute) || rateLimitPerMinute < 0) throw new Error("RATE_LIMIT_PER_MINUTE must be a whole number (0: no limit).");
+	const eventStreamLimits = options.eventStreams ?? {
+		perUser: positiveInteger(process.env, "EVENT_STREAMS_PER_USER", 10),
+		total: positiveInteger(process.env, "EVENT_STREAMS_MAX", 1000)
+	};
 	return {
 		name: "api",
 		mixins: [ApiGateway],
@@ -98,17 +131,9 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 					authentication: true,
 					// No compressed bodies (a corrupt one would surface as a 500), none nested absurdly deep.
 					bodyParsers: { json: { strict: true, limit: "1mb", inflate: false, verify: rejectDeeplyNestedJson }, urlencoded: false },
-					use: [refuseWhileStopping],
-					// Per caller (the identity they present; their address when they present none), per instance.
-					...(rateLimitPerMinute > 0 && {
-						rateLimit: {
-							window: 60_000,
-							limit: rateLimitPerMinute,
-							headers: true,
-							key: (req: IncomingMessage) =>
-								headerValue(req, authenticator.mode === "jwt" ? "authorization" : "x-user-id") ?? req.socket.remoteAddress ?? "unknown"
-						}
-					}),
+					use: [refuseWhileStopping, enforceJsonBodyContract],
+					// The rate limit is counted in `authenticate`, on the verified caller: moleculer-web's
+					// own runs before authentication, on whatever the request claims.
 					callOptions: { timeout: 10_000 }
 				},
 				{
@@ -138,10 +163,11 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 				},
 				params: { $$strict: true },
 				handler(ctx: Context<object, StreamMeta>): PassThrough {
-					const userId = requireUserId(ctx);
+					// Opened first: past a limit, the 429 is JSON, not an event stream.
+					const stream = this.orderEventStreams.open(requireUserId(ctx));
 					ctx.meta.$responseType = "text/event-stream; charset=utf-8";
 					ctx.meta.$responseHeaders = { "Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no" };
-					return this.orderEventStreams.open(userId);
+					return stream;
 				}
 			},
 
@@ -189,7 +215,8 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 							const routed = this.aliases.some(alias => alias.action?.startsWith(`${service}.`));
 							checks.push({ name: service, ready: ready && routed, ...(routed ? {} : { error: "routes not generated yet" }) });
 						} catch (err) {
-							checks.push({ name: service, ready: false, error: (err as Error).message });
+							this.logger.warn(`Readiness check of ${service} failed.`, err);
+							checks.push({ name: service, ready: false, error: unreadyReason(err) });
 						}
 					}
 					if (checks.every(check => check.ready)) return { status: "ready", checks };
@@ -222,25 +249,94 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 			},
 
 			/**
-			 * A route whose service has no instance right now is our outage, not the caller's
-			 * mistake: Moleculer reports it as ServiceNotAvailable/ServiceNotFound (code 404), and
-			 * the client would stop retrying. It is answered 503 instead.
+			 * Every request enters here (the HTTP server's handler). Security headers go on first, so
+			 * that every answer has them, and OPTIONS is answered before routing: moleculer-web would
+			 * run the GET handler of the path (`OPTIONS /api/accounts/balance` returned the balance).
 			 */
-			sendError(req: IncomingMessage, res: ServerResponse, err: unknown) {
-				const unavailable = err instanceof Errors.ServiceNotAvailableError || err instanceof Errors.ServiceNotFoundError;
-				const error = unavailable
-					? new Errors.MoleculerRetryableError("The service is unavailable for the moment; retry shortly.", 503, "SERVICE_UNAVAILABLE", (err as Errors.MoleculerError).data)
-					: err;
-				ApiGateway.methods!.sendError.call(this, req, res, error);
+			async httpHandler(req: IncomingMessage, res: ServerResponse, next?: () => void): Promise<void> {
+				try {
+					setSecurityHeaders(res, securityProfileOf(req.url));
+					if (req.method === "OPTIONS") return this.answerOptions(req, res);
+					await ApiGateway.methods!.httpHandler.call(this, req, res, next);
+				} catch (err) {
+					// The server calls this without awaiting it: a rejection here would end the process.
+					this.logger.error("A request could not be answered.", err);
+					res.destroy();
+				}
 			},
 
-			/** moleculer-web calls this for routes with `authentication: true`. */
-			async authenticate(ctx: Context<unknown, RequestMeta>, _route: unknown, req: IncomingMessage): Promise<null> {
-				ctx.meta.userId = await authenticator.userIdOf(req);
-				if (ctx.meta.userId === undefined && authenticator.mode === "jwt") {
-					throw new Errors.MoleculerClientError("An 'Authorization: Bearer <token>' header is required.", 401, "NO_TOKEN");
+			/**
+			 * OPTIONS as RFC 9110 says: 204 with the methods the path allows, 404 for an API path that
+			 * does not exist. No CORS headers: the API grants no other origin anything, so a
+			 * browser's preflight from another site fails, as it should.
+			 */
+			answerOptions(req: IncomingMessage, res: ServerResponse): void {
+				const path = (req.url ?? "").split("?")[0]!.replace(/(.)\/+$/, "$1");
+				let methods: string[];
+				try {
+					methods = this.aliases.filter(alias => alias.match(path)).map(alias => alias.method ?? "*");
+				} catch (err) {
+					return this.sendError(req, res, err);
 				}
-				requireUserId(ctx);
+				if (methods.length === 0) {
+					if (securityProfileOf(path) === "data") return this.sendError(req, res, new ApiGateway.Errors.NotFoundError("NOT_FOUND"));
+					methods = STATIC_METHODS;
+				}
+				res.writeHead(204, { Allow: [...new Set(methods)].sort().concat("OPTIONS").join(", ") });
+				res.end();
+			},
+
+			/** Logs what the client will not be told: our faults, with their details. */
+			errorHandler(req: IncomingMessage, res: ServerResponse, err: unknown) {
+				if (toPublicError(err).internal) this.logger.error(`${req.method} ${req.url} failed.`, err);
+				this.sendError(req, res, err);
+			},
+
+			/**
+			 * Every error answer: a caller's mistake keeps its message, anything else is a generic
+			 * 503 (an outage, with Retry-After; also a route whose service has no instance right now,
+			 * which Moleculer reports as 404) or 500. See lib/public-errors.ts.
+			 */
+			sendError(req: IncomingMessage, res: ServerResponse, err: unknown) {
+				// A stream that failed midway: its status is gone, only cutting it tells the client.
+				if (res.headersSent) return void res.destroy();
+				const { status, body, headers } = toPublicError(err);
+				res.writeHead(status, { ...headers, "Content-Type": "application/json; charset=utf-8" });
+				res.end(JSON.stringify(body));
+				this.logResponse(req, res);
+			},
+
+			/** Counts a request against the key's limit; throws a 429 error past it. */
+			countRequest(key: string, res: ServerResponse): void {
+				if (!this.rateLimiter) return;
+				const verdict = this.rateLimiter.hit(key);
+				res.setHeader("X-Rate-Limit-Limit", verdict.limit);
+				res.setHeader("X-Rate-Limit-Remaining", verdict.remaining);
+				res.setHeader("X-Rate-Limit-Reset", verdict.resetAt);
+				if (verdict.limited) {
+					res.setHeader("Retry-After", Math.max(1, Math.ceil((verdict.resetAt - Date.now()) / 1000)));
+					throw new ApiGateway.Errors.RateLimitExceeded("RATE_LIMIT_EXCEEDED");
+				}
+			},
+
+			/**
+			 * moleculer-web calls this for routes with `authentication: true`. The request is counted
+			 * against the verified caller's limit, or its address's when it proves no valid identity:
+			 * nothing is stored under an identity that was refused (issue 15).
+			 */
+			async authenticate(ctx: Context<unknown, RequestMeta>, _route: unknown, req: IncomingMessage, res: ServerResponse): Promise<null> {
+				let userId: string;
+				try {
+					ctx.meta.userId = await authenticator.userIdOf(req);
+					if (ctx.meta.userId === undefined && authenticator.mode === "jwt") {
+						throw new Errors.MoleculerClientError("An 'Authorization: Bearer <token>' header is required.", 401, "NO_TOKEN");
+					}
+					userId = requireUserId(ctx);
+				} catch (err) {
+					this.countRequest(`address:${req.socket.remoteAddress ?? "unknown"}`, res);
+					throw err;
+				}
+				this.countRequest(`user:${userId}`, res);
 				const idempotencyKey = headerValue(req, "idempotency-key");
 				if (idempotencyKey !== undefined) {
 					if (!IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
@@ -264,8 +360,9 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 				if (args[0] === "Stream got an error." && detail?.err?.code === "ERR_STREAM_PREMATURE_CLOSE") return;
 				warn(...args);
 			};
-			this.orderEventStreams = new OrderEventStreams();
+			this.orderEventStreams = new OrderEventStreams(eventStreamLimits);
 			this.heartbeatTimer = null;
+			this.rateLimiter = rateLimitPerMinute > 0 ? new RateLimiter({ limit: rateLimitPerMinute, windowMs: RATE_LIMIT_WINDOW_MS, maxKeys: RATE_LIMIT_MAX_KEYS }) : null;
 		},
 
 		started() {

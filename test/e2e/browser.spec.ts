@@ -139,3 +139,25 @@ describe("the front end in Chromium", () => {
 		await shot(bob, "6-phone-other-user");
 	});
 });
+
+describe("Content-Security-Policy in Chromium (issue 15)", () => {
+	it("runs the app and Swagger UI under their policy without a single violation, and refuses to be framed", async () => {
+		const context = await browser.newContext();
+		contexts.push(context);
+		const page = await context.newPage();
+		const violations: string[] = [];
+		page.on("console", message => {
+			if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
+		});
+		await page.goto(`${system.baseUrl}/docs`);
+		await page.locator(".swagger-ui .info .title").waitFor();
+		await expect.poll(() => page.locator(".opblock").count()).toBeGreaterThan(0);
+		await shot(page, "7-swagger-ui");
+		await page.goto(system.baseUrl);
+		await page.getByLabel("User ID").waitFor();
+		// Another site framing the order form: the browser must refuse to render it.
+		await page.setContent(`<iframe src="${system.baseUrl}/"></iframe>`);
+		await expect.poll(() => violations.some(v => /frame-ancestors|X-Frame-Options|Refused to (display|frame)/i.test(v))).toBe(true);
+		expect(violations.filter(v => !/frame-ancestors|X-Frame-Options|Refused to (display|frame)/i.test(v))).toEqual([]);
+	});
+});

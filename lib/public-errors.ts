@@ -1,0 +1,93 @@
+/**
+ * What a client is told about an error, in one place (issue 15). A caller's mistake (4xx) keeps
+ * its message and type, which are written for clients. Anything else says nothing about the
+ * inside: an outage of a dependency (a database, a service, the broker) is a generic, retryable
+ * 503, any other fault a generic 500; the details go to the server's log only. Before, a database
+ * outage answered 500 with the driver's error (`SequelizeConnectionRefusedError ... ECONNREFUSED
+ * 127.0.0.1:5471`) and validation errors carried the node id (host name and pid).
+ */
+import { Errors } from "moleculer";
+import { isOutage } from "./failure-classification";
+
+/** How long a client should wait before retrying after a 503, in seconds. */
+export const RETRY_AFTER_SECONDS = 5;
+
+export interface PublicErrorBody {
+	name: string;
+	message: string;
+	code: number;
+	type: string;
+	/** Field errors of a validation failure, without the node and action fields Moleculer adds. */
+	data?: Record<string, unknown>[];
+}
+
+export interface PublicError {
+	status: number;
+	body: PublicErrorBody;
+	headers: Record<string, string>;
+	/** Whether this is our fault (5xx): worth an error in the log. */
+	internal: boolean;
+}
+
+const SERVICE_UNAVAILABLE: PublicErrorBody = {
+	name: "ServiceUnavailableError",
+	message: "The service is unavailable for the moment; retry shortly.",
+	code: 503,
+	type: "SERVICE_UNAVAILABLE"
+};
+
+const INTERNAL_ERROR: PublicErrorBody = {
+	name: "InternalServerError",
+	message: "Something went wrong on our side; the request may not have been applied.",
+	code: 500,
+	type: "INTERNAL_ERROR"
+};
+
+/** The keys of a validation error's entries that describe the caller's input, nothing else. */
+const FIELD_ERROR_KEYS = ["type", "field", "message", "expected", "actual"] as const;
+
+interface ErrorLike {
+	name?: unknown;
+	message?: unknown;
+	code?: unknown;
+	status?: unknown;
+	type?: unknown;
+	data?: unknown;
+	expose?: unknown;
+}
+
+/**
+ * The status a client error claims: a Moleculer error's `code`, or the `status` of an http-errors
+ * error (body-parser's) that is meant to be shown (`expose`).
+ */
+function clientStatusOf(err: ErrorLike): number | undefined {
+	const status = err instanceof Errors.MoleculerError ? err.code : err.expose === true ? err.status : undefined;
+	return typeof status === "number" && Number.isInteger(status) && status >= 400 && status < 500 ? status : undefined;
+}
+
+function fieldErrors(data: unknown): Record<string, unknown>[] | undefined {
+	if (!Array.isArray(data)) return undefined;
+	return data
+		.filter((entry): entry is Record<string, unknown> => typeof entry === "object" && entry !== null)
+		.map(entry => Object.fromEntries(FIELD_ERROR_KEYS.filter(key => Object.hasOwn(entry, key)).map(key => [key, entry[key]])));
+}
+
+export function toPublicError(err: unknown): PublicError {
+	const e = (typeof err === "object" && err !== null ? err : {}) as ErrorLike;
+	// An explicit client error first: its message could match an outage pattern by chance.
+	const clientStatus = err instanceof Errors.MoleculerClientError ? clientStatusOf(e) : undefined;
+	if (clientStatus === undefined && isOutage(err)) {
+		return { status: 503, body: SERVICE_UNAVAILABLE, headers: { "Retry-After": String(RETRY_AFTER_SECONDS) }, internal: true };
+	}
+	const status = clientStatus ?? clientStatusOf(e);
+	if (status === undefined) return { status: 500, body: INTERNAL_ERROR, headers: {}, internal: true };
+	const data = err instanceof Errors.ValidationError ? fieldErrors(e.data) : undefined;
+	const body: PublicErrorBody = {
+		name: typeof e.name === "string" ? e.name : "Error",
+		message: typeof e.message === "string" ? e.message : "The request was refused.",
+		code: status,
+		type: typeof e.type === "string" && e.type !== "" ? e.type : `HTTP_${status}`,
+		...(data && { data })
+	};
+	return { status, body, headers: {}, internal: false };
+}

@@ -1,0 +1,39 @@
+/** The live channel's streams: caps per user and in total, and no unbounded buffering for a client that does not read (issue 15). */
+import { describe, expect, it } from "vitest";
+import type { OrderView } from "../../lib/contracts";
+import { MAX_STREAM_BACKLOG_BYTES, OrderEventStreams } from "../../lib/order-event-streams";
+
+const order = (userId: string): OrderView => ({
+	id: "00000000-0000-4000-8000-000000000000",
+	userId,
+	amount: 1,
+	description: "x".repeat(500),
+	status: "FINISHED",
+	createdAt: new Date(0),
+	updatedAt: new Date(0)
+});
+
+describe("OrderEventStreams", () => {
+	it("refuses a stream past the cap per user, and past the total, with 429", () => {
+		const streams = new OrderEventStreams({ perUser: 2, total: 3 });
+		streams.open("a");
+		streams.open("a");
+		expect(() => streams.open("a")).toThrow(expect.objectContaining({ code: 429, type: "TOO_MANY_STREAMS" }));
+		streams.open("b");
+		expect(() => streams.open("c")).toThrow(expect.objectContaining({ code: 429 }));
+		expect(streams.size).toBe(3);
+		streams.closeAll();
+		expect(streams.size).toBe(0);
+	});
+
+	it("drops a stream whose client does not read once its backlog passes the bound, and forgets it", async () => {
+		const streams = new OrderEventStreams({ perUser: 10, total: 10 });
+		const stalled = streams.open("a");
+		for (let i = 0; i < 1000; i++) streams.publish(order("a"));
+		expect(stalled.destroyed).toBe(true);
+		expect(stalled.writableLength).toBeLessThanOrEqual(MAX_STREAM_BACKLOG_BYTES + 1024);
+		await new Promise(resolve => setImmediate(resolve));
+		expect(streams.size).toBe(0);
+		expect(() => streams.open("a")).not.toThrow();
+	});
+});
