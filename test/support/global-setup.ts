@@ -55,13 +55,18 @@ async function deleteTestQueues(url: string): Promise<void> {
 	const [queues, exchanges] = [await list("list_queues"), await list("list_exchanges")];
 	if (queues.length + exchanges.length === 0) return;
 	const connection = await amqp.connect(url);
+	// A queue another run still consumes (a fault suite running beside this one) refuses its delete
+	// and closes the channel with an 'error' event, which would crash the run without a listener.
+	connection.on("error", () => undefined);
 	for (const queue of queues) {
 		const channel = await connection.createChannel(); // a refused delete closes its channel
+		channel.on("error", () => undefined);
 		await channel.deleteQueue(queue, { ifUnused: true }).catch(() => undefined);
 		await channel.close().catch(() => undefined);
 	}
 	for (const exchange of exchanges) {
 		const channel = await connection.createChannel();
+		channel.on("error", () => undefined);
 		await channel.deleteExchange(exchange, { ifUnused: true }).catch(() => undefined);
 		await channel.close().catch(() => undefined);
 	}
