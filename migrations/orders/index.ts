@@ -4,5 +4,6 @@ import { addDeadEventsAndRetention } from "../shared/dead-events-and-retention";
 import { createMessagingTables } from "../shared/messaging";
 import { notifyDueOutboxEvents } from "../shared/outbox-due-notification";
 import { createOrders } from "./0002_create_orders";
+import { addOrderReconciliation } from "./0006_order_reconciliation";
 
-export const ordersMigrations: readonly Migration[] = [createMessagingTables, createOrders, addDeadEventsAndRetention, notifyDueOutboxEvents];
+export const ordersMigrations: readonly Migration[] = [createMessagingTables, createOrders, addDeadEventsAndRetention, notifyDueOutboxEvents, addOrderReconciliation];

@@ -4,5 +4,6 @@ import { addDeadEventsAndRetention } from "../shared/dead-events-and-retention";
 import { createMessagingTables } from "../shared/messaging";
 import { notifyDueOutboxEvents } from "../shared/outbox-due-notification";
 import { createAccounts } from "./0002_create_accounts";
+import { addPaymentResultEvent } from "./0006_payment_result_event";
 
-export const paymentsMigrations: readonly Migration[] = [createMessagingTables, createAccounts, addDeadEventsAndRetention, notifyDueOutboxEvents];
+export const paymentsMigrations: readonly Migration[] = [createMessagingTables, createAccounts, addDeadEventsAndRetention, notifyDueOutboxEvents, addPaymentResultEvent];
