@@ -23,19 +23,28 @@ export type OverdueOrderRow = {
 	id: string;
 	user_id: string;
 	amount_minor: string; // pg returns BIGINT as a string
+	/** As Postgres prints it: exact to the microsecond, for a scan position. */
+	created_at: string;
 } & (
 	| { request_state: typeof REQUEST_STATES.MISSING; request_event_id: string | null }
 	| { request_state: Exclude<RequestState, typeof REQUEST_STATES.MISSING>; request_event_id: string }
 );
 
+/** Where a scan stopped: the last order it returned. */
+export interface ScanPosition {
+	createdAt: string;
+	id: string;
+}
+
 /**
- * Up to `limit` orders still NEW that are older than `olderThanMs`, oldest first, each with its
- * request's state (a primary key lookup in the outbox). The state is read before payments is
- * asked: a request confirmed by then was applied by then, so payments' answer includes its decision.
+ * Up to `limit` orders still NEW that are older than `olderThanMs`, oldest first (after `after`,
+ * when given), each with its request's state (a primary key lookup in the outbox). The state is
+ * read before payments is asked: a request confirmed by then was applied by then, so payments'
+ * answer includes its decision.
  */
-export function selectOverdueOrders(olderThanMs: number, limit: number): SqlQuery {
+export function selectOverdueOrders(olderThanMs: number, limit: number, after: ScanPosition | null): SqlQuery {
 	return {
-		text: `SELECT o.id, o.user_id, o.amount_minor, o.request_event_id,
+		text: `SELECT o.id, o.user_id, o.amount_minor, o.created_at::text AS created_at, o.request_event_id,
 				CASE
 					WHEN e.id IS NULL THEN 'MISSING'
 					WHEN e.confirmed_at IS NOT NULL THEN 'CONFIRMED'
@@ -44,9 +53,10 @@ export function selectOverdueOrders(olderThanMs: number, limit: number): SqlQuer
 				END AS request_state
 			FROM orders o LEFT JOIN outbox_events e ON e.id = o.request_event_id
 			WHERE o.status = 'NEW' AND o.created_at < now() - make_interval(secs => $1::float8 / 1000)
+				${after ? "AND (o.created_at, o.id) > ($3::timestamptz, $4::uuid)" : ""}
 			ORDER BY o.created_at, o.id
 			LIMIT $2::int`,
-		values: [olderThanMs, limit]
+		values: after ? [olderThanMs, limit, after.createdAt, after.id] : [olderThanMs, limit]
 	};
 }
 

@@ -5,8 +5,9 @@
  * The outbox re-emits every event until it is confirmed, but an event parked as dead (its consumer
  * kept failing) or past the redelivery horizon, or a payment decision lost with a restored backup,
  * leaves its order NEW until someone acts. Every interval, one instance (the one that wins the
- * interval's run) takes the orders NEW for longer than RECONCILE_AFTER_SECONDS, oldest first, and
- * asks payments for their decisions (`payments.paymentDecisions`). Then, for each order:
+ * interval's run) takes the orders NEW for longer than RECONCILE_AFTER_SECONDS, oldest first (a
+ * batch a round, each going on where the last full one stopped), and asks payments for their
+ * decisions (`payments.paymentDecisions`). Then, for each order:
  * - decided: the decision is applied through the inbox under the id of the event written with it;
  *   the inbox confirms that event, so payments stops re-emitting it, or, were it dead, it leaves the
  *   dead list without a replay, and its real delivery, should it come, is a duplicate;
@@ -33,7 +34,14 @@ import { claimMaintenanceRun } from "../lib/maintenance-sql";
 import { registerMetrics, type MetricDefinition } from "../lib/messaging-metrics";
 import { reviveDeadEvents } from "../lib/outbox-sql";
 import { PeriodicJob } from "../lib/periodic-job";
-import { REQUEST_STATES, countOverdueOrders, linkPaymentRequest, selectOverdueOrders, type OverdueOrderRow } from "../lib/reconciliation-sql";
+import {
+	REQUEST_STATES,
+	countOverdueOrders,
+	linkPaymentRequest,
+	selectOverdueOrders,
+	type OverdueOrderRow,
+	type ScanPosition
+} from "../lib/reconciliation-sql";
 import type { EventDrivenServiceMethods } from "../lib/service-mixins";
 import type { DbTransaction } from "../mixins/db.mixin";
 
@@ -129,9 +137,15 @@ interface ReconcilerInternals {
 
 interface ReconcilerLocalVars {
 	reconcileJob: PeriodicJob;
+	/**
+	 * Where the last full round of this instance stopped: the next goes on from there, and starts
+	 * over after a round that was not full. Else the oldest orders a round can do nothing for
+	 * (requests still being re-emitted, failures) would take every round and hold the others back.
+	 */
+	reconcileFrom: ScanPosition | null;
 }
 
-type ReconcilerThis = ReconcilerMethods & ReconcilerInternals & ReconcilerHostMethods & EventDrivenServiceMethods;
+type ReconcilerThis = ReconcilerMethods & ReconcilerInternals & ReconcilerHostMethods & EventDrivenServiceMethods & ReconcilerLocalVars;
 
 export function createOrderReconciler(options: ReconcilerOptions = reconcilerOptionsFromEnv()): Partial<ServiceSchema> {
 	if (!(options.batchSize >= 1 && options.batchSize <= PAYMENT_DECISIONS_MAX_ORDERS)) {
@@ -157,8 +171,11 @@ export function createOrderReconciler(options: ReconcilerOptions = reconcilerOpt
 			},
 
 			async reconcileOverdueOrders(): Promise<ReconcileRound> {
-				const overdue = await this.queryRows<OverdueOrderRow>(selectOverdueOrders(options.overdueAfterMs, options.batchSize));
-				if (overdue.length === 0) return { orders: [] };
+				const overdue = await this.queryRows<OverdueOrderRow>(selectOverdueOrders(options.overdueAfterMs, options.batchSize, this.reconcileFrom));
+				if (overdue.length === 0) {
+					this.reconcileFrom = null;
+					return { orders: [] };
+				}
 				let decisions: PaymentDecision[];
 				try {
 					const question: PaymentDecisionsParams = { orderIds: overdue.map(order => order.id) };
@@ -170,6 +187,8 @@ export function createOrderReconciler(options: ReconcilerOptions = reconcilerOpt
 					else this.logger.error(fields, "Reconciler: asking payments failed; the next round tries again.", err);
 					return { orders: [], paymentsUnreachable: (err as Error).message };
 				}
+				const last = overdue[overdue.length - 1];
+				this.reconcileFrom = overdue.length === options.batchSize ? { createdAt: last.created_at, id: last.id } : null;
 				const decisionOf = new Map(decisions.map(decision => [decision.orderId, decision]));
 				const orders: ReconcileRound["orders"] = [];
 				// One order at a time: a round is small, and its transactions never queue on each other.
@@ -242,6 +261,7 @@ export function createOrderReconciler(options: ReconcilerOptions = reconcilerOpt
 		},
 
 		created() {
+			this.reconcileFrom = null;
 			this.reconcileJob = new PeriodicJob(
 				options.intervalMs,
 				() => this.runScheduledReconciliation(),

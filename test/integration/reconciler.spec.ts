@@ -227,6 +227,42 @@ describe("the reconciler", () => {
 	});
 });
 
+describe("a round", () => {
+	let small: TestSystem;
+	afterAll(async () => {
+		await small?.stop();
+	});
+
+	it("goes on where the last full round stopped, so orders it can do nothing for do not hold the others back", async () => {
+		small = await startSystem({ outbox: OUTBOX, reconciler: { ...RECONCILER, batchSize: 2 } });
+		const user = `backlog-${suffix}`;
+		await small.request("POST", "/api/accounts", { user, body: {} });
+		await small.request("POST", "/api/accounts/topup", { user, body: { amount: 10 } });
+		// The two oldest have requests the outbox will send in an hour: nothing to do for them yet.
+		const waiting: string[] = [];
+		for (const age of ["3 hours", "2 hours"]) {
+			const [row] = await small.sql(
+				"orders",
+				`WITH request AS (
+					INSERT INTO outbox_events (event_name, target_group, payload, next_attempt_at) VALUES ($1, 'payments', '{}', now() + interval '1 hour') RETURNING id
+				)
+				INSERT INTO orders (id, user_id, amount_minor, description, created_at, request_event_id)
+				SELECT gen_random_uuid(), $2, 100, 'waiting', now() - $3::interval, id FROM request RETURNING id`,
+				[EVENTS.PAYMENT_REQUESTED, user, age]
+			);
+			waiting.push(row.id);
+		}
+		const stuck = randomUUID();
+		await small.sql("orders", "INSERT INTO orders (id, user_id, amount_minor, description, created_at) VALUES ($1, $2, 100, 'stuck', now() - interval '1 hour')", [stuck, user]);
+		const round = () => small.brokers.orders.call<ReconcileRound, object>("orders.reconcile", {});
+
+		expect((await round()).orders).toEqual(waiting.map(orderId => ({ orderId, action: "waiting" })));
+		expect((await round()).orders).toEqual([{ orderId: stuck, action: "requested" }]);
+		expect(await waitForOrderEnd(small, user, stuck)).toMatchObject({ status: "FINISHED" });
+		expect((await round()).orders).toEqual(waiting.map(orderId => ({ orderId, action: "waiting" }))); // and over again
+	});
+});
+
 describe("payments.paymentDecisions", () => {
 	it("answers each decided order with the id of the event written with the decision", async () => {
 		const user = `decisions-${suffix}`;
@@ -323,7 +359,13 @@ describe("the reconciler's statements", () => {
 	}
 
 	const periodic: [string, "orders" | "payments", SqlQuery, RegExp][] = [
-		["the overdue scan", "orders", selectOverdueOrders(60_000, 100), /orders_new_created_idx[\s\S]*outbox_events_pkey/],
+		["the overdue scan", "orders", selectOverdueOrders(60_000, 100, null), /orders_new_created_idx[\s\S]*outbox_events_pkey/],
+		[
+			"the overdue scan from where the last stopped",
+			"orders",
+			selectOverdueOrders(60_000, 100, { createdAt: "2026-01-01 00:00:00.123456+00", id: randomUUID() }),
+			/orders_new_created_idx.*\n\s*Index Cond: .*ROW\(created_at, id\) >/
+		],
 		["the overdue gauge", "orders", countOverdueOrders(60_000), /orders_new_created_idx/],
 		["the claim of the interval's run", "orders", claimMaintenanceRun("reconcile", 30_000), /maintenance_runs_pkey/],
 		["the revival of a dead request", "orders", reviveDeadEvents([randomUUID()]), /Index/],
