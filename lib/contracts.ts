@@ -125,3 +125,28 @@ export interface RequestMeta {
 	$statusCode?: number;
 	$location?: string;
 }
+
+/**
+ * orders → payments, the action `payments.paymentDecisions` (the reconciler's question): the
+ * payment decisions made for these orders. Public to the other services, not routed by the gateway.
+ */
+export const PAYMENT_DECISIONS_ACTION = "payments.paymentDecisions";
+
+/** Most orders one question may name. */
+export const PAYMENT_DECISIONS_MAX_ORDERS = 100;
+
+export interface PaymentDecisionsParams {
+	orderIds: string[];
+}
+
+/** One decision: an order without one is absent from the answer. */
+export interface PaymentDecision {
+	orderId: string;
+	outcome: PaymentOutcome;
+	reason: CancelReason | null;
+	/**
+	 * The id of the `payment.processed` event written with the decision, so that the consumer's
+	 * inbox treats the decision and that event as one; null for decisions made before it was stored.
+	 */
+	eventId: string | null;
+}

@@ -28,13 +28,26 @@ const DEFINITIONS = [
 	{ name: MESSAGING_METRICS.INBOX_DUPLICATES_SKIPPED, type: "counter", description: "Incoming events skipped as already applied" }
 ] as const;
 
-/** Registers the metrics once per broker (both mixins call it; either may come first). */
-export function registerMessagingMetrics(broker: ServiceBroker): void {
+export interface MetricDefinition {
+	name: string;
+	type: "gauge" | "counter";
+	description: string;
+	/** Besides `service`, which every metric of ours has. */
+	extraLabels?: readonly string[];
+}
+
+/** Registers metrics once per broker (several mixins and services may ask for the same ones). */
+export function registerMetrics(broker: ServiceBroker, definitions: readonly MetricDefinition[]): void {
 	if (!broker.isMetricsEnabled()) return;
-	for (const definition of DEFINITIONS) {
+	for (const { extraLabels = [], ...definition } of definitions) {
 		if (broker.metrics.hasMetric(definition.name)) continue;
-		const labelNames = ["service"];
+		const labelNames = ["service", ...extraLabels];
 		if (definition.type === "gauge") broker.metrics.register({ ...definition, type: "gauge", labelNames });
 		else broker.metrics.register({ ...definition, type: "counter", labelNames });
 	}
+}
+
+/** Registers the outbox's and the inbox's metrics (both mixins call it; either may come first). */
+export function registerMessagingMetrics(broker: ServiceBroker): void {
+	registerMetrics(broker, DEFINITIONS);
 }

@@ -17,12 +17,14 @@ export interface OrderRow {
 
 const ORDER_COLUMNS = "id, user_id, amount_minor, description, status, cancel_reason, created_at, updated_at";
 
-export function insertOrder(id: string, userId: string, amountMinor: number, description: string): SqlQuery {
+/** `requestEventId`: the order's `payment.requested` outbox row, which the reconciler looks at. */
+export function insertOrder(id: string, userId: string, amountMinor: number, description: string, requestEventId: string): SqlQuery {
 	return {
 		name: "orders.insertOrder",
-		text: `INSERT INTO orders (id, user_id, amount_minor, description) VALUES ($1::uuid, $2::text, $3::bigint, $4::text)
+		text: `INSERT INTO orders (id, user_id, amount_minor, description, request_event_id)
+			VALUES ($1::uuid, $2::text, $3::bigint, $4::text, $5::uuid)
 			RETURNING ${ORDER_COLUMNS}`,
-		values: [id, userId, amountMinor, description]
+		values: [id, userId, amountMinor, description, requestEventId]
 	};
 }
 

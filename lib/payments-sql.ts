@@ -60,12 +60,37 @@ export function selectPayment(orderId: string): SqlQuery {
 	return { name: "payments.selectPayment", text: "SELECT outcome, reason FROM payment_transactions WHERE order_id = $1::uuid", values: [orderId] };
 }
 
-/** The primary key on order_id makes a second decision for one order fail (and roll back its debit). */
-export function insertPayment(orderId: string, userId: string, amountMinor: number, outcome: PaymentOutcome, reason: CancelReason | null): SqlQuery {
+/**
+ * The primary key on order_id makes a second decision for one order fail (and roll back its debit).
+ * `resultEventId` is the `payment.processed` event written with the decision.
+ */
+export function insertPayment(
+	orderId: string,
+	userId: string,
+	amountMinor: number,
+	outcome: PaymentOutcome,
+	reason: CancelReason | null,
+	resultEventId: string
+): SqlQuery {
 	return {
 		name: "payments.insertPayment",
-		text: `INSERT INTO payment_transactions (order_id, user_id, amount_minor, outcome, reason)
-			VALUES ($1::uuid, $2::text, $3::bigint, $4::text, $5::text)`,
-		values: [orderId, userId, amountMinor, outcome, reason]
+		text: `INSERT INTO payment_transactions (order_id, user_id, amount_minor, outcome, reason, result_event_id)
+			VALUES ($1::uuid, $2::text, $3::bigint, $4::text, $5::text, $6::uuid)`,
+		values: [orderId, userId, amountMinor, outcome, reason, resultEventId]
+	};
+}
+
+export interface PaymentDecisionRow {
+	order_id: string;
+	outcome: PaymentOutcome;
+	reason: CancelReason | null;
+	result_event_id: string | null;
+}
+
+/** The decisions made for these orders (primary key lookups); orders without one have no row. */
+export function selectPaymentDecisions(orderIds: string[]): SqlQuery {
+	return {
+		text: "SELECT order_id, outcome, reason, result_event_id FROM payment_transactions WHERE order_id = ANY($1::uuid[])",
+		values: [orderIds]
 	};
 }

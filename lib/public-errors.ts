@@ -82,6 +82,8 @@ export function toPublicError(err: unknown): PublicError {
 	const status = clientStatus ?? clientStatusOf(e);
 	if (status === undefined) return { status: 500, body: INTERNAL_ERROR, headers: {}, internal: true };
 	const data = err instanceof Errors.ValidationError ? fieldErrors(e.data) : undefined;
+	// A refusal that a retry will fix (a request with the same Idempotency-Key in progress) says when.
+	const retryAfter = (e.data as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
 	const body: PublicErrorBody = {
 		name: typeof e.name === "string" ? e.name : "Error",
 		message: typeof e.message === "string" ? e.message : "The request was refused.",
@@ -89,5 +91,5 @@ export function toPublicError(err: unknown): PublicError {
 		type: typeof e.type === "string" && e.type !== "" ? e.type : `HTTP_${status}`,
 		...(data && { data })
 	};
-	return { status, body, headers: {}, internal: false };
+	return { status, body, headers: Number.isInteger(retryAfter) ? { "Retry-After": String(retryAfter) } : {}, internal: false };
 }

@@ -54,12 +54,13 @@ function requestHash(params: object): string {
 /** How long a request waits for a concurrent one with the same key, far below the gateway's 10 s call timeout. */
 const KEY_LOCK_WAIT_MS = 2000;
 
-function keyInUse(ctx: Context<object, RequestMeta & { $responseHeaders?: Record<string, string> }>): Errors.MoleculerClientError {
-	ctx.meta.$responseHeaders = { ...ctx.meta.$responseHeaders, "Retry-After": "1" };
+/** `retryAfterSeconds` becomes the answer's Retry-After header (lib/public-errors.ts). */
+function keyInUse(): Errors.MoleculerClientError {
 	return new Errors.MoleculerClientError(
 		"A request with this Idempotency-Key is still in progress; retry it shortly with the same key.",
 		409,
-		"IDEMPOTENCY_KEY_IN_USE"
+		"IDEMPOTENCY_KEY_IN_USE",
+		{ retryAfterSeconds: 1 }
 	);
 }
 
@@ -71,7 +72,7 @@ function respond<TBody>(ctx: Context<object, RequestMeta>, response: IdempotentR
 
 interface IdempotencyInternals {
 	/** Waits a short while for a concurrent request with the same key; 409 past it. */
-	waitForIdempotencyKey(ctx: Context<object, RequestMeta>, tx: DbTransaction, userId: string, operation: string, key: string): Promise<void>;
+	waitForIdempotencyKey(tx: DbTransaction, userId: string, operation: string, key: string): Promise<void>;
 }
 
 export function createIdempotencyMixin(): Partial<ServiceSchema> {
@@ -88,7 +89,7 @@ export function createIdempotencyMixin(): Partial<ServiceSchema> {
 				const hash = requestHash(ctx.params);
 				const response = await this.withTransaction(async tx => {
 					const [{ locked }] = await this.queryRows<{ locked: boolean }>(tryLockIdempotencyKey(userId, operation, key), tx);
-					if (!locked) await this.waitForIdempotencyKey(ctx, tx, userId, operation, key);
+					if (!locked) await this.waitForIdempotencyKey(tx, userId, operation, key);
 					const [stored] = await this.queryRows<IdempotencyRecord>(selectIdempotencyRecord(userId, operation, key), tx);
 					if (stored) {
 						if (stored.request_hash !== hash) {
@@ -115,12 +116,12 @@ export function createIdempotencyMixin(): Partial<ServiceSchema> {
 				return respond(ctx, response);
 			},
 
-			async waitForIdempotencyKey(ctx: Context<object, RequestMeta>, tx: DbTransaction, userId: string, operation: string, key: string): Promise<void> {
+			async waitForIdempotencyKey(tx: DbTransaction, userId: string, operation: string, key: string): Promise<void> {
 				await this.queryRows(setLockTimeout(KEY_LOCK_WAIT_MS), tx);
 				try {
 					await this.queryRows(lockIdempotencyKey(userId, operation, key), tx);
 				} catch (err) {
-					if (sqlStateOf(err) === SQLSTATE.LOCK_NOT_AVAILABLE) throw keyInUse(ctx);
+					if (sqlStateOf(err) === SQLSTATE.LOCK_NOT_AVAILABLE) throw keyInUse();
 					throw err;
 				}
 				await this.queryRows(setLockTimeout(null), tx);

@@ -17,6 +17,7 @@ import type { ServiceSchema } from "moleculer";
 import { positiveInteger } from "../lib/env";
 import { claimMaintenanceRun, deleteExpiredRows, type RetainedTable } from "../lib/maintenance-sql";
 import { expireStaleEvents } from "../lib/outbox-sql";
+import { PeriodicJob } from "../lib/periodic-job";
 import type { DbMethods } from "./db.mixin";
 
 const HOUR = 3_600_000;
@@ -56,8 +57,7 @@ export interface RetentionMethods {
 }
 
 interface RetentionLocalVars {
-	retentionTimer: NodeJS.Timeout | null;
-	retentionRun: Promise<unknown> | null;
+	retentionJob: PeriodicJob;
 }
 
 export function createRetentionMixin(options: RetentionOptions = retentionOptionsFromEnv()): Partial<ServiceSchema> {
@@ -87,22 +87,19 @@ export function createRetentionMixin(options: RetentionOptions = retentionOption
 		},
 
 		created() {
-			this.retentionTimer = null;
-			this.retentionRun = null;
+			this.retentionJob = new PeriodicJob(
+				options.intervalMs,
+				() => this.runRetention(),
+				err => this.logger.warn("The retention job failed; it runs again next interval.", err)
+			);
 		},
 
 		started() {
-			this.retentionTimer = setInterval(() => {
-				if (this.retentionRun) return; // never two runs at once in one instance
-				this.retentionRun = this.runRetention()
-					.catch(err => this.logger.warn("The retention job failed; it runs again next interval.", err))
-					.finally(() => (this.retentionRun = null));
-			}, options.intervalMs);
+			this.retentionJob.start();
 		},
 
 		async stopped() {
-			if (this.retentionTimer) clearInterval(this.retentionTimer);
-			await this.retentionRun;
+			await this.retentionJob.stop();
 		}
 	};
 	return schema as Partial<ServiceSchema>;

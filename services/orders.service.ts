@@ -5,6 +5,7 @@
  * Creating an order writes the order and its `payment.requested` event in one transaction (the
  * outbox), so an order can never exist without its payment request, nor the reverse. The result,
  * `payment.processed`, is applied inbox-guarded and only to an order still NEW.
+ * The reconciler (orders.reconciler.ts) sees to it that no order stays NEW forever.
  */
 import { randomUUID } from "node:crypto";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
@@ -35,6 +36,7 @@ import { eventDrivenServiceMixins, type EventDrivenServiceMethods } from "../lib
 import type { OutboxOptions } from "../mixins/outbox.mixin";
 import type { RetentionOptions } from "../mixins/retention.mixin";
 import type { DbTransaction } from "../mixins/db.mixin";
+import { createOrderReconciler, type ReconcilerHostMethods, type ReconcilerMethods, type ReconcilerOptions } from "./orders.reconciler";
 
 export interface CreateOrderParams {
 	amount: number;
@@ -56,16 +58,17 @@ export interface OrdersServiceOptions {
 	databaseUrl?: string;
 	/** Overrides the OUTBOX_* variables (tests). */
 	outbox?: OutboxOptions;
+	/** Overrides the RECONCILE_* variables (tests). */
+	reconciler?: ReconcilerOptions;
 	/** Overrides the retention variables (tests). */
 	retention?: RetentionOptions;
 }
 
-interface OrdersMethods {
+interface OrdersMethods extends ReconcilerHostMethods {
 	placeOrder(tx: DbTransaction, userId: string, params: CreateOrderParams): Promise<OrderView>;
-	applyPaymentResult(tx: DbTransaction, result: PaymentProcessedPayload, eventId: string): Promise<void>;
 }
 
-type OrdersThis = OrdersMethods & EventDrivenServiceMethods;
+type OrdersThis = OrdersMethods & ReconcilerMethods & EventDrivenServiceMethods;
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -89,29 +92,33 @@ function orderNotFound(): Errors.MoleculerClientError {
 export function createOrdersService(options: OrdersServiceOptions = {}): ServiceSchema<{ rest: string }, OrdersThis> {
 	return {
 		name: "orders",
-		mixins: eventDrivenServiceMixins(
-			{
-				service: "orders",
-				migrations: ordersMigrations,
-				databaseUrl: options.databaseUrl,
-				model: {
-					name: "order",
-					define: {
-						id: { type: DataTypes.UUID, primaryKey: true },
-						user_id: { type: DataTypes.TEXT, allowNull: false },
-						amount_minor: { type: DataTypes.BIGINT, allowNull: false },
-						description: { type: DataTypes.TEXT, allowNull: false },
-						status: { type: DataTypes.TEXT, allowNull: false },
-						cancel_reason: DataTypes.TEXT,
-						created_at: DataTypes.DATE,
-						updated_at: DataTypes.DATE
-					},
-					options: { tableName: "orders", timestamps: false }
-				}
-			},
-			options.outbox,
-			options.retention
-		),
+		// The reconciler first: it starts after the database (Moleculer starts the last-listed first) and stops before it.
+		mixins: [
+			createOrderReconciler(options.reconciler),
+			...eventDrivenServiceMixins(
+				{
+					service: "orders",
+					migrations: ordersMigrations,
+					databaseUrl: options.databaseUrl,
+					model: {
+						name: "order",
+						define: {
+							id: { type: DataTypes.UUID, primaryKey: true },
+							user_id: { type: DataTypes.TEXT, allowNull: false },
+							amount_minor: { type: DataTypes.BIGINT, allowNull: false },
+							description: { type: DataTypes.TEXT, allowNull: false },
+							status: { type: DataTypes.TEXT, allowNull: false },
+							cancel_reason: DataTypes.TEXT,
+							created_at: DataTypes.DATE,
+							updated_at: DataTypes.DATE
+						},
+						options: { tableName: "orders", timestamps: false }
+					}
+				},
+				options.outbox,
+				options.retention
+			)
+		],
 		// Routes are declared from the gateway's `/api` root, not under the service name.
 		settings: { rest: "/" },
 
@@ -174,33 +181,40 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 			/** Ends an order with its payment's outcome, at most once whatever is redelivered. */
 			[EVENTS.PAYMENT_PROCESSED]: {
 				async handler(ctx: Context<EventEnvelope<PaymentProcessedPayload>>) {
-					await this.consumeOnce(ctx, PAYMENT_PROCESSED_SCHEMA, (tx, result, eventId) => this.applyPaymentResult(tx, result, eventId));
+					await this.consumeOnce(ctx, PAYMENT_PROCESSED_SCHEMA, async (tx, result, eventId) => {
+						await this.applyPaymentResult(tx, result, eventId);
+					});
 				}
 			}
 		},
 
 		methods: {
 			async placeOrder(tx: DbTransaction, userId: string, { amount, description }: CreateOrderParams): Promise<OrderView> {
-				const amountMinor = toMinorUnits(amount);
-				const [row] = await this.queryRows<OrderRow>(insertOrder(randomUUID(), userId, amountMinor, description), tx);
-				const request: PaymentRequestedPayload = { orderId: row.id, userId, amountMinor };
-				const eventId = await this.addOutboxEvent(tx, EVENTS.PAYMENT_REQUESTED, "payments", request);
+				const request: PaymentRequestedPayload = { orderId: randomUUID(), userId, amountMinor: toMinorUnits(amount) };
+				// The request first, so that the order names it (the reconciler looks it up); both commit together.
+				const eventId = await this.requestPayment(tx, request);
+				const [row] = await this.queryRows<OrderRow>(insertOrder(request.orderId, userId, request.amountMinor, description, eventId), tx);
 				tx.afterCommit(() => this.logger.info({ orderId: row.id, eventId, userId }, "Order placed."));
 				return toOrderView(row);
 			},
 
-			async applyPaymentResult(tx: DbTransaction, { orderId, outcome, reason }: PaymentProcessedPayload, eventId: string): Promise<void> {
+			requestPayment(tx: DbTransaction, request: PaymentRequestedPayload): Promise<string> {
+				return this.addOutboxEvent(tx, EVENTS.PAYMENT_REQUESTED, "payments", request);
+			},
+
+			async applyPaymentResult(tx: DbTransaction, { orderId, outcome, reason }: PaymentProcessedPayload, eventId: string): Promise<boolean> {
 				const status = outcome === PAYMENT_OUTCOMES.PAID ? ORDER_STATUSES.FINISHED : ORDER_STATUSES.CANCELLED;
 				const [updated] = await this.queryRows<OrderRow>(finishOrder(orderId, status, status === ORDER_STATUSES.CANCELLED ? reason : null), tx);
 				if (!updated) {
 					this.logger.info({ orderId, eventId }, "Payment result ignored: the order is not NEW.");
-					return;
+					return false;
 				}
 				const order = toOrderView(updated);
 				tx.afterCommit(() => {
 					this.logger.info({ orderId, eventId, status: order.status, cancelReason: order.cancelReason }, "Order ended.");
 					void this.broker.broadcast(EVENTS.ORDER_STATUS_CHANGED, order);
 				});
+				return true;
 			}
 		}
 	};

@@ -11,9 +11,12 @@ import { DataTypes } from "sequelize";
 import {
 	CANCEL_REASONS,
 	EVENTS,
+	PAYMENT_DECISIONS_MAX_ORDERS,
 	PAYMENT_OUTCOMES,
 	PAYMENT_REQUESTED_SCHEMA,
 	type EventEnvelope,
+	type PaymentDecision,
+	type PaymentDecisionsParams,
 	type PaymentProcessedPayload,
 	type PaymentRequestedPayload,
 	type RequestMeta
@@ -27,7 +30,9 @@ import {
 	insertPayment,
 	selectAccount,
 	selectPayment,
+	selectPaymentDecisions,
 	type AccountRow,
+	type PaymentDecisionRow,
 	type PaymentRow
 } from "../lib/payments-sql";
 import { SQLSTATE, sqlStateOf } from "../lib/sql";
@@ -139,6 +144,19 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 				}
 			},
 
+			/**
+			 * The decisions made for these orders, each with the id of the event written with it (the
+			 * orders service's reconciler asks it about orders still NEW). Not routed by the gateway.
+			 */
+			paymentDecisions: {
+				visibility: "public",
+				params: { $$strict: true, orderIds: { type: "array", items: "uuid", min: 1, max: PAYMENT_DECISIONS_MAX_ORDERS } },
+				async handler(ctx: Context<PaymentDecisionsParams>): Promise<PaymentDecision[]> {
+					const rows = await this.queryRows<PaymentDecisionRow>(selectPaymentDecisions(ctx.params.orderIds));
+					return rows.map(row => ({ orderId: row.order_id, outcome: row.outcome, reason: row.reason, eventId: row.result_event_id }));
+				}
+			},
+
 			/** The caller's balance. */
 			getBalance: {
 				rest: "GET /accounts/balance",
@@ -169,7 +187,8 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 			/**
 			 * Decides the payment of an order and writes the outcome to the outbox. An order decided
 			 * before (a new request for it, not a redelivery, which the inbox stops) gets its stored
-			 * outcome again, so it can never be charged twice.
+			 * outcome again, so it can never be charged twice. A new decision is stored with the id of
+			 * its event, which `paymentDecisions` answers with.
 			 */
 			async settlePayment(tx: DbTransaction, { orderId, userId, amountMinor }: PaymentRequestedPayload, eventId: string): Promise<void> {
 				const [decided] = await this.queryRows<PaymentRow>(selectPayment(orderId), tx);
@@ -185,11 +204,11 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 						const reason = account ? CANCEL_REASONS.INSUFFICIENT_FUNDS : CANCEL_REASONS.ACCOUNT_NOT_FOUND;
 						result = { orderId, outcome: PAYMENT_OUTCOMES.REFUSED, reason };
 					}
-					await this.queryRows(insertPayment(orderId, userId, amountMinor, result.outcome, result.reason), tx);
 				}
-				const logFields = { orderId, eventId, userId, outcome: result.outcome, reason: result.reason, repeated: Boolean(decided) };
+				const resultEventId = await this.addOutboxEvent(tx, EVENTS.PAYMENT_PROCESSED, "orders", result);
+				if (!decided) await this.queryRows(insertPayment(orderId, userId, amountMinor, result.outcome, result.reason, resultEventId), tx);
+				const logFields = { orderId, eventId, resultEventId, userId, outcome: result.outcome, reason: result.reason, repeated: Boolean(decided) };
 				tx.afterCommit(() => this.logger.info(logFields, "Payment decided."));
-				await this.addOutboxEvent(tx, EVENTS.PAYMENT_PROCESSED, "orders", result);
 			}
 		}
 	};

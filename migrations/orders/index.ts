@@ -5,5 +5,6 @@ import { createMessagingTables } from "../shared/messaging";
 import { addOutboxFailureAccounting } from "../shared/outbox-failure-accounting";
 import { notifyDueOutboxEvents } from "../shared/outbox-due-notification";
 import { createOrders } from "./0002_create_orders";
+import { addOrderReconciliation } from "./0006_order_reconciliation";
 
-export const ordersMigrations: readonly Migration[] = [createMessagingTables, createOrders, addDeadEventsAndRetention, notifyDueOutboxEvents, addOutboxFailureAccounting];
+export const ordersMigrations: readonly Migration[] = [createMessagingTables, createOrders, addDeadEventsAndRetention, notifyDueOutboxEvents, addOutboxFailureAccounting, addOrderReconciliation];

@@ -5,5 +5,6 @@ import { createMessagingTables } from "../shared/messaging";
 import { addOutboxFailureAccounting } from "../shared/outbox-failure-accounting";
 import { notifyDueOutboxEvents } from "../shared/outbox-due-notification";
 import { createAccounts } from "./0002_create_accounts";
+import { addPaymentResultEvent } from "./0006_payment_result_event";
 
-export const paymentsMigrations: readonly Migration[] = [createMessagingTables, createAccounts, addDeadEventsAndRetention, notifyDueOutboxEvents, addOutboxFailureAccounting];
+export const paymentsMigrations: readonly Migration[] = [createMessagingTables, createAccounts, addDeadEventsAndRetention, notifyDueOutboxEvents, addOutboxFailureAccounting, addPaymentResultEvent];

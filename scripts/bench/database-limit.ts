@@ -67,8 +67,9 @@ async function runOrderTransactions(pools: Pools, userId: string, unconfirmed: U
 	const orderId = randomUUID();
 	const request: PaymentRequestedPayload = { orderId, userId, amountMinor: AMOUNT_MINOR };
 	const requestId = await inTransaction(pools.orders, async client => {
-		await client.query(insertOrder(orderId, userId, AMOUNT_MINOR, "bench order"));
-		return (await client.query<{ id: string }>(insertOutboxEvent(EVENTS.PAYMENT_REQUESTED, "payments", request, LEASE_MS))).rows[0].id;
+		const eventId = (await client.query<{ id: string }>(insertOutboxEvent(EVENTS.PAYMENT_REQUESTED, "payments", request, LEASE_MS))).rows[0].id;
+		await client.query(insertOrder(orderId, userId, AMOUNT_MINOR, "bench order", eventId));
+		return eventId;
 	});
 	const result: PaymentProcessedPayload = { orderId, outcome: PAYMENT_OUTCOMES.PAID, reason: null };
 	const resultId = await inTransaction(pools.payments, async client => {
@@ -76,8 +77,9 @@ async function runOrderTransactions(pools: Pools, userId: string, unconfirmed: U
 		await client.query(selectPayment(orderId));
 		const debited = await client.query(debitAccount(userId, AMOUNT_MINOR));
 		if (debited.rowCount !== 1) throw new Error(`The debit of ${userId} failed.`);
-		await client.query(insertPayment(orderId, userId, AMOUNT_MINOR, result.outcome, result.reason));
-		return (await client.query<{ id: string }>(insertOutboxEvent(EVENTS.PAYMENT_PROCESSED, "orders", result, LEASE_MS))).rows[0].id;
+		const eventId = (await client.query<{ id: string }>(insertOutboxEvent(EVENTS.PAYMENT_PROCESSED, "orders", result, LEASE_MS))).rows[0].id;
+		await client.query(insertPayment(orderId, userId, AMOUNT_MINOR, result.outcome, result.reason, eventId));
+		return eventId;
 	});
 	await inTransaction(pools.orders, async client => {
 		await client.query(recordInboxEvent(resultId, EVENTS.PAYMENT_PROCESSED, "payments"));

@@ -14,6 +14,7 @@ import { createBrokerOptions } from "../../moleculer.config";
 import type { OutboxOptions } from "../../mixins/outbox.mixin";
 import { createApiService, type ApiServiceOptions } from "../../services/api.service";
 import { createOrdersService } from "../../services/orders.service";
+import type { ReconcilerOptions } from "../../services/orders.reconciler";
 import { createPaymentsService } from "../../services/payments.service";
 
 export interface TestDatabases {
@@ -43,6 +44,8 @@ export interface SystemOptions {
 	outbox?: OutboxOptions;
 	/** Gateway options (authentication mode, rate limit). */
 	api?: ApiServiceOptions;
+	/** Settings of the orders reconciler (default: from the environment). */
+	reconciler?: ReconcilerOptions;
 }
 
 export interface HttpResponse<T = any> {
@@ -85,7 +88,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
 	const namespace = `test-${suffix}`;
 	const databases = await createTestDatabases(suffix);
 	const outbox = options.outbox ?? TEST_OUTBOX;
-	const orders = createOrdersService({ databaseUrl: databases.orders, outbox });
+	const orders = createOrdersService({ databaseUrl: databases.orders, outbox, reconciler: options.reconciler });
 	const payments = createPaymentsService({ databaseUrl: databases.payments, outbox });
 	const api = createApiService({ port: 0, logRequest: null, logResponse: null } as never, options.api);
 
