@@ -41,7 +41,7 @@ export interface OrderView {
  * The version of the event contracts this code writes. A consumer reads every version (tolerant
  * reader): fields it does not know are stripped, so a producer one version ahead (a rolling
  * deploy) is applied; only a missing or unusable field it needs makes an event malformed.
- * Version 1 (events without `schemaVersion`): before the envelope carried `schemaVersion` and `attempt`.
+ * Version 1: events without `eventMeta`.
  */
 export const EVENT_SCHEMA_VERSION = 2;
 
@@ -49,11 +49,19 @@ export const EVENT_SCHEMA_VERSION = 2;
 export interface EventEnvelope<TPayload> {
 	eventId: string;
 	source: string;
+	payload: TPayload;
+}
+
+/**
+ * What an event says about itself beyond its envelope, in the event's `ctx.meta`: consumers of
+ * version 1 check the envelope strictly (no field they do not know), so anything new travels
+ * beside it, where they do not look.
+ */
+export interface EventMeta {
 	/** The contracts' version the producer wrote; absent in version 1. */
 	schemaVersion?: number;
 	/** Which emission of the outbox row this copy is (1: the first), so that a failure is counted once per attempt, not per copy. */
 	attempt?: number;
-	payload: TPayload;
 }
 
 /**
@@ -105,7 +113,7 @@ export interface OutboxRejectedPayload {
 	permanent: boolean;
 	/**
 	 * Why (lib/failure-classification.ts): `malformed` parks it at once, `failure` counts towards
-	 * parking, `outage` never counts. Absent from consumers of version 1: `malformed` when permanent, else `failure`.
+	 * parking, `outage` never counts. Absent from consumers of version 1: read as `failure` (they may refuse an event only for being newer).
 	 */
 	kind?: FailureKind;
 	/** The attempt the rejected copy carried (absent when the event carried none). */

@@ -26,9 +26,10 @@ export type FailureKind = (typeof FAILURE_KINDS)[keyof typeof FAILURE_KINDS];
 const OUTAGE_SQLSTATE_CLASSES = new Set(["08", "28", "40", "53", "57"]);
 /**
  * Single codes of other classes: 55P03 lock_not_available (lock_timeout), 55006 object_in_use,
- * 3D000 invalid_catalog_name (the database is gone or not restored yet), 58000 system_error, 58030 io_error.
+ * 3D000 invalid_catalog_name (the database is gone or not restored yet), 25006 read_only_sql_transaction
+ * (a demoted primary after a failover), 58000 system_error, 58030 io_error.
  */
-const OUTAGE_SQLSTATES = new Set(["55P03", "55006", "3D000", "58000", "58030"]);
+const OUTAGE_SQLSTATES = new Set(["55P03", "55006", "3D000", "25006", "58000", "58030"]);
 
 /** Socket-level errors of the driver or of Node. */
 const OUTAGE_NETWORK_CODES = new Set([
@@ -67,7 +68,8 @@ const OUTAGE_MESSAGES = [
 	/Client was closed and is not queryable/i,
 	/timeout exceeded when trying to connect/i,
 	/Connection ended/i,
-	/^ResourceRequest timed out/i
+	/^ResourceRequest timed out/i,
+	/pool is draining/i // a graceful stop closing the pool
 ];
 
 function isOutageError(err: unknown, depth: number): boolean {
@@ -79,10 +81,10 @@ function isOutageError(err: unknown, depth: number): boolean {
 	}
 	if (typeof e.code === "string" && OUTAGE_NETWORK_CODES.has(e.code)) return true;
 	if (typeof e.name === "string" && OUTAGE_ERROR_NAMES.has(e.name)) return true;
-	// Moleculer's own "try again" errors: a request timeout, no instance of a service, the broker disconnected.
-	if (err instanceof Errors.MoleculerRetryableError || err instanceof Errors.ServiceNotAvailableError || err instanceof Errors.ServiceNotFoundError) {
-		return true;
-	}
+	// Moleculer's own "try again" errors: a request timeout, no instance of a service, the broker
+	// disconnected. Not its generic server error, which is retryable too but says nothing of why.
+	if (err instanceof Errors.ServiceNotAvailableError || err instanceof Errors.ServiceNotFoundError) return true;
+	if (err instanceof Errors.MoleculerRetryableError && err.constructor !== Errors.MoleculerServerError) return true;
 	if (typeof e.message === "string" && OUTAGE_MESSAGES.some(pattern => pattern.test(e.message as string))) return true;
 	return [e.cause, e.parent, e.original].some(inner => inner !== err && isOutageError(inner, depth + 1));
 }

@@ -17,6 +17,7 @@ export interface Migration {
 }
 
 const MIGRATIONS_LOCK_KEY = 727_001; // arbitrary, constant per database
+const MIGRATION_LOCK_TIMEOUT_MS = 5000;
 
 /** Records are written by the migration's own transaction (below), so logging is a no-op. */
 class MigrationTableStorage implements UmzugStorage<Client> {
@@ -36,6 +37,9 @@ export async function runMigrations(url: string, migrations: readonly Migration[
 	await client.connect();
 	try {
 		await client.query("SELECT pg_advisory_lock($1::bigint)", [MIGRATIONS_LOCK_KEY]);
+		// A migration's lock on a busy table queues behind long transactions, and every statement of
+		// the running service would queue behind it: give up instead (the start fails and is retried).
+		await client.query(`SET lock_timeout = ${MIGRATION_LOCK_TIMEOUT_MS}`);
 		await client.query(
 			"CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
 		);

@@ -41,17 +41,18 @@ export interface RetryPolicy {
 }
 
 /**
- * Claims up to `limit` due, unconfirmed events for the given consumer groups (those with a live
- * instance) in one statement and schedules each one's next attempt: the new `next_attempt_at` is
- * the lease, so a concurrent relay (SKIP LOCKED while this runs, not due after it commits) never
- * emits the same row in the same round. The delay doubles per attempt up to the cap, with jitter
- * of up to half so retries of a burst spread out.
+ * Claims up to `limit` due, unconfirmed events for one consumer group (one with a live instance),
+ * by the group's own index, in one statement, and schedules each one's next attempt: the new
+ * `next_attempt_at` is the lease, so a concurrent relay (SKIP LOCKED while this runs, not due after
+ * it commits) never emits the same row in the same round. The delay doubles per attempt up to the
+ * cap, with jitter of up to half so retries of a burst spread out.
  */
-export function claimDueEvents(limit: number, retry: RetryPolicy, targetGroups: string[]): SqlQuery {
+export function claimDueEvents(limit: number, retry: RetryPolicy, targetGroup: string): SqlQuery {
 	return {
+		name: "outbox.claimDueEvents",
 		text: `WITH due AS (
 				SELECT id FROM outbox_events
-				WHERE confirmed_at IS NULL AND dead_at IS NULL AND next_attempt_at <= now() AND target_group = ANY($4::text[])
+				WHERE target_group = $4::text AND confirmed_at IS NULL AND dead_at IS NULL AND next_attempt_at <= now()
 				ORDER BY next_attempt_at
 				LIMIT $1::int
 				FOR UPDATE SKIP LOCKED
@@ -63,7 +64,7 @@ export function claimDueEvents(limit: number, retry: RetryPolicy, targetGroups: 
 					least($3::float8, $2::float8 * power(2, least(o.attempts, 30))) * ${JITTER} / 1000)
 			FROM due WHERE o.id = due.id
 			RETURNING o.id, o.event_name, o.target_group, o.payload, o.attempts`,
-		values: [limit, retry.baseMs, retry.maxMs, targetGroups]
+		values: [limit, retry.baseMs, retry.maxMs, targetGroup]
 	};
 }
 
@@ -71,7 +72,7 @@ export function confirmEvents(eventIds: string[]): SqlQuery {
 	return {
 		name: "outbox.confirmEvents",
 		text: `UPDATE outbox_events SET confirmed_at = now()
-			WHERE id = ANY($1::uuid[]) AND confirmed_at IS NULL RETURNING id`,
+			WHERE id = ANY($1::uuid[]) AND confirmed_at IS NULL RETURNING id, target_group`,
 		values: [eventIds]
 	};
 }
@@ -140,7 +141,7 @@ export function recordEventFailure(eventId: string, reason: string, kind: Failur
 					WHEN answer.counted AND o.failures + 1 >= $5::int AND o.created_at <= now() - make_interval(secs => $6::float8 / 1000) THEN now()
 				END
 			FROM answer WHERE o.id = answer.id
-			RETURNING o.id, o.event_name, o.failures, o.dead_at, answer.counted`,
+			RETURNING o.id, o.event_name, o.target_group, o.failures, o.dead_at, answer.counted`,
 		values: [eventId, reason.slice(0, 2000), kind, attempt, parking.maxFailures, parking.minAgeMs]
 	};
 }
@@ -154,12 +155,14 @@ export function selectDeadEvents(limit: number): SqlQuery {
 }
 
 /**
- * Gives dead events (all, or the given ones) a fresh start: due now, counters reset, and aged from
- * now, or the next retention run would park them again as past the redelivery horizon.
+ * Gives dead events (all, or the given ones) a fresh start: due now, failures reset, and aged from
+ * now, or the next retention run would park them again as past the redelivery horizon. Attempts go
+ * on counting, and every attempt so far counts as answered: a copy from before the revive, still
+ * queued, answers an attempt already answered and is not counted against the fresh start.
  */
 export function reviveDeadEvents(eventIds: string[] | null): SqlQuery {
 	return {
-		text: `UPDATE outbox_events SET dead_at = NULL, failures = 0, attempts = 0, answered_attempt = 0, last_error = NULL,
+		text: `UPDATE outbox_events SET dead_at = NULL, failures = 0, answered_attempt = attempts, last_error = NULL,
 				next_attempt_at = now(), created_at = now()
 			WHERE dead_at IS NOT NULL AND confirmed_at IS NULL AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))
 			RETURNING id`,

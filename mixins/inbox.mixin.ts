@@ -18,11 +18,13 @@
  *
  * Tolerant reader: fields this code does not know, in the envelope or the payload, are stripped,
  * so that events of a producer one version ahead are applied during a rolling deploy; only a
- * field the consumer needs, missing or unusable, makes an event malformed.
+ * field the consumer needs, missing or unusable, makes an event malformed. What version 2 added
+ * (the schema version, the attempt) travels in the event's meta (`EventMeta`), where consumers of
+ * version 1, which refuse unknown envelope fields, do not look.
  */
 import Validator, { type ValidationError, type ValidationSchema } from "fastest-validator";
 import type { Context, ServiceSchema } from "moleculer";
-import { EVENTS, type EventEnvelope, type OutboxConfirmedPayload, type OutboxRejectedPayload } from "../lib/contracts";
+import { EVENTS, type EventEnvelope, type EventMeta, type OutboxConfirmedPayload, type OutboxRejectedPayload } from "../lib/contracts";
 import { FAILURE_KINDS, classifyFailure, type FailureKind } from "../lib/failure-classification";
 import { recordInboxEvent } from "../lib/inbox-sql";
 import { eventLogFields } from "../lib/logging";
@@ -93,8 +95,6 @@ function envelopeCheck(payloadSchema: ValidationSchema): Check {
 			$$strict: "remove",
 			eventId: "uuid",
 			source: { type: "string", min: 1, max: 100 },
-			schemaVersion: { type: "number", integer: true, positive: true, optional: true },
-			attempt: { type: "number", integer: true, positive: true, optional: true },
 			payload: { type: "object", strict: "remove", props: payloadSchema }
 		}) as Check;
 		checks.set(payloadSchema, check);
@@ -126,7 +126,8 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 				apply: (tx: DbTransaction, payload: TPayload, eventId: string) => Promise<void>
 			): Promise<InboxOutcome> {
 				const eventName = ctx.eventName ?? "unknown";
-				const { eventId, source, payload, attempt } = (ctx.params ?? {}) as Partial<EventEnvelope<TPayload>>;
+				const { eventId, source, payload } = (ctx.params ?? {}) as Partial<EventEnvelope<TPayload>>;
+				const attempt = (ctx.meta as { eventMeta?: EventMeta } | undefined)?.eventMeta?.attempt;
 				const logFields = { ...eventLogFields(String(eventId), eventName, payload), source, attempt };
 				const reject = async (reason: string, kind: FailureKind): Promise<InboxOutcome> => {
 					const rejection: OutboxRejectedPayload = {
@@ -135,7 +136,7 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 						reason,
 						permanent: kind === FAILURE_KINDS.MALFORMED,
 						kind,
-						...(Number.isInteger(attempt) && { attempt })
+						...(Number.isInteger(attempt) && (attempt as number) > 0 && { attempt })
 					};
 					try {
 						await this.broker.emit(EVENTS.OUTBOX_REJECTED, rejection, { groups: [source!] });

@@ -27,10 +27,12 @@
  *
  * No storm: nothing is emitted to a consumer group with no live instance in the registry (it
  * would only pile up in its queue); the rows wait, and a relay round runs when the registry
- * changes. A backlog is emitted at the pace its consumers answer it.
+ * changes. A group that has stopped answering before the registry noticed (a killed process is
+ * noticed 30 to 60 s later) gets one re-emit per retry delay, a probe, until it answers again. A
+ * backlog is emitted at the pace its consumers answer it.
  */
 import type { Context, ServiceSchema } from "moleculer";
-import { EVENTS, EVENT_SCHEMA_VERSION, type EventEnvelope, type OutboxConfirmedPayload, type OutboxRejectedPayload } from "../lib/contracts";
+import { EVENTS, EVENT_SCHEMA_VERSION, type EventEnvelope, type EventMeta, type OutboxConfirmedPayload, type OutboxRejectedPayload } from "../lib/contracts";
 import { FAILURE_KINDS } from "../lib/failure-classification";
 import { positiveInteger } from "../lib/env";
 import { eventLogFields } from "../lib/logging";
@@ -62,6 +64,23 @@ const MIN_RETRY_BASE_MS = 4 * CONFIRMATION_INTERVAL_MS;
 
 /** How often a relay with a backlog looks whether its last batch was answered. */
 const FLOW_CONTROL_CHECK_MS = 10;
+
+/**
+ * A consumer group that has answered nothing (no confirmation, no rejection) for this many first
+ * retry delays is taken as silent: a process killed, say, which the registry notices only after its
+ * heartbeat timeout (30 to 60 s). Its due events are then not re-emitted, only one of them per retry
+ * delay as a probe, until it answers again: re-emits would only pile up in its queue.
+ */
+const SILENCE_IN_RETRY_DELAYS = 5;
+
+/** The consumer groups with an available listener in the registry, and which events they listen to. */
+interface LiveConsumers {
+	groups: Set<string>;
+	/** `listenerKey(event, group)` of each. */
+	listeners: Set<string>;
+}
+
+const listenerKey = (eventName: string, group: string) => `${group}\u0000${eventName}`;
 
 /**
  * How often the gauges read the outbox's summary: an index scan of the pending rows, not worth
@@ -115,15 +134,27 @@ export interface OutboxMethods {
 
 interface OutboxInternals {
 	emitOutboxRow(row: OutboxRow): Promise<void>;
-	awaitConsumers(eventIds: string[], targetGroups: Set<string>): Promise<void>;
-	/** The services with an available instance in the registry: the consumer groups worth emitting to. */
-	liveConsumerGroups(): Set<string>;
+	/** Emits up to `limit` due events for a consumer group; returns the rows. */
+	claimAndEmit(limit: number, targetGroup: string): Promise<OutboxRow[]>;
+	/** The live consumer groups that answer, and the silent ones due for a probe now. */
+	consumerGroupsByState(): { answering: string[]; probed: string[] };
+	/** A consumer group answered: it is not silent. */
+	heardFrom(targetGroups: Iterable<string>): void;
+	awaitConsumers(eventIds: string[], targetGroup: string): Promise<void>;
+	/** What has an available listener in the registry: the consumer groups worth emitting to. */
+	liveConsumers(): LiveConsumers;
 	updateOutboxGauges(): Promise<void>;
 }
 
 interface OutboxLocalVars {
 	outboxTimer: NodeJS.Timeout | null;
 	outboxGaugeTimer: NodeJS.Timeout | null;
+	/** The live consumers, until the registry changes (null: read them again). */
+	outboxLiveConsumers: LiveConsumers | null;
+	/** When each consumer group last answered this instance, and when it was last probed (`performance.now()`). */
+	outboxHeardAt: Map<string, number>;
+	outboxProbedAt: Map<string, number>;
+	outboxStartedAt: number;
 	outboxListener: NotificationListener | null;
 	outboxRound: Promise<number> | null;
 	outboxRoundRequested: boolean;
@@ -189,13 +220,16 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 					attempt: { type: "number", integer: true, positive: true, optional: true }
 				},
 				async handler(ctx: Context<OutboxRejectedPayload>) {
-					const { source, eventId, reason, permanent, attempt } = ctx.params;
+					const { source, eventId, reason, attempt } = ctx.params;
 					if (source !== this.name) return;
-					const kind = ctx.params.kind ?? (permanent ? FAILURE_KINDS.MALFORMED : FAILURE_KINDS.FAILURE);
-					const [row] = await this.queryRows<{ event_name: string; failures: number; dead_at: Date | null; counted: boolean }>(
+					// A consumer of version 1 says only `permanent`, and may mean "too new for me": counted
+					// as a failure, which the minimum age keeps from parking during a rolling deploy.
+					const kind = ctx.params.kind ?? FAILURE_KINDS.FAILURE;
+					const [row] = await this.queryRows<{ event_name: string; target_group: string; failures: number; dead_at: Date | null; counted: boolean }>(
 						recordEventFailure(eventId, reason, kind, attempt ?? null, options.parking)
 					);
 					if (!row) return;
+					this.heardFrom([row.target_group]);
 					const fields = { eventId, event: row.event_name, failures: row.failures, attempt, kind };
 					if (row.dead_at) {
 						this.logger.error(fields, `Event parked as dead: ${reason}`);
@@ -217,13 +251,15 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 				},
 				async handler(ctx: Context<OutboxConfirmedPayload>) {
 					if (ctx.params.source !== this.name || ctx.params.eventIds.length === 0) return;
-					const confirmed = await this.queryRows(confirmEvents(ctx.params.eventIds));
+					const confirmed = await this.queryRows<{ target_group: string }>(confirmEvents(ctx.params.eventIds));
+					this.heardFrom(confirmed.map(row => row.target_group));
 					this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_CONFIRMED, { service: this.name }, confirmed.length);
 				}
 			},
 
-			/** A consumer group may have come (back): emit what waited for it. */
+			/** A consumer group may have come (back), or gone: emit what waited for it. */
 			"$services.changed"() {
+				this.outboxLiveConsumers = null;
 				this.wakeOutboxRelay();
 			}
 		},
@@ -254,20 +290,22 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 			async relayPendingEvents(): Promise<number> {
 				let emitted = 0;
 				try {
-					for (;;) {
-						const liveGroups = this.liveConsumerGroups();
-						if (liveGroups.size === 0) return emitted;
-						const rows = await this.queryRows<OutboxRow>(claimDueEvents(options.batchSize, options.retry, [...liveGroups]));
-						// Not awaited: in one process `emit` runs the consumer's handler, and one slow
-						// payment must not hold up the others. The claim already scheduled each retry.
-						for (const row of rows) void this.emitOutboxRow(row);
-						emitted += rows.length;
-						if (rows.length < options.batchSize || this.outboxStopping) return emitted;
-						await this.awaitConsumers(
-							rows.map(row => row.id),
-							new Set(rows.map(row => row.target_group))
-						);
+					const { answering, probed } = this.consumerGroupsByState();
+					for (const group of probed) emitted += (await this.claimAndEmit(1, group)).length;
+					// One group at a time, by its own index: the rows of an absent group are never read.
+					for (const group of answering) {
+						for (;;) {
+							const rows = await this.claimAndEmit(options.batchSize, group);
+							emitted += rows.length;
+							if (rows.length < options.batchSize || this.outboxStopping) break;
+							await this.awaitConsumers(
+								rows.map(row => row.id),
+								group
+							);
+						}
+						if (this.outboxStopping) break;
 					}
+					return emitted;
 				} catch (err) {
 					// The rows stay pending and are claimed again when due: nothing is lost by giving up here.
 					this.logger.warn("Outbox relay round failed; pending events will be retried.", err);
@@ -283,38 +321,67 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 			 * consumer that answers nothing would get the whole backlog again every retry. It waits
 			 * at most the longest retry delay, and not at all once a consumer group has gone.
 			 */
-			async awaitConsumers(eventIds: string[], targetGroups: Set<string>) {
+			async awaitConsumers(eventIds: string[], targetGroup: string) {
 				const deadline = performance.now() + options.retry.maxMs;
 				const enough = Math.floor(eventIds.length / 2);
 				while (!this.outboxStopping && performance.now() < deadline) {
-					const live = this.liveConsumerGroups();
-					if ([...targetGroups].some(group => !live.has(group))) return;
+					if (!this.liveConsumers().groups.has(targetGroup)) return;
 					const [{ unanswered }] = await this.queryRows<{ unanswered: number }>(countUnanswered(eventIds));
 					if (unanswered <= enough) return;
 					await new Promise(resolve => setTimeout(resolve, FLOW_CONTROL_CHECK_MS));
 				}
 			},
 
-			liveConsumerGroups(): Set<string> {
-				const services = this.broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true }) as { name: string }[];
-				return new Set(services.map(service => service.name));
+			async claimAndEmit(limit: number, targetGroup: string): Promise<OutboxRow[]> {
+				const rows = await this.queryRows<OutboxRow>(claimDueEvents(limit, options.retry, targetGroup));
+				// Not awaited: in one process `emit` runs the consumer's handler, and one slow
+				// payment must not hold up the others. The claim already scheduled each retry.
+				for (const row of rows) void this.emitOutboxRow(row);
+				return rows;
+			},
+
+			consumerGroupsByState() {
+				const now = performance.now();
+				const silenceMs = SILENCE_IN_RETRY_DELAYS * options.retry.baseMs;
+				const answering: string[] = [];
+				const probed: string[] = [];
+				for (const group of this.liveConsumers().groups) {
+					if (now - (this.outboxHeardAt.get(group) ?? this.outboxStartedAt) <= silenceMs) answering.push(group);
+					else if (now - (this.outboxProbedAt.get(group) ?? -Infinity) >= options.retry.baseMs) {
+						this.outboxProbedAt.set(group, now);
+						probed.push(group);
+					}
+				}
+				return { answering, probed };
+			},
+
+			heardFrom(targetGroups: Iterable<string>) {
+				const now = performance.now();
+				for (const group of targetGroups) this.outboxHeardAt.set(group, now);
+			},
+
+			liveConsumers(): LiveConsumers {
+				// Read once per registry change (and poll), not per event: listing allocates.
+				if (!this.outboxLiveConsumers) {
+					const events = this.broker.registry.getEventList({ onlyAvailable: true, skipInternal: true }) as { name: string; group: string }[];
+					this.outboxLiveConsumers = {
+						groups: new Set(events.map(event => event.group)),
+						listeners: new Set(events.map(event => listenerKey(event.name, event.group)))
+					};
+				}
+				return this.outboxLiveConsumers;
 			},
 
 			async emitOutboxRow(row: OutboxRow) {
 				const logFields = eventLogFields(row.id, row.event_name, row.payload);
 				// Emitted to a group with no live instance, it would only wait in a queue, copy upon
 				// copy at each retry; the relay emits it once the group is back (`$services.changed`).
-				if (!this.liveConsumerGroups().has(row.target_group)) {
+				if (!this.liveConsumers().listeners.has(listenerKey(row.event_name, row.target_group))) {
 					this.logger.debug({ ...logFields, group: row.target_group }, "No live consumer: the event waits for one.");
 					return;
 				}
-				const envelope: EventEnvelope<unknown> = {
-					eventId: row.id,
-					source: this.name,
-					schemaVersion: EVENT_SCHEMA_VERSION,
-					attempt: row.attempts,
-					payload: row.payload
-				};
+				const envelope: EventEnvelope<unknown> = { eventId: row.id, source: this.name, payload: row.payload };
+				const eventMeta: EventMeta = { schemaVersion: EVENT_SCHEMA_VERSION, attempt: row.attempts };
 				const labels = { service: this.name };
 				if (row.attempts > 1) {
 					this.logger.info({ ...logFields, attempt: row.attempts }, "Re-emitting an unconfirmed event.");
@@ -322,7 +389,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 				}
 				this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_EMITTED, labels);
 				try {
-					await this.broker.emit(row.event_name, envelope, { groups: [row.target_group] });
+					await this.broker.emit(row.event_name, envelope, { groups: [row.target_group], meta: { eventMeta } });
 				} catch (err) {
 					// The row stays unconfirmed and is emitted again when its retry is due.
 					this.logger.warn(logFields, "Emitting the event failed; it will be retried.", err);
@@ -345,6 +412,10 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 		created() {
 			this.outboxTimer = null;
 			this.outboxGaugeTimer = null;
+			this.outboxLiveConsumers = null;
+			this.outboxHeardAt = new Map();
+			this.outboxProbedAt = new Map();
+			this.outboxStartedAt = performance.now();
 			this.outboxListener = null;
 			this.outboxRound = null;
 			this.outboxRoundRequested = false;
@@ -353,8 +424,14 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 
 		started() {
 			this.outboxStopping = false;
+			this.outboxStartedAt = performance.now();
 			registerMessagingMetrics(this.broker);
-			this.outboxTimer = setInterval(() => this.wakeOutboxRelay(), options.pollIntervalMs);
+			this.outboxTimer = setInterval(() => {
+				// Read afresh at least every poll too: a registry change before this service's handlers
+				// were registered (at start) would otherwise go unseen.
+				this.outboxLiveConsumers = null;
+				this.wakeOutboxRelay();
+			}, options.pollIntervalMs);
 			if (this.broker.isMetricsEnabled()) {
 				void this.updateOutboxGauges();
 				this.outboxGaugeTimer = setInterval(() => void this.updateOutboxGauges(), GAUGE_INTERVAL_MS);

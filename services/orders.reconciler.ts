@@ -99,8 +99,8 @@ const METRIC_DEFINITIONS: readonly MetricDefinition[] = [
 	{ name: RECONCILER_METRICS.OVERDUE, type: "gauge", description: "Orders still NEW after RECONCILE_AFTER_SECONDS" }
 ];
 
-/** The actions that changed something, counted in orders.reconciled.total. */
-const COUNTED_ACTIONS: ReadonlySet<ReconcileAction> = new Set([RECONCILE_ACTIONS.APPLIED, RECONCILE_ACTIONS.REVIVED, RECONCILE_ACTIONS.REQUESTED]);
+/** The actions that changed something, or failed to, counted in orders.reconciled.total. */
+const COUNTED_ACTIONS: ReadonlySet<ReconcileAction> = new Set([RECONCILE_ACTIONS.APPLIED, RECONCILE_ACTIONS.REVIVED, RECONCILE_ACTIONS.REQUESTED, RECONCILE_ACTIONS.FAILED]);
 
 /** Each action's log line: anything the reconciler had to do means something upstream was lost or stuck. */
 const ACTION_LOG: Record<ReconcileAction, { level: "warn" | "info" | "error"; message: string }> = {

@@ -1,8 +1,9 @@
 /**
  * Issue 14, a rolling deploy: the consumers of this version apply the events of a producer one
- * schema version behind (version 1: no `schemaVersion`, no `attempt`) and one ahead (fields this
- * code does not know, in the envelope and in the payload), for both event types. Only a payload
- * missing what the consumer needs is malformed.
+ * schema version behind (version 1: no event meta) and one ahead (fields this code does not know,
+ * in the envelope, the payload and the meta), for both event types. Only a payload missing what
+ * the consumer needs is malformed. (The other direction, this version's events at a consumer of
+ * version 1, is in test/unit/mixins/outbox.mixin.spec.ts.)
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,21 +20,22 @@ afterAll(async () => {
 	await system?.stop();
 });
 
-type Producer = (eventId: string, source: string, payload: Record<string, unknown>) => EventEnvelope<unknown>;
+/** An event as a producer of some version emits it: its envelope, and what travels in its meta. */
+type Producer = (eventId: string, source: string, payload: Record<string, unknown>) => { envelope: EventEnvelope<unknown>; meta: object };
 
 const PRODUCERS: [string, Producer][] = [
-	["one version behind", (eventId, source, payload) => ({ eventId, source, payload })],
+	["one version behind", (eventId, source, payload) => ({ envelope: { eventId, source, payload }, meta: {} })],
 	[
 		"one version ahead",
-		(eventId, source, payload) =>
-			({
+		(eventId, source, payload) => ({
+			envelope: {
 				eventId,
 				source,
-				schemaVersion: EVENT_SCHEMA_VERSION + 1,
-				attempt: 1,
 				traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
 				payload: { ...payload, currency: "EUR", channel: { kind: "web" } }
-			}) as EventEnvelope<unknown>
+			} as EventEnvelope<unknown>,
+			meta: { eventMeta: { schemaVersion: EVENT_SCHEMA_VERSION + 1, attempt: 1, priority: "high" } }
+		})
 	]
 ];
 
@@ -51,8 +53,8 @@ describe.each(PRODUCERS)("a producer %s", (_name, envelopeOf) => {
 		await system.request("POST", "/api/accounts/topup", { user, body: { amount: 10 } });
 		const orderId = await orderWithoutRequest(user, 300);
 		const eventId = randomUUID();
-		const envelope = envelopeOf(eventId, "orders", { orderId, userId: user, amountMinor: 300 });
-		await system.brokers.orders.emit(EVENTS.PAYMENT_REQUESTED, envelope, { groups: ["payments"] });
+		const { envelope, meta } = envelopeOf(eventId, "orders", { orderId, userId: user, amountMinor: 300 });
+		await system.brokers.orders.emit(EVENTS.PAYMENT_REQUESTED, envelope, { groups: ["payments"], meta });
 
 		await waitFor("the payment to be decided", async () => (await system.sql("payments", "SELECT 1 FROM payment_transactions WHERE order_id = $1", [orderId])).length === 1);
 		expect((await system.request("GET", "/api/accounts/balance", { user })).body.balance).toBe(7);
@@ -63,8 +65,8 @@ describe.each(PRODUCERS)("a producer %s", (_name, envelopeOf) => {
 	it("has its payment.processed applied: the order ends", async () => {
 		const user = `v-${randomUUID().slice(0, 8)}`;
 		const orderId = await orderWithoutRequest(user, 100);
-		const envelope = envelopeOf(randomUUID(), "payments", { orderId, outcome: "REFUSED", reason: "INSUFFICIENT_FUNDS" });
-		await system.brokers.payments.emit(EVENTS.PAYMENT_PROCESSED, envelope, { groups: ["orders"] });
+		const { envelope, meta } = envelopeOf(randomUUID(), "payments", { orderId, outcome: "REFUSED", reason: "INSUFFICIENT_FUNDS" });
+		await system.brokers.payments.emit(EVENTS.PAYMENT_PROCESSED, envelope, { groups: ["orders"], meta });
 		expect(await waitForOrderEnd(system, user, orderId)).toMatchObject({ status: "CANCELLED", cancelReason: "INSUFFICIENT_FUNDS" });
 	});
 });

@@ -36,8 +36,13 @@ async function probeRabbitMq(url: string): Promise<string | null> {
 	}
 }
 
-/** The Moleculer namespaces tests make up; their queues and exchanges are removed after the run. */
-const TEST_PREFIXES = ["MOL-test-", "MOL-cluster-test-", "MOL-faults-"];
+/**
+ * The Moleculer namespaces tests make up; their queues and exchanges are removed after the run.
+ * Not the fault suites' (`MOL-faults-`): their queues expire by themselves (AMQP_QUEUE_EXPIRY_MS),
+ * and one that is unused for a moment (its consumers killed on purpose) may belong to a fault run
+ * going on beside this one.
+ */
+const TEST_PREFIXES = ["MOL-test-", "MOL-cluster-test-"];
 
 /**
  * Deletes the queues (without consumers) and exchanges (unused) that test namespaces left in

@@ -27,7 +27,8 @@ describe("failure classification", () => {
 		["57P03 cannot_connect_now", "57P03"],
 		["55P03 lock_not_available (lock_timeout)", "55P03"],
 		["28P01 invalid_password", "28P01"],
-		["3D000 invalid_catalog_name", "3D000"]
+		["3D000 invalid_catalog_name", "3D000"],
+		["25006 read_only_sql_transaction (a demoted primary)", "25006"]
 	])("a Postgres error of %s is an outage", (_name, code) => {
 		expect(classifyFailure(pgError(code))).toBe(FAILURE_KINDS.OUTAGE);
 	});
@@ -41,7 +42,8 @@ describe("failure classification", () => {
 			"Connection terminated unexpectedly",
 			"Connection terminated due to connection timeout",
 			"Client has encountered a connection error and is not queryable",
-			"timeout exceeded when trying to connect"
+			"timeout exceeded when trying to connect",
+			"pool is draining and cannot accept work"
 		]) {
 			expect(isOutage(new Error(message)), message).toBe(true);
 		}
@@ -62,6 +64,7 @@ describe("failure classification", () => {
 		expect(isOutage(new Errors.RequestTimeoutError({ action: "payments.x", nodeID: "n1" }))).toBe(true);
 		expect(isOutage(new Errors.ServiceNotAvailableError({ action: "payments.x" }))).toBe(true);
 		expect(isOutage(new Errors.MoleculerClientError("bad", 422, "BAD"))).toBe(false);
+		expect(isOutage(new Errors.MoleculerServerError("a bug thrown as a server error", 500, "BUG"))).toBe(false);
 	});
 
 	it.each([

@@ -3,7 +3,8 @@
  * overlapping round, but does cause one more round after it (so a commit during a round is not
  * left for the next poll).
  */
-import { describe, expect, it, vi } from "vitest";
+import Validator from "fastest-validator";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createOutboxMixin, outboxOptionsFromEnv } from "../../../mixins/outbox.mixin";
 
 const options = { pollIntervalMs: 1000, batchSize: 10, retry: { baseMs: 200, maxMs: 1000 }, parking: { maxFailures: 10, minAgeMs: 0 } };
@@ -54,36 +55,55 @@ describe("outbox options", () => {
 });
 
 describe("emitting to live consumer groups only (issue 14)", () => {
-	function emitter(liveServices: string[]) {
+	/** A registry whose available listeners are `payment.requested` in each of these groups. */
+	function emitter(liveGroups: string[]) {
 		const schema = createOutboxMixin(options) as { methods: Record<string, (...args: unknown[]) => unknown> };
-		const emit = vi.fn(async () => undefined);
+		const emit = vi.fn(async (..._args: unknown[]) => undefined);
 		const self: Record<string, unknown> = {
 			name: "orders",
 			logger: { debug: vi.fn(), info: vi.fn(), warn: vi.fn() },
 			broker: {
 				emit,
 				metrics: { increment: vi.fn() },
-				registry: { getServiceList: () => liveServices.map(name => ({ name })) }
+				registry: { getEventList: () => liveGroups.map(group => ({ name: "payment.requested", group })) }
 			}
 		};
-		for (const name of ["emitOutboxRow", "liveConsumerGroups"]) self[name] = schema.methods[name].bind(self);
+		for (const name of ["emitOutboxRow", "liveConsumers"]) self[name] = schema.methods[name].bind(self);
 		return { emit, emitOutboxRow: self.emitOutboxRow as (row: object) => Promise<void> };
 	}
 	const row = { id: "e1", event_name: "payment.requested", target_group: "payments", payload: { orderId: "o1" }, attempts: 3 };
 
-	it("emits with the schema version and the attempt while the group has a live instance", async () => {
+	it("emits with the schema version and the attempt in the meta while the group has a live instance", async () => {
 		const { emit, emitOutboxRow } = emitter(["orders", "payments"]);
 		await emitOutboxRow(row);
 		expect(emit).toHaveBeenCalledWith(
 			"payment.requested",
-			{ eventId: "e1", source: "orders", schemaVersion: 2, attempt: 3, payload: { orderId: "o1" } },
-			{ groups: ["payments"] }
+			{ eventId: "e1", source: "orders", payload: { orderId: "o1" } },
+			{ groups: ["payments"], meta: { eventMeta: { schemaVersion: 2, attempt: 3 } } }
 		);
+	});
+
+	it("emits an envelope that consumers of version 1 accept: they refuse any field they do not know", async () => {
+		const { emit, emitOutboxRow } = emitter(["payments"]);
+		await emitOutboxRow(row);
+		const versionOneCheck = new Validator().compile({
+			$$strict: true,
+			eventId: "string",
+			source: { type: "string", min: 1, max: 100 },
+			payload: { type: "object", strict: true, props: { orderId: "string" } }
+		});
+		expect(versionOneCheck((emit.mock.calls[0] as unknown[])[1])).toBe(true);
 	});
 
 	it("emits nothing while the group has none: it would only pile up in its queue", async () => {
 		const { emit, emitOutboxRow } = emitter(["orders", "api"]);
 		await emitOutboxRow(row);
+		expect(emit).not.toHaveBeenCalled();
+	});
+
+	it("emits nothing while the group's live instances do not listen to the event (an older version, say)", async () => {
+		const { emit, emitOutboxRow } = emitter(["payments"]);
+		await emitOutboxRow({ ...row, event_name: "payment.refundRequested" });
 		expect(emit).not.toHaveBeenCalled();
 	});
 });
@@ -93,5 +113,38 @@ describe("parking options", () => {
 		expect(outboxOptionsFromEnv({}).parking).toEqual({ maxFailures: 10, minAgeMs: 900_000 });
 		expect(outboxOptionsFromEnv({ OUTBOX_MAX_FAILURES: "3", OUTBOX_PARK_MIN_AGE_SECONDS: "60" }).parking).toEqual({ maxFailures: 3, minAgeMs: 60_000 });
 		expect(() => outboxOptionsFromEnv({ OUTBOX_PARK_MIN_AGE_SECONDS: "-1" })).toThrow(/OUTBOX_PARK_MIN_AGE_SECONDS must be a positive integer/);
+	});
+});
+
+describe("a consumer group that stopped answering (issue 14)", () => {
+	beforeEach(() => {
+		vi.useFakeTimers();
+	});
+	afterEach(() => {
+		vi.useRealTimers();
+	});
+
+	function relay() {
+		const schema = createOutboxMixin(options) as { methods: Record<string, (...args: unknown[]) => unknown>; created: () => void };
+		const self: Record<string, unknown> = { broker: { registry: { getEventList: () => [{ name: "payment.requested", group: "payments" }] } } };
+		for (const name of ["consumerGroupsByState", "heardFrom", "liveConsumers"]) self[name] = schema.methods[name].bind(self);
+		schema.created.call(self);
+		return self as { consumerGroupsByState(): { answering: string[]; probed: string[] }; heardFrom(groups: string[]): void };
+	}
+
+	it("is re-emitted to while it answers, then probed once per retry delay once silent for five", async () => {
+		const self = relay(); // retry.baseMs 200: silent after 1 s without an answer
+		expect(self.consumerGroupsByState()).toEqual({ answering: ["payments"], probed: [] });
+		await vi.advanceTimersByTimeAsync(900);
+		self.heardFrom(["payments"]);
+		await vi.advanceTimersByTimeAsync(1000);
+		expect(self.consumerGroupsByState()).toEqual({ answering: ["payments"], probed: [] });
+		await vi.advanceTimersByTimeAsync(1);
+		expect(self.consumerGroupsByState()).toEqual({ answering: [], probed: ["payments"] });
+		expect(self.consumerGroupsByState()).toEqual({ answering: [], probed: [] }); // no second probe within the delay
+		await vi.advanceTimersByTimeAsync(200);
+		expect(self.consumerGroupsByState()).toEqual({ answering: [], probed: ["payments"] });
+		self.heardFrom(["payments"]); // the probe was answered
+		expect(self.consumerGroupsByState()).toEqual({ answering: ["payments"], probed: [] });
 	});
 });
