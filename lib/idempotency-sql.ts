@@ -29,9 +29,21 @@ export function lockIdempotencyKey(userId: string, operation: string, key: strin
 	return { text: "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", values: [lockKey(userId, operation, key)] };
 }
 
-/** Sets the transaction's lock_timeout; `null` restores the connection's own (SET LOCAL ... TO DEFAULT). */
-export function setLockTimeout(ms: number | null): SqlQuery {
-	return ms === null ? { text: "SET LOCAL lock_timeout TO DEFAULT", values: [] } : { text: "SELECT set_config('lock_timeout', $1::text, true)", values: [`${ms}ms`] };
+/**
+ * Sets the transaction's lock_timeout and returns the one it replaces (`previous`), to be set back
+ * with `restoreLockTimeout`: read from the session, not assumed (a pooler in front of Postgres may
+ * have dropped the connection's own settings).
+ */
+export function setLockTimeout(ms: number): SqlQuery {
+	return {
+		text: `WITH previous AS MATERIALIZED (SELECT current_setting('lock_timeout') AS value)
+			SELECT value AS previous, set_config('lock_timeout', $1::text, true) FROM previous`,
+		values: [`${ms}ms`]
+	};
+}
+
+export function restoreLockTimeout(previous: string): SqlQuery {
+	return { text: "SELECT set_config('lock_timeout', $1::text, true)", values: [previous] };
 }
 
 export function selectIdempotencyRecord(userId: string, operation: string, key: string): SqlQuery {

@@ -16,6 +16,7 @@ import {
 	insertIdempotencyRecord,
 	lockIdempotencyKey,
 	selectIdempotencyRecord,
+	restoreLockTimeout,
 	setLockTimeout,
 	tryLockIdempotencyKey,
 	type IdempotencyRecord
@@ -117,14 +118,14 @@ export function createIdempotencyMixin(): Partial<ServiceSchema> {
 			},
 
 			async waitForIdempotencyKey(tx: DbTransaction, userId: string, operation: string, key: string): Promise<void> {
-				await this.queryRows(setLockTimeout(KEY_LOCK_WAIT_MS), tx);
+				const [{ previous }] = await this.queryRows<{ previous: string }>(setLockTimeout(KEY_LOCK_WAIT_MS), tx);
 				try {
 					await this.queryRows(lockIdempotencyKey(userId, operation, key), tx);
 				} catch (err) {
 					if (sqlStateOf(err) === SQLSTATE.LOCK_NOT_AVAILABLE) throw keyInUse();
 					throw err;
 				}
-				await this.queryRows(setLockTimeout(null), tx);
+				await this.queryRows(restoreLockTimeout(previous), tx);
 			}
 		}
 	};

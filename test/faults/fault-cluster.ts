@@ -6,6 +6,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { Pool } from "pg";
+import { expect } from "vitest";
 import { CLUSTER_NODES, spawnRunner } from "../../scripts/runner-process";
 import { collectOutput, createTestDatabases, freePortBlock, waitFor, type TestDatabases } from "../support/system";
 
@@ -209,6 +210,17 @@ export async function examineOutcome(pools: FaultCluster["pools"], placed: Place
 			(await count(pools.orders, "SELECT count(*) AS n FROM outbox_events WHERE dead_at IS NOT NULL")) +
 			(await count(pools.payments, "SELECT count(*) AS n FROM outbox_events WHERE dead_at IS NOT NULL"))
 	};
+}
+
+/** The checks every fault suite makes: every order acknowledged, none lost, parked or applied twice, every ledger balanced. */
+export function expectNothingLost(outcome: Outcome, placed: PlacedOrder[]): void {
+	expect(placed.filter(o => o.answer.status !== 201)).toEqual([]);
+	expect(outcome.lost).toBe(0);
+	expect(outcome.dead).toBe(0);
+	expect(outcome.ordersNotAcknowledgedButCreated).toBe(0);
+	expect(outcome.doubleEffects).toEqual({ paymentsPerOrderAboveOne: 0, statusDisagreesWithPayment: 0, ordersPerKeyAboveOne: 0 });
+	expect(outcome.unbalancedLedgers).toBe(0);
+	expect(outcome.negativeBalances).toBe(0);
 }
 
 /** Prints the error lines of the processes (the last ones), for a failed test. */

@@ -25,12 +25,12 @@ import {
 	awaitQuiescence,
 	callUntilAnswered,
 	examineOutcome,
+	expectNothingLost,
 	lastErrorLines,
 	openFundedAccounts,
 	sleep,
 	startFaultCluster,
 	type FaultCluster,
-	type Outcome,
 	type PlacedOrder
 } from "./fault-cluster";
 
@@ -66,16 +66,6 @@ function placeOrders(users: string[], perSecond: number, seconds: number, patien
 /** The outbox events that met the outage and were retried through it, in one database. */
 async function retriedEvents(database: "orders" | "payments"): Promise<number> {
 	return Number((await cluster.pools[database].query("SELECT count(*) AS n FROM outbox_events WHERE attempts > 1")).rows[0].n);
-}
-
-function expectNothingLost(outcome: Outcome, placed: PlacedOrder[]): void {
-	expect(placed.filter(o => o.answer.status !== 201)).toEqual([]);
-	expect(outcome.lost).toBe(0);
-	expect(outcome.dead).toBe(0);
-	expect(outcome.ordersNotAcknowledgedButCreated).toBe(0);
-	expect(outcome.doubleEffects).toEqual({ paymentsPerOrderAboveOne: 0, statusDisagreesWithPayment: 0, ordersPerKeyAboveOne: 0 });
-	expect(outcome.unbalancedLedgers).toBe(0);
-	expect(outcome.negativeBalances).toBe(0);
 }
 
 describe.skipIf(!rabbitmqUrl)("long outages", () => {
@@ -194,7 +184,7 @@ describe.skipIf(!rabbitmqUrl)("long outages", () => {
 			expect(quiet).toBe(true);
 			expectNothingLost(outcome, placed);
 			// Only what was emitted before the registry noticed the absence (its heartbeat timeout) waits in the queue.
-			expect(mostQueued).toBeLessThanOrEqual(3 * placedDuringAbsence);
+			expect(mostQueued).toBeLessThanOrEqual(2 * placedDuringAbsence);
 		} finally {
 			await connection.close();
 		}
