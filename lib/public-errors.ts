@@ -5,6 +5,11 @@
  * 503, any other fault a generic 500; the details go to the server's log only. Before, a database
  * outage answered 500 with the driver's error (`SequelizeConnectionRefusedError ... ECONNREFUSED
  * 127.0.0.1:5471`) and validation errors carried the node id (host name and pid).
+ *
+ * A call that timed out is not an outage here, though Moleculer's RequestTimeoutError is one for
+ * event handling: the action may still be running and commit, so "unavailable, retry" would invite
+ * a second top-up (issue 15, second attack). It is a 504 that says so, without Retry-After.
+ * What a client sent comes back bounded: a 1 MB body's validation error ran to 7.8 MB.
  */
 import { Errors } from "moleculer";
 import { isOutage } from "./failure-classification";
@@ -43,6 +48,17 @@ const INTERNAL_ERROR: PublicErrorBody = {
 	type: "INTERNAL_ERROR"
 };
 
+const GATEWAY_TIMEOUT: PublicErrorBody = {
+	name: "GatewayTimeoutError",
+	message: "The request took too long; it may still have been applied. Retry only with the same Idempotency-Key.",
+	code: 504,
+	type: "GATEWAY_TIMEOUT"
+};
+
+/** Bounds on what an error repeats of the request: characters of a text, field errors. */
+export const MAX_ERROR_TEXT_LENGTH = 300;
+export const MAX_FIELD_ERRORS = 20;
+
 /** The keys of a validation error's entries that describe the caller's input, nothing else. */
 const FIELD_ERROR_KEYS = ["type", "field", "message", "expected", "actual"] as const;
 
@@ -65,17 +81,35 @@ function clientStatusOf(err: ErrorLike): number | undefined {
 	return typeof status === "number" && Number.isInteger(status) && status >= 400 && status < 500 ? status : undefined;
 }
 
+function bounded(text: string): string {
+	return text.length <= MAX_ERROR_TEXT_LENGTH ? text : `${text.slice(0, MAX_ERROR_TEXT_LENGTH)}…`;
+}
+
+/** A field error's value as shown: texts bounded, other scalars as they are, structures left out. */
+function shownValue(value: unknown): unknown {
+	if (typeof value === "string") return bounded(value);
+	return value === null || ["number", "boolean"].includes(typeof value) ? value : undefined;
+}
+
 function fieldErrors(data: unknown): Record<string, unknown>[] | undefined {
 	if (!Array.isArray(data)) return undefined;
 	return data
 		.filter((entry): entry is Record<string, unknown> => typeof entry === "object" && entry !== null)
-		.map(entry => Object.fromEntries(FIELD_ERROR_KEYS.filter(key => Object.hasOwn(entry, key)).map(key => [key, entry[key]])));
+		.slice(0, MAX_FIELD_ERRORS)
+		.map(entry =>
+			Object.fromEntries(
+				FIELD_ERROR_KEYS.filter(key => Object.hasOwn(entry, key))
+					.map(key => [key, shownValue(entry[key])])
+					.filter(([, value]) => value !== undefined)
+			)
+		);
 }
 
 export function toPublicError(err: unknown): PublicError {
 	const e = (typeof err === "object" && err !== null ? err : {}) as ErrorLike;
 	// An explicit client error first: its message could match an outage pattern by chance.
 	const clientStatus = err instanceof Errors.MoleculerClientError ? clientStatusOf(e) : undefined;
+	if (err instanceof Errors.RequestTimeoutError) return { status: 504, body: GATEWAY_TIMEOUT, headers: {}, internal: true };
 	if (clientStatus === undefined && isOutage(err)) {
 		return { status: 503, body: SERVICE_UNAVAILABLE, headers: { "Retry-After": String(RETRY_AFTER_SECONDS) }, internal: true };
 	}
@@ -86,7 +120,7 @@ export function toPublicError(err: unknown): PublicError {
 	const retryAfter = (e.data as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
 	const body: PublicErrorBody = {
 		name: typeof e.name === "string" ? e.name : "Error",
-		message: typeof e.message === "string" ? e.message : "The request was refused.",
+		message: typeof e.message === "string" ? bounded(e.message) : "The request was refused.",
 		code: status,
 		type: typeof e.type === "string" && e.type !== "" ? e.type : `HTTP_${status}`,
 		...(data && { data })

@@ -6,6 +6,11 @@ import { Errors } from "moleculer";
  * nested values (thousands of `[`) make fastest-validator's error formatting overflow the
  * stack, which would be a 500 for the caller's mistake. Bodies nested deeper than any real
  * request are refused as 400 before they are parsed.
+ *
+ * Issue 15 (second attack): body-parser decodes any `charset=utf-*` with iconv-lite, while the
+ * depth check reads the raw bytes as UTF-8; in UTF-7 `[` is `+AFs-`, so 50,000 levels passed it
+ * and the key walk below overflowed the stack inside body-parser's callback, ending the process.
+ * Only UTF-8 reaches the parser now (anything else is 415), and the walk is iterative.
  */
 export const MAX_JSON_DEPTH = 32;
 
@@ -26,7 +31,10 @@ export function jsonNestingDepth(text: string): number {
 	return deepest;
 }
 
-/** body-parser's `verify` hook: throws a 400 error for bodies nested deeper than MAX_JSON_DEPTH. */
+/**
+ * body-parser's `verify` hook: throws a 400 error for bodies nested deeper than MAX_JSON_DEPTH.
+ * The bytes are the body as sent: UTF-8, which `isUtf8Json` makes sure of.
+ */
 export function rejectDeeplyNestedJson(_req: unknown, _res: unknown, body: Buffer): void {
 	if (jsonNestingDepth(body.toString("utf8")) > MAX_JSON_DEPTH) {
 		throw Object.assign(new Error(`The JSON body is nested more than ${MAX_JSON_DEPTH} levels deep.`), { status: 400, type: "entity.too.deep" });
@@ -40,13 +48,19 @@ export function rejectDeeplyNestedJson(_req: unknown, _res: unknown, body: Buffe
  */
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
-/** The first forbidden key in a parsed JSON value (own keys; JSON.parse makes `__proto__` one). */
+/**
+ * A forbidden key anywhere in a parsed JSON value (own keys; JSON.parse makes `__proto__` one).
+ * Iterative: no depth of nesting can overflow the stack.
+ */
 export function findForbiddenKey(value: unknown): string | undefined {
-	if (typeof value !== "object" || value === null) return undefined;
-	for (const key of Object.keys(value)) {
-		if (FORBIDDEN_KEYS.has(key)) return key;
-		const inner = findForbiddenKey((value as Record<string, unknown>)[key]);
-		if (inner !== undefined) return inner;
+	const pending = [value];
+	while (pending.length > 0) {
+		const current = pending.pop();
+		if (typeof current !== "object" || current === null) continue;
+		for (const [key, inner] of Object.entries(current)) {
+			if (FORBIDDEN_KEYS.has(key)) return key;
+			pending.push(inner);
+		}
 	}
 	return undefined;
 }
@@ -64,8 +78,22 @@ function hasContent(req: IncomingMessage): boolean {
 	return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
 }
 
-function isJson(req: IncomingMessage): boolean {
-	return (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase() === "application/json";
+/**
+ * Whether the body is JSON in UTF-8 (RFC 8259 §8.1: JSON between systems is UTF-8): the media type
+ * `application/json`, with no charset or `utf-8`. Also the JSON parser's `type` check, so that no
+ * other charset is ever decoded.
+ */
+export function isUtf8Json(req: IncomingMessage): boolean {
+	const [mediaType, ...parameters] = (req.headers["content-type"] ?? "").toLowerCase().split(";");
+	if (mediaType!.trim() !== "application/json") return false;
+	return parameters.every(parameter => {
+		const [name, value] = parameter.split("=").map(part => part.trim());
+		return name !== "charset" || value?.replace(/^"(.*)"$/, "$1") === "utf-8";
+	});
+}
+
+function isJsonObject(value: unknown): boolean {
+	return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 const refused = (message: string, status: number, type: string) => new Errors.MoleculerClientError(message, status, type);
@@ -73,8 +101,9 @@ const refused = (message: string, status: number, type: string) => new Errors.Mo
 /**
  * The body contract of the `/api` route, after the JSON parser (a moleculer-web route middleware):
  * a POST's fields come from its JSON body only (moleculer-web would let the query string supply
- * or override them), a body of another type is 415 (the JSON parser skips it, and the action
- * would answer "amount required"), a GET has no body, and forbidden keys are 400.
+ * or override them), a body of another type or charset is 415 (the JSON parser skips it, and the
+ * action would answer "amount required"), the body is an object, a GET has no body, and forbidden
+ * keys are 400.
  */
 export function enforceJsonBodyContract(req: ParsedRequest, _res: ServerResponse, next: (err?: Error) => void): void {
 	if (!BODY_METHODS.has(req.method ?? "")) {
@@ -84,7 +113,12 @@ export function enforceJsonBodyContract(req: ParsedRequest, _res: ServerResponse
 	if (Object.keys(req.query ?? {}).length > 0) {
 		return next(refused("A request with a body takes its fields from the JSON body only, not from the query string.", 400, "QUERY_NOT_ALLOWED"));
 	}
-	if (hasContent(req) && !isJson(req)) return next(refused("The body must be JSON, sent as 'Content-Type: application/json'.", 415, "UNSUPPORTED_MEDIA_TYPE"));
+	if (hasContent(req) && !isUtf8Json(req)) {
+		return next(refused("The body must be JSON in UTF-8, sent as 'Content-Type: application/json'.", 415, "UNSUPPORTED_MEDIA_TYPE"));
+	}
+	// moleculer-web would copy an array's indexes into the params: 1 MB of `[0,0,...]` cost 0.3 s
+	// and a 7.8 MB validation error listing every index.
+	if (req.body !== undefined && !isJsonObject(req.body)) return next(refused("The JSON body must be an object.", 400, "BODY_NOT_OBJECT"));
 	const key = findForbiddenKey(req.body);
 	if (key !== undefined) return next(refused(`The body must not contain the key '${key}'.`, 400, "FORBIDDEN_KEY"));
 	next();

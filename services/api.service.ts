@@ -21,7 +21,7 @@ import { OrderEventStreams, type EventStreamLimits } from "../lib/order-event-st
 import { PROJECT_ROOT } from "../lib/paths";
 import { toPublicError } from "../lib/public-errors";
 import { RateLimiter } from "../lib/rate-limit";
-import { enforceJsonBodyContract, rejectDeeplyNestedJson } from "../lib/request-body";
+import { enforceJsonBodyContract, isUtf8Json, rejectDeeplyNestedJson } from "../lib/request-body";
 import { securityProfileOf, setSecurityHeaders } from "../lib/security-headers";
 import { buildOpenApiDocument, type ServiceInfo } from "../lib/openapi";
 import { serveSwaggerUiAsset, serveSwaggerUiPage } from "../lib/swagger-ui";
@@ -63,6 +63,28 @@ function refuseWhileStopping(this: { broker: ServiceBroker }, _req: IncomingMess
 	next(new Errors.MoleculerRetryableError("The server is stopping; retry on another instance or shortly.", 503, "STOPPING"));
 }
 
+type RouteMiddleware = (this: { broker: ServiceBroker }, req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void) => void;
+
+/**
+ * A route middleware whose exception becomes the request's error. body-parser calls the next
+ * middleware from its own callback, where an exception is uncaught and ends the process (issue 15:
+ * a stack overflow in the body checks did). One already passed on is its successor's, guarded too.
+ */
+function guarded(middleware: RouteMiddleware): RouteMiddleware {
+	return function (this: { broker: ServiceBroker }, req, res, next) {
+		let passed = false;
+		try {
+			middleware.call(this, req, res, err => {
+				passed = true;
+				next(err);
+			});
+		} catch (err) {
+			if (passed) throw err;
+			next(err as Error);
+		}
+	};
+}
+
 /** Why a readiness check failed, in words that name no driver, address or node (issue 15). */
 function unreadyReason(err: unknown): string {
 	return err instanceof Errors.RequestTimeoutError ? "timeout" : "unavailable";
@@ -99,6 +121,8 @@ export interface ApiServiceOptions {
 	rateLimitPerMinute?: number;
 	/** Open event streams allowed. Default: EVENT_STREAMS_PER_USER or 10, EVENT_STREAMS_MAX or 1000. */
 	eventStreams?: EventStreamLimits;
+	/** How long a call from the gateway to a service may take (then 504). Default: GATEWAY_CALL_TIMEOUT_MS or 10,000. */
+	callTimeoutMs?: number;
 }
 
 export function createApiService(settings: Partial<ApiSettings> = {}, options: ApiServiceOptions = {}): ServiceSchema<ApiSettings, ApiMethods, ApiLocalVars> {
@@ -109,6 +133,7 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 		perUser: positiveInteger(process.env, "EVENT_STREAMS_PER_USER", 10),
 		total: positiveInteger(process.env, "EVENT_STREAMS_MAX", 1000)
 	};
+	const callTimeoutMs = options.callTimeoutMs ?? positiveInteger(process.env, "GATEWAY_CALL_TIMEOUT_MS", 10_000);
 	return {
 		name: "api",
 		mixins: [ApiGateway],
@@ -129,12 +154,13 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 					autoAliases: true,
 					mappingPolicy: "restrict",
 					authentication: true,
-					// No compressed bodies (a corrupt one would surface as a 500), none nested absurdly deep.
-					bodyParsers: { json: { strict: true, limit: "1mb", inflate: false, verify: rejectDeeplyNestedJson }, urlencoded: false },
-					use: [refuseWhileStopping, enforceJsonBodyContract],
+					// No compressed bodies (a corrupt one would surface as a 500), no charset but UTF-8,
+					// none nested absurdly deep.
+					bodyParsers: { json: { strict: true, limit: "1mb", inflate: false, type: isUtf8Json, verify: rejectDeeplyNestedJson }, urlencoded: false },
+					use: [refuseWhileStopping, enforceJsonBodyContract].map(guarded),
 					// The rate limit is counted in `authenticate`, on the verified caller: moleculer-web's
 					// own runs before authentication, on whatever the request claims.
-					callOptions: { timeout: 10_000 }
+					callOptions: { timeout: callTimeoutMs }
 				},
 				{
 					path: "/",

@@ -354,3 +354,36 @@ describe("what errors say (issue 15, finding 3)", () => {
 		}
 	});
 });
+
+describe("a call that outlasts the gateway's timeout (issue 15, second attack)", () => {
+	let system: TestSystem;
+	/** The top-up commits 600 ms after the gateway has given up on it. */
+	const slowTopUp: Middleware = {
+		name: "SlowTopUp",
+		localAction(next: (ctx: Context) => Promise<unknown>, action: { name: string }) {
+			if (action.name !== "payments.topUp") return next;
+			return async (ctx: Context) => {
+				await new Promise(resolve => setTimeout(resolve, 800));
+				return next(ctx);
+			};
+		}
+	};
+
+	beforeAll(async () => {
+		system = await startSystem({ api: { rateLimitPerMinute: 0, callTimeoutMs: 200 }, paymentsMiddlewares: [slowTopUp] });
+	});
+
+	afterAll(async () => {
+		await system?.stop();
+	});
+
+	it("answers 504 that says the change may still be applied, with no Retry-After, and the change is applied", async () => {
+		const user = `slow-${Date.now()}`;
+		expect((await system.request("POST", "/api/accounts", { user, body: {} })).status).toBe(201);
+		const topUp = await system.request("POST", "/api/accounts/topup", { user, body: { amount: 5 } });
+		expect(topUp.status).toBe(504);
+		expect(topUp.headers.get("retry-after")).toBeNull();
+		expect(topUp.body).toMatchObject({ type: "GATEWAY_TIMEOUT", message: expect.stringMatching(/may still have been applied/) });
+		await expect.poll(async () => (await system.request("GET", "/api/accounts/balance", { user })).body.balance, { timeout: 5000 }).toBe(5);
+	});
+});

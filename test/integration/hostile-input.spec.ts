@@ -309,3 +309,67 @@ describe("the body contract (issue 15, finding 5)", () => {
 		expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
 	});
 });
+
+describe("charsets, depth and body shapes (issue 15, second attack)", () => {
+	const levels = 50_000;
+	const deep = `{"z":${"[".repeat(levels)}${"]".repeat(levels)}}`;
+	// UTF-7 writes `[` as `+AFs-` and `]` as `+AF0-`: a byte scan for brackets sees none.
+	const deepUtf7 = Buffer.from(`{"z":${"+AFs-".repeat(levels)}${"+AF0-".repeat(levels)}}`, "latin1");
+	const utf16 = (text: string) => Buffer.from(text, "utf16le");
+
+	it.each([
+		["a deep UTF-7", "utf-7", deepUtf7],
+		["a deep UTF-16LE", "utf-16le", utf16(deep)],
+		["a deep UTF-16 (BOM)", "utf-16", Buffer.concat([Buffer.from([0xff, 0xfe]), utf16(deep)])],
+		["a valid UTF-16LE", "utf-16le", utf16('{"amount":1,"description":"x"}')],
+		["a valid UTF-32", "utf-32", Buffer.from('{"amount":1,"description":"x"}', "latin1")]
+	])("answers %s body with 415 on any /api path, without authentication, and lives", async (_label, charset, body) => {
+		for (const path of ["/api/nothing", "/api/orders"]) {
+			const before = await snapshot();
+			const res = await fetch(system.baseUrl + path, { method: "POST", headers: { "Content-Type": `application/json; charset=${charset}` }, body });
+			expect(res.status, path).toBe(415);
+			expect((await res.json()).type).toBe("UNSUPPORTED_MEDIA_TYPE");
+			expect(await snapshot()).toBe(before);
+		}
+		await expectAlive();
+	});
+
+	it.each([
+		["no charset", "application/json", Buffer.from(deep)],
+		["charset=utf-8", "application/json; charset=utf-8", Buffer.from(deep)],
+		["charset=UTF-8", "application/json; charset=UTF-8", Buffer.from(deep)],
+		["a byte order mark", "application/json", Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(deep)])]
+	])("answers a body 50,000 levels deep in UTF-8 with %s with 400, and lives", async (_label, contentType, body) => {
+		for (const path of ["/api/nothing", "/api/orders"]) {
+			const res = await fetch(system.baseUrl + path, { method: "POST", headers: { "Content-Type": contentType, "X-User-Id": USER }, body });
+			expect(res.status, path).toBe(400);
+			await res.arrayBuffer();
+		}
+		await expectAlive();
+	});
+
+	it.each(["/api/accounts", "/api/orders", "/api/accounts/topup"])("refuses a JSON array body on POST %s with 400, and writes nothing", async path => {
+		const before = await snapshot();
+		const res = await system.request("POST", path, { user: `array-${Date.now()}`, rawBody: "[]" });
+		expect(res.status).toBe(400);
+		expect(res.body.type).toBe("BODY_NOT_OBJECT");
+		expect(await snapshot()).toBe(before);
+	});
+
+	it("answers a 1 MB array body with a short 400", async () => {
+		const started = Date.now();
+		const res = await fetch(`${system.baseUrl}/api/orders`, { method: "POST", headers: { ...json, "X-User-Id": USER }, body: `[${"0,".repeat(500_000)}0]` });
+		const text = await res.text();
+		expect(res.status).toBe(400);
+		expect(text.length).toBeLessThan(1000);
+		expect(Date.now() - started).toBeLessThan(2000);
+	});
+
+	it("answers a 1 MB object body with a bounded validation error", async () => {
+		const fields = Object.fromEntries(Array.from({ length: 60_000 }, (_, i) => [`k${i}`, i]));
+		const res = await fetch(`${system.baseUrl}/api/orders`, { method: "POST", headers: { ...json, "X-User-Id": USER }, body: JSON.stringify(fields) });
+		const text = await res.text();
+		expect(res.status).toBe(422);
+		expect(text.length).toBeLessThan(20_000);
+	});
+});

@@ -1,5 +1,6 @@
+import type { IncomingMessage } from "node:http";
 import { describe, expect, it } from "vitest";
-import { jsonNestingDepth, MAX_JSON_DEPTH, rejectDeeplyNestedJson } from "../../lib/request-body";
+import { findForbiddenKey, isUtf8Json, jsonNestingDepth, MAX_JSON_DEPTH, rejectDeeplyNestedJson } from "../../lib/request-body";
 
 describe("JSON nesting depth", () => {
 	it.each([
@@ -17,4 +18,28 @@ describe("JSON nesting depth", () => {
 		expect(() => rejectDeeplyNestedJson(null, null, deep)).toThrow(expect.objectContaining({ status: 400 }));
 		expect(() => rejectDeeplyNestedJson(null, null, Buffer.from('{"amount":1}'))).not.toThrow();
 	});
+});
+
+describe("the key walk", () => {
+	it("finds a forbidden key at any depth, and overflows no stack on 100,000 levels (issue 15, second attack)", () => {
+		expect(findForbiddenKey(JSON.parse('{"a":[{"b":{"__proto__":1}}]}'))).toBe("__proto__");
+		expect(findForbiddenKey(JSON.parse('{"a":[{"b":{"c":1}}]}'))).toBeUndefined();
+		const deep = JSON.parse(`{"z":${"[".repeat(100_000)}${"]".repeat(100_000)}}`);
+		expect(findForbiddenKey(deep)).toBeUndefined();
+	});
+});
+
+describe("the accepted body type", () => {
+	const request = (contentType?: string) => ({ headers: contentType === undefined ? {} : { "content-type": contentType } }) as IncomingMessage;
+
+	it.each(["application/json", "application/json; charset=utf-8", "Application/JSON; Charset=UTF-8", 'application/json; charset="utf-8"'])("accepts %s", type => {
+		expect(isUtf8Json(request(type))).toBe(true);
+	});
+
+	it.each(["application/json; charset=utf-7", "application/json; charset=utf-16le", "application/json; charset=utf-16", "application/json; charset=latin1", "text/plain", "application/jsonx", undefined])(
+		"refuses %s (issue 15, second attack: other charsets were decoded past the depth check)",
+		type => {
+			expect(isUtf8Json(request(type))).toBe(false);
+		}
+	);
 });
