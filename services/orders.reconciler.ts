@@ -95,7 +95,7 @@ export const RECONCILER_METRICS = Object.freeze({
 });
 
 const METRIC_DEFINITIONS: readonly MetricDefinition[] = [
-	{ name: RECONCILER_METRICS.RECONCILED, type: "counter", description: "Orders the reconciler acted on, by action (applied, revived, requested)", extraLabels: ["action"] },
+	{ name: RECONCILER_METRICS.RECONCILED, type: "counter", description: "Orders the reconciler acted on, by action (applied, revived, requested, failed)", extraLabels: ["action"] },
 	{ name: RECONCILER_METRICS.OVERDUE, type: "gauge", description: "Orders still NEW after RECONCILE_AFTER_SECONDS" }
 ];
 
