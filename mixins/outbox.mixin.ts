@@ -67,9 +67,10 @@ const FLOW_CONTROL_CHECK_MS = 10;
 
 /**
  * A consumer group that has answered nothing (no confirmation, no rejection) for this many first
- * retry delays is taken as silent: a process killed, say, which the registry notices only after its
- * heartbeat timeout (30 to 60 s). Its due events are then not re-emitted, only one of them per retry
- * delay as a probe, until it answers again: re-emits would only pile up in its queue.
+ * retry delays since this instance emitted to it is taken as silent: a process killed, say, which
+ * the registry notices only after its heartbeat timeout (30 to 60 s). Its due events are then not
+ * re-emitted, only one of them per retry delay as a probe, until it answers again: re-emits would
+ * only pile up in its queue. (A group sent nothing is not silent: nothing was asked of it.)
  */
 const SILENCE_IN_RETRY_DELAYS = 5;
 
@@ -140,6 +141,8 @@ interface OutboxInternals {
 	consumerGroupsByState(): { answering: string[]; probed: string[] };
 	/** A consumer group answered: it is not silent. */
 	heardFrom(targetGroups: Iterable<string>): void;
+	/** This instance emitted to a consumer group: an answer is awaited from it. */
+	awaitAnswerFrom(targetGroup: string): void;
 	awaitConsumers(eventIds: string[], targetGroup: string): Promise<void>;
 	/** What has an available listener in the registry: the consumer groups worth emitting to. */
 	liveConsumers(): LiveConsumers;
@@ -151,10 +154,12 @@ interface OutboxLocalVars {
 	outboxGaugeTimer: NodeJS.Timeout | null;
 	/** The live consumers, until the registry changes (null: read them again). */
 	outboxLiveConsumers: LiveConsumers | null;
-	/** When each consumer group last answered this instance, and when it was last probed (`performance.now()`). */
-	outboxHeardAt: Map<string, number>;
+	/**
+	 * Since when this instance has awaited an answer from each consumer group (its first emit after
+	 * the group's last answer), and when it last probed a silent one (`performance.now()`).
+	 */
+	outboxAwaitingSince: Map<string, number>;
 	outboxProbedAt: Map<string, number>;
-	outboxStartedAt: number;
 	outboxListener: NotificationListener | null;
 	outboxRound: Promise<number> | null;
 	outboxRoundRequested: boolean;
@@ -346,7 +351,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 				const answering: string[] = [];
 				const probed: string[] = [];
 				for (const group of this.liveConsumers().groups) {
-					if (now - (this.outboxHeardAt.get(group) ?? this.outboxStartedAt) <= silenceMs) answering.push(group);
+					if (now - (this.outboxAwaitingSince.get(group) ?? now) <= silenceMs) answering.push(group);
 					else if (now - (this.outboxProbedAt.get(group) ?? -Infinity) >= options.retry.baseMs) {
 						this.outboxProbedAt.set(group, now);
 						probed.push(group);
@@ -356,8 +361,11 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 			},
 
 			heardFrom(targetGroups: Iterable<string>) {
-				const now = performance.now();
-				for (const group of targetGroups) this.outboxHeardAt.set(group, now);
+				for (const group of targetGroups) this.outboxAwaitingSince.delete(group);
+			},
+
+			awaitAnswerFrom(targetGroup: string) {
+				if (!this.outboxAwaitingSince.has(targetGroup)) this.outboxAwaitingSince.set(targetGroup, performance.now());
 			},
 
 			liveConsumers(): LiveConsumers {
@@ -388,6 +396,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 					this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_REEMITTED, labels);
 				}
 				this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_EMITTED, labels);
+				this.awaitAnswerFrom(row.target_group);
 				try {
 					await this.broker.emit(row.event_name, envelope, { groups: [row.target_group], meta: { eventMeta } });
 				} catch (err) {
@@ -413,9 +422,8 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 			this.outboxTimer = null;
 			this.outboxGaugeTimer = null;
 			this.outboxLiveConsumers = null;
-			this.outboxHeardAt = new Map();
+			this.outboxAwaitingSince = new Map();
 			this.outboxProbedAt = new Map();
-			this.outboxStartedAt = performance.now();
 			this.outboxListener = null;
 			this.outboxRound = null;
 			this.outboxRoundRequested = false;
@@ -424,7 +432,6 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 
 		started() {
 			this.outboxStopping = false;
-			this.outboxStartedAt = performance.now();
 			registerMessagingMetrics(this.broker);
 			this.outboxTimer = setInterval(() => {
 				// Read afresh at least every poll too: a registry change before this service's handlers

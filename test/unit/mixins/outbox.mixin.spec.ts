@@ -57,7 +57,7 @@ describe("outbox options", () => {
 describe("emitting to live consumer groups only (issue 14)", () => {
 	/** A registry whose available listeners are `payment.requested` in each of these groups. */
 	function emitter(liveGroups: string[]) {
-		const schema = createOutboxMixin(options) as { methods: Record<string, (...args: unknown[]) => unknown> };
+		const schema = createOutboxMixin(options) as { methods: Record<string, (...args: unknown[]) => unknown>; created: () => void };
 		const emit = vi.fn(async (..._args: unknown[]) => undefined);
 		const self: Record<string, unknown> = {
 			name: "orders",
@@ -68,7 +68,8 @@ describe("emitting to live consumer groups only (issue 14)", () => {
 				registry: { getEventList: () => liveGroups.map(group => ({ name: "payment.requested", group })) }
 			}
 		};
-		for (const name of ["emitOutboxRow", "liveConsumers"]) self[name] = schema.methods[name].bind(self);
+		for (const name of ["emitOutboxRow", "liveConsumers", "awaitAnswerFrom"]) self[name] = schema.methods[name].bind(self);
+		schema.created.call(self);
 		return { emit, emitOutboxRow: self.emitOutboxRow as (row: object) => Promise<void> };
 	}
 	const row = { id: "e1", event_name: "payment.requested", target_group: "payments", payload: { orderId: "o1" }, attempts: 3 };
@@ -127,16 +128,25 @@ describe("a consumer group that stopped answering (issue 14)", () => {
 	function relay() {
 		const schema = createOutboxMixin(options) as { methods: Record<string, (...args: unknown[]) => unknown>; created: () => void };
 		const self: Record<string, unknown> = { broker: { registry: { getEventList: () => [{ name: "payment.requested", group: "payments" }] } } };
-		for (const name of ["consumerGroupsByState", "heardFrom", "liveConsumers"]) self[name] = schema.methods[name].bind(self);
+		for (const name of ["consumerGroupsByState", "heardFrom", "awaitAnswerFrom", "liveConsumers"]) self[name] = schema.methods[name].bind(self);
 		schema.created.call(self);
-		return self as { consumerGroupsByState(): { answering: string[]; probed: string[] }; heardFrom(groups: string[]): void };
+		return self as { consumerGroupsByState(): { answering: string[]; probed: string[] }; heardFrom(groups: string[]): void; awaitAnswerFrom(group: string): void };
 	}
 
-	it("is re-emitted to while it answers, then probed once per retry delay once silent for five", async () => {
-		const self = relay(); // retry.baseMs 200: silent after 1 s without an answer
+	it("is not silent while nothing was sent to it, however long", async () => {
+		const self = relay();
+		await vi.advanceTimersByTimeAsync(60_000);
 		expect(self.consumerGroupsByState()).toEqual({ answering: ["payments"], probed: [] });
+	});
+
+	it("is re-emitted to while it answers, then probed once per retry delay once silent for five since an emit", async () => {
+		const self = relay(); // retry.baseMs 200: silent 1 s after an unanswered emit
+		self.awaitAnswerFrom("payments");
 		await vi.advanceTimersByTimeAsync(900);
+		self.awaitAnswerFrom("payments"); // a later emit does not restart the wait
+		expect(self.consumerGroupsByState()).toEqual({ answering: ["payments"], probed: [] });
 		self.heardFrom(["payments"]);
+		self.awaitAnswerFrom("payments");
 		await vi.advanceTimersByTimeAsync(1000);
 		expect(self.consumerGroupsByState()).toEqual({ answering: ["payments"], probed: [] });
 		await vi.advanceTimersByTimeAsync(1);
