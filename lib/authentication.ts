@@ -11,8 +11,14 @@
  * tested), tokens without `exp` never expired, `Bearer <token> junk` was accepted and `JWT_SECRET=x`
  * started. A token now needs `exp`, within `JWT_MAX_TOKEN_LIFETIME_SECONDS`; the header is exactly
  * `Bearer <token>`; weak keys refuse to start.
+ *
+ * Second attack: an RSA key for ES256, an EC or Ed25519 key for RS256, a private key as
+ * JWT_PUBLIC_KEY and a maximum lifetime of 31,000 years all started; a repeated Authorization
+ * header counted as its first. The key must fit the algorithm, a private key is refused, the
+ * lifetime is capped at 30 days, and a header sent twice is 400. The caller comes with the moment
+ * its token stops being accepted, when the gateway ends its event streams.
  */
-import { createPublicKey, createSecretKey, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { jwtVerify, type JWTPayload } from "jose";
 import { Errors } from "moleculer";
@@ -21,16 +27,29 @@ import { USER_ID_PATTERN } from "./identity";
 
 export type AuthMode = "header" | "jwt";
 
-export interface Authenticator {
-	mode: AuthMode;
-	/** The caller's user id, or undefined when the request names none (a 401 for the caller). */
-	userIdOf(req: IncomingMessage): Promise<string | undefined>;
+export interface Caller {
+	/** As claimed: the gateway checks it (header mode trusts an unchecked header). */
+	userId: string;
+	/** When the caller's token stops being accepted (ms since the epoch): its `exp` plus the clock tolerance. */
+	acceptedUntil?: number;
 }
 
-/** A request header's value (the first, if repeated). */
+export interface Authenticator {
+	mode: AuthMode;
+	/** The caller, or undefined when the request names none (a 401 for the caller). */
+	callerOf(req: IncomingMessage): Promise<Caller | undefined>;
+}
+
+/**
+ * A request header's value; a header sent more than once is a 400 error. Node keeps only the
+ * first of a repeated Authorization header, and a proxy may read the last one.
+ */
 export function headerValue(req: IncomingMessage, name: string): string | undefined {
-	const value = req.headers[name];
-	return Array.isArray(value) ? value[0] : value;
+	const values = req.headersDistinct[name];
+	if (values !== undefined && values.length > 1) {
+		throw new Errors.MoleculerClientError(`The ${name} header must be sent once.`, 400, "DUPLICATE_HEADER");
+	}
+	return values?.[0];
 }
 
 /** RFC 7518: an HMAC key at least as long as the hash's output (and never under 32 bytes). */
@@ -39,9 +58,18 @@ const HMAC_KEY_BYTES: ReadonlyMap<string, number> = new Map([
 	["HS384", 48],
 	["HS512", 64]
 ]);
-const PUBLIC_KEY_ALGORITHMS = new Set(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]);
+/** The key each public-key algorithm verifies with (RFC 7518 §3.3-3.5, RFC 8037): its types, and an EC key's curve. */
+const PUBLIC_KEY_OF_ALGORITHM: ReadonlyMap<string, { types: readonly string[]; curve?: string }> = new Map<string, { types: readonly string[]; curve?: string }>([
+	...["RS256", "RS384", "RS512"].map(algorithm => [algorithm, { types: ["rsa"] }] as const),
+	...["PS256", "PS384", "PS512"].map(algorithm => [algorithm, { types: ["rsa", "rsa-pss"] }] as const),
+	["ES256", { types: ["ec"], curve: "prime256v1" }],
+	["ES384", { types: ["ec"], curve: "secp384r1" }],
+	["ES512", { types: ["ec"], curve: "secp521r1" }],
+	["EdDSA", { types: ["ed25519"] }]
+]);
 const MIN_RSA_MODULUS_BITS = 2048;
 const CLOCK_TOLERANCE_SECONDS = 30;
+const MAX_TOKEN_LIFETIME_LIMIT_SECONDS = 30 * 86_400;
 /** The scheme is case-insensitive (RFC 9110 §11.1); the token is one compact JWS, nothing after it. */
 const BEARER_HEADER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/i;
 
@@ -55,25 +83,43 @@ function secretKey(secret: string, algorithm: string): KeyObject {
 	return createSecretKey(bytes);
 }
 
-function publicKey(pem: string, algorithm: string): KeyObject {
-	if (!PUBLIC_KEY_ALGORITHMS.has(algorithm)) throw new Error(`JWT_ALGORITHM must be one of ${[...PUBLIC_KEY_ALGORITHMS].join(", ")} with JWT_PUBLIC_KEY, not "${algorithm}".`);
+function isPrivateKey(pem: string): boolean {
+	try {
+		createPrivateKey(pem);
+		return true;
+	} catch {
+		return false;
+	}
+}
+
+function publicKey(rawPem: string, algorithm: string): KeyObject {
+	const wanted = PUBLIC_KEY_OF_ALGORITHM.get(algorithm);
+	if (wanted === undefined) throw new Error(`JWT_ALGORITHM must be one of ${[...PUBLIC_KEY_OF_ALGORITHM.keys()].join(", ")} with JWT_PUBLIC_KEY, not "${algorithm}".`);
+	// Environment files often carry a PEM on one line with literal \n.
+	const pem = rawPem.replace(/\\n/g, "\n");
+	// createPublicKey would take it and derive the public key: the secret would sit where it does not belong.
+	if (isPrivateKey(pem)) throw new Error("JWT_PUBLIC_KEY holds a private key: give the gateway the public key only.");
 	let key: KeyObject;
 	try {
-		// Environment files often carry a PEM on one line with literal \n.
-		key = createPublicKey(pem.replace(/\\n/g, "\n"));
+		key = createPublicKey(pem);
 	} catch (err) {
 		throw new Error(`JWT_PUBLIC_KEY is not a PEM public key: ${(err as Error).message}`);
 	}
-	const type = key.asymmetricKeyType;
+	const type = key.asymmetricKeyType ?? "unknown";
+	const curve = key.asymmetricKeyDetails?.namedCurve;
+	if (!wanted.types.includes(type) || (wanted.curve !== undefined && curve !== wanted.curve)) {
+		const needed = `${wanted.types.join(" or ")}${wanted.curve ? ` (${wanted.curve})` : ""}`;
+		throw new Error(`JWT_PUBLIC_KEY is a ${type}${curve ? ` (${curve})` : ""} key; ${algorithm} needs a ${needed} key.`);
+	}
 	const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-	if ((type === "rsa" || type === "rsa-pss") && bits < MIN_RSA_MODULUS_BITS) {
+	if (type.startsWith("rsa") && bits < MIN_RSA_MODULUS_BITS) {
 		throw new Error(`JWT_PUBLIC_KEY is a ${bits}-bit RSA key; at least ${MIN_RSA_MODULUS_BITS} bits are required.`);
 	}
 	return key;
 }
 
-/** The verified subject, if the payload's claims are acceptable; throws a 401 error otherwise. */
-function subjectOf(payload: JWTPayload, maxLifetimeSeconds: number): string {
+/** The verified caller, if the payload's claims are acceptable; throws a 401 error otherwise. */
+function callerOf(payload: JWTPayload, maxLifetimeSeconds: number): Caller {
 	const { sub, exp, iat } = payload;
 	// jwtVerify has checked that `exp` is present and a number, and `iat` a number if present.
 	const now = Math.floor(Date.now() / 1000);
@@ -81,12 +127,20 @@ function subjectOf(payload: JWTPayload, maxLifetimeSeconds: number): string {
 		throw invalidToken(`it is valid for longer than the ${maxLifetimeSeconds} s allowed`);
 	}
 	if (typeof sub !== "string" || !USER_ID_PATTERN.test(sub)) throw invalidToken("its subject is not a valid user id");
-	return sub;
+	return { userId: sub, acceptedUntil: (exp! + CLOCK_TOLERANCE_SECONDS) * 1000 };
 }
 
 export function authenticatorFromEnv(env: NodeJS.ProcessEnv = process.env): Authenticator {
 	const mode = (env.AUTH_MODE ?? "header") as AuthMode;
-	if (mode === "header") return { mode, userIdOf: async req => headerValue(req, "x-user-id") };
+	if (mode === "header") {
+		return {
+			mode,
+			async callerOf(req) {
+				const userId = headerValue(req, "x-user-id");
+				return userId === undefined ? undefined : { userId };
+			}
+		};
+	}
 	if (mode !== "jwt") throw new Error(`AUTH_MODE must be "header" or "jwt", not "${mode}".`);
 
 	// Empty counts as unset: docker-compose.yml passes both through, empty unless given.
@@ -96,6 +150,9 @@ export function authenticatorFromEnv(env: NodeJS.ProcessEnv = process.env): Auth
 	const algorithm = env.JWT_ALGORITHM ?? (secret ? "HS256" : "RS256");
 	const key = secret ? secretKey(secret, algorithm) : publicKey(pem!, algorithm);
 	const maxLifetimeSeconds = positiveInteger(env, "JWT_MAX_TOKEN_LIFETIME_SECONDS", 86_400);
+	if (maxLifetimeSeconds > MAX_TOKEN_LIFETIME_LIMIT_SECONDS) {
+		throw new Error(`JWT_MAX_TOKEN_LIFETIME_SECONDS may be ${MAX_TOKEN_LIFETIME_LIMIT_SECONDS} (30 days) at most: a leaked token is valid that long.`);
+	}
 	const verifyOptions = {
 		algorithms: [algorithm],
 		issuer: env.JWT_ISSUER || undefined,
@@ -106,7 +163,7 @@ export function authenticatorFromEnv(env: NodeJS.ProcessEnv = process.env): Auth
 
 	return {
 		mode,
-		async userIdOf(req) {
+		async callerOf(req) {
 			const authorization = headerValue(req, "authorization");
 			if (authorization === undefined) return undefined;
 			const token = BEARER_HEADER.exec(authorization)?.[1];
@@ -117,7 +174,7 @@ export function authenticatorFromEnv(env: NodeJS.ProcessEnv = process.env): Auth
 			} catch (err) {
 				throw invalidToken((err as Error).message);
 			}
-			return subjectOf(payload, maxLifetimeSeconds);
+			return callerOf(payload, maxLifetimeSeconds);
 		}
 	};
 }

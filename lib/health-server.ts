@@ -8,10 +8,13 @@
  *   database answers its `readiness` action; 503 (with the checks) otherwise, and from the moment
  *   a graceful stop begins.
  * Both answer only what a probe needs: no node id (host name and pid), no error text (issue 15).
+ * HEAD is answered as GET, without the body (probes that use it failed), and Node's own answers to
+ * malformed requests carry the security headers too.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Middleware, ServiceBroker } from "moleculer";
 import { EventDurableAmqpTransporter } from "./amqp-transporter";
+import { answerClientError } from "./http-server";
 import { setSecurityHeaders } from "./security-headers";
 
 interface Check {
@@ -47,7 +50,8 @@ function answer(req: IncomingMessage, res: ServerResponse, broker: ServiceBroker
 		res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", ...headers });
 		res.end(JSON.stringify(body));
 	};
-	if (req.method !== "GET") return reply(405, { error: "method not allowed" }, { Allow: "GET" });
+	// Node sends no body for HEAD.
+	if (req.method !== "GET" && req.method !== "HEAD") return reply(405, { error: "method not allowed" }, { Allow: "GET, HEAD" });
 	if (req.url === "/health") return reply(200, { status: "ok" });
 	if (req.url !== "/ready") return reply(404, { error: "not found" });
 	readinessChecks(broker, stopping).then(
@@ -78,6 +82,7 @@ export function createHealthServerMiddleware(port: number): Middleware {
 					res.destroy();
 				}
 			});
+			server.on("clientError", answerClientError);
 			// Only the first error is the listen's; later ones (a socket's) must not be unhandled.
 			server.once("error", err => broker.fatal(`The health endpoints cannot listen on port ${port}.`, err, true));
 			server.on("listening", () => server?.on("error", err => broker.logger.warn("Health server error.", err)));

@@ -35,16 +35,26 @@ export const DATA_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors
 
 export type SecurityProfile = "page" | "data";
 
-/** Paths whose responses are data: the API, the OpenAPI document and the probes. */
-const DATA_PATH = /^\/(?:api|openapi\.json|health|ready)(?:[/?]|$)/;
+/**
+ * Paths whose responses are data: the API, the OpenAPI document and the probes. In any case:
+ * `/API/accounts/balance` got the page profile, without `no-store` (issue 15, second attack); the
+ * gateway answers such a path 404 now, and its answer is data too.
+ */
+const DATA_PATH = /^\/(?:api|openapi\.json|health|ready)(?:[/?]|$)/i;
 
 export function securityProfileOf(url: string | undefined): SecurityProfile {
 	return DATA_PATH.test(url ?? "") ? "data" : "page";
 }
 
+export function securityHeaders(profile: SecurityProfile): Record<string, string> {
+	return {
+		...COMMON_HEADERS,
+		"Content-Security-Policy": profile === "page" ? PAGE_CONTENT_SECURITY_POLICY : DATA_CONTENT_SECURITY_POLICY,
+		// Per-user data must not be kept by shared caches or the browser's disk cache.
+		...(profile === "data" && { "Cache-Control": "no-store" })
+	};
+}
+
 export function setSecurityHeaders(res: ServerResponse, profile: SecurityProfile): void {
-	for (const [name, value] of Object.entries(COMMON_HEADERS)) res.setHeader(name, value);
-	res.setHeader("Content-Security-Policy", profile === "page" ? PAGE_CONTENT_SECURITY_POLICY : DATA_CONTENT_SECURITY_POLICY);
-	// Per-user data must not be kept by shared caches or the browser's disk cache.
-	if (profile === "data") res.setHeader("Cache-Control", "no-store");
+	for (const [name, value] of Object.entries(securityHeaders(profile))) res.setHeader(name, value);
 }

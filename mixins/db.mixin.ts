@@ -90,6 +90,7 @@ function createAdapter(url: string): SequelizeAdapter {
 }
 
 export function createDbMixin(options: DbMixinOptions): Partial<ServiceSchema> {
+	const lastMigration = options.migrations.at(-1)?.name ?? "";
 	const location = options.databaseUrl ? { url: options.databaseUrl, embedded: false } : databaseFor(options.service);
 
 	/** Runs before moleculer-db's own `started` (Moleculer starts the last-listed mixin first). */
@@ -116,13 +117,17 @@ export function createDbMixin(options: DbMixinOptions): Partial<ServiceSchema> {
 			update: false,
 			remove: false,
 
-			/** Whether the database answers and the migrations are applied (used by the gateway's /ready). */
+			/**
+			 * Whether the database answers and has the service's last migration (used by /ready). A
+			 * database dropped and created again empty answered `SELECT 1` while every route failed
+			 * on missing tables (issue 15, second attack); a missing table throws: not ready either.
+			 */
 			readiness: {
 				visibility: "public",
 				async handler(this: DbLocalVars & DbMethods, _ctx: Context) {
 					if (!this.databaseReady) return { ready: false };
-					await this.queryRows({ text: "SELECT 1", values: [] });
-					return { ready: true };
+					const rows = await this.queryRows({ text: "SELECT 1 FROM schema_migrations WHERE name = $1::text", values: [lastMigration] });
+					return { ready: rows.length > 0 };
 				}
 			}
 		},

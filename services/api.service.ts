@@ -8,13 +8,14 @@
  * Every response carries security headers, every error is answered by lib/public-errors.ts (no
  * internals), and OPTIONS is answered here without running a handler (issue 15).
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import path from "node:path";
 import type { PassThrough } from "node:stream";
 import { Errors, type Context, type ServiceBroker, type ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import { EVENTS, type OrderView, type RequestMeta } from "../lib/contracts";
 import { authenticatorFromEnv, headerValue, type Authenticator } from "../lib/authentication";
+import { createBoundedHttpServer } from "../lib/http-server";
 import { positiveInteger } from "../lib/env";
 import { requireUserId } from "../lib/identity";
 import { OrderEventStreams, type EventStreamLimits } from "../lib/order-event-streams";
@@ -30,12 +31,19 @@ export interface ApiSettings extends ApiSettingsSchema {
 	port: number;
 	/** How often idle live streams get a heartbeat comment. */
 	heartbeatIntervalMs: number;
+	/** Time to receive a request's headers; moleculer-web's `requestTimeout` bounds the whole request. */
+	headersTimeout: number;
+	/** How long an idle kept-alive connection stays open. */
+	keepAliveTimeout: number;
+	/** Open connections at most (GATEWAY_MAX_CONNECTIONS). */
+	maxConnections: number;
 }
 
-/** Response meta understood by moleculer-web. */
-interface StreamMeta extends RequestMeta {
+/** The gateway's meta: what moleculer-web understands, and when the caller's token stops being accepted. */
+interface GatewayMeta extends RequestMeta {
 	$responseType?: string;
 	$responseHeaders?: Record<string, string>;
+	tokenExpiresAt?: number;
 }
 
 /** Services whose database readiness `/ready` reports. */
@@ -46,7 +54,15 @@ const RATE_LIMIT_WINDOW_MS = 60_000;
 /** Callers the rate limiter remembers at most per instance (~20 MB at worst with 64-character ids). */
 const RATE_LIMIT_MAX_KEYS = 100_000;
 /** What OPTIONS allows where no alias matches: static files. */
-const STATIC_METHODS = ["GET", "HEAD"];
+const STATIC_METHODS = ["GET", "HEAD", "OPTIONS"];
+/**
+ * A route option moleculer-web's typings lack. It matches paths in any case by default, which the
+ * security profile and OPTIONS did not: `/API/accounts/balance` reached the API as a page, without
+ * `Cache-Control: no-store` (issue 15, second attack). Another case is 404 now.
+ */
+const CASE_SENSITIVE_PATHS = { pathToRegexpOptions: { sensitive: true } };
+/** The endless event stream answers no HEAD: moleculer-web would leave the stream open and unread. */
+const STREAM_ACTION = "api.streamOrderEvents";
 
 /** Whether any node runs the service (Moleculer's typings want a node id it does not need). */
 function isServiceKnown(broker: ServiceBroker, service: string): boolean {
@@ -97,6 +113,8 @@ interface ReadinessCheck {
 }
 
 interface ApiLocalVars {
+	/** moleculer-web's HTTP server. */
+	server: Server;
 	/** moleculer-web's route table; `match` throws a 400 error for a malformed percent-encoding. */
 	aliases: { action?: string; route?: unknown; method?: string; path?: string; _generated?: boolean; match(url: string): object | false }[];
 	orderEventStreams: OrderEventStreams;
@@ -106,7 +124,9 @@ interface ApiLocalVars {
 }
 
 interface ApiMethods {
-	answerOptions(req: IncomingMessage, res: ServerResponse): void;
+	httpHandler(req: IncomingMessage, res: ServerResponse, next?: () => void): Promise<void>;
+	allowedMethods(url: string | undefined): string[];
+	answerOptions(req: IncomingMessage, res: ServerResponse, allowed: string[]): void;
 	countRequest(key: string, res: ServerResponse): void;
 	sendError(req: IncomingMessage, res: ServerResponse, err: unknown): void;
 	/** moleculer-web's access log line. */
@@ -141,6 +161,11 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 		settings: {
 			port: Number(process.env.PORT ?? 3000),
 			heartbeatIntervalMs: 15_000,
+			// Node's defaults let a stalled body hold its socket for 300 s, stalled headers for 60 s.
+			headersTimeout: 10_000,
+			requestTimeout: 30_000,
+			keepAliveTimeout: 5_000,
+			maxConnections: positiveInteger(process.env, "GATEWAY_MAX_CONNECTIONS", 4096),
 			// The built React app; `npm run build` makes it.
 			assets: { folder: path.join(PROJECT_ROOT, "frontend/dist") },
 			// Routes of this service's own actions sit at the `/api` root too.
@@ -153,6 +178,7 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 					// Routes come from the actions' own `rest` declarations; nothing else is reachable.
 					autoAliases: true,
 					mappingPolicy: "restrict",
+					...CASE_SENSITIVE_PATHS,
 					authentication: true,
 					// No compressed bodies (a corrupt one would surface as a 500), no charset but UTF-8,
 					// none nested absurdly deep.
@@ -173,6 +199,7 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 						"GET /docs/:file": serveSwaggerUiAsset
 					},
 					mappingPolicy: "restrict",
+					...CASE_SENSITIVE_PATHS,
 					bodyParsers: false
 				}
 			]
@@ -188,11 +215,11 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 					responses: { 200: "An endless event stream" }
 				},
 				params: { $$strict: true },
-				handler(ctx: Context<object, StreamMeta>): PassThrough {
-					// Opened first: past a limit, the 429 is JSON, not an event stream.
-					const stream = this.orderEventStreams.open(requireUserId(ctx));
+				handler(ctx: Context<object, GatewayMeta>): PassThrough {
+					// Opened first: past a limit, the 429 is JSON, not an event stream. It ends when the token does.
+					const stream = this.orderEventStreams.open(requireUserId(ctx), ctx.meta.tokenExpiresAt);
 					ctx.meta.$responseType = "text/event-stream; charset=utf-8";
-					ctx.meta.$responseHeaders = { "Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no" };
+					ctx.meta.$responseHeaders = { "Cache-Control": "no-store, no-transform", "X-Accel-Buffering": "no" };
 					return stream;
 				}
 			},
@@ -274,15 +301,43 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 				this.aliases.push(...before.filter(alias => !present.has(`${alias.method} ${alias.path}`)));
 			},
 
+			/** moleculer-web's server, bounded in time and connections (lib/http-server.ts); plain HTTP, TLS ends in front. */
+			createServer() {
+				const { headersTimeout, requestTimeout, keepAliveTimeout, maxConnections } = this.settings;
+				this.server = createBoundedHttpServer(this.httpHandler, {
+					headersTimeoutMs: headersTimeout,
+					requestTimeoutMs: requestTimeout!,
+					keepAliveTimeoutMs: keepAliveTimeout,
+					maxConnections
+				});
+			},
+
+			/** A HEAD request is answered as its GET (Node sends no body), but for the endless event stream. */
+			resolveAlias(url: string, method = "GET") {
+				const found = ApiGateway.methods!.resolveAlias.call(this, url, method === "HEAD" ? "GET" : method) as { alias: { action?: string } } | false;
+				return method === "HEAD" && found && found.alias.action === STREAM_ACTION ? false : found;
+			},
+
 			/**
 			 * Every request enters here (the HTTP server's handler). Security headers go on first, so
 			 * that every answer has them, and OPTIONS is answered before routing: moleculer-web would
 			 * run the GET handler of the path (`OPTIONS /api/accounts/balance` returned the balance).
+			 * A method a known path does not allow is 405 with `Allow`, before any body is read.
 			 */
 			async httpHandler(req: IncomingMessage, res: ServerResponse, next?: () => void): Promise<void> {
 				try {
 					setSecurityHeaders(res, securityProfileOf(req.url));
-					if (req.method === "OPTIONS") return this.answerOptions(req, res);
+					let allowed: string[];
+					try {
+						allowed = this.allowedMethods(req.url);
+					} catch (err) {
+						return this.sendError(req, res, err);
+					}
+					if (req.method === "OPTIONS") return this.answerOptions(req, res, allowed);
+					if (allowed.length > 0 && !allowed.includes(req.method ?? "")) {
+						res.setHeader("Allow", allowed.join(", "));
+						return this.sendError(req, res, new Errors.MoleculerClientError(`This path allows ${allowed.join(", ")} only.`, 405, "METHOD_NOT_ALLOWED"));
+					}
 					await ApiGateway.methods!.httpHandler.call(this, req, res, next);
 				} catch (err) {
 					// The server calls this without awaiting it: a rejection here would end the process.
@@ -292,23 +347,28 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 			},
 
 			/**
+			 * The methods the routes allow on a path (HEAD wherever GET is, OPTIONS everywhere), none
+			 * when no route has it. Throws a 400 error for a malformed percent-encoding.
+			 */
+			allowedMethods(url: string | undefined): string[] {
+				const path = (url ?? "").split("?")[0]!.replace(/(.)\/+$/, "$1");
+				const methods = new Set<string>();
+				for (const alias of this.aliases) {
+					if (!alias.match(path)) continue;
+					methods.add(alias.method ?? "*");
+					if (alias.method === "GET" && alias.action !== STREAM_ACTION) methods.add("HEAD");
+				}
+				return methods.size === 0 ? [] : [...methods].sort().concat("OPTIONS");
+			},
+
+			/**
 			 * OPTIONS as RFC 9110 says: 204 with the methods the path allows, 404 for an API path that
 			 * does not exist. No CORS headers: the API grants no other origin anything, so a
 			 * browser's preflight from another site fails, as it should.
 			 */
-			answerOptions(req: IncomingMessage, res: ServerResponse): void {
-				const path = (req.url ?? "").split("?")[0]!.replace(/(.)\/+$/, "$1");
-				let methods: string[];
-				try {
-					methods = this.aliases.filter(alias => alias.match(path)).map(alias => alias.method ?? "*");
-				} catch (err) {
-					return this.sendError(req, res, err);
-				}
-				if (methods.length === 0) {
-					if (securityProfileOf(path) === "data") return this.sendError(req, res, new ApiGateway.Errors.NotFoundError("NOT_FOUND"));
-					methods = STATIC_METHODS;
-				}
-				res.writeHead(204, { Allow: [...new Set(methods)].sort().concat("OPTIONS").join(", ") });
+			answerOptions(req: IncomingMessage, res: ServerResponse, allowed: string[]): void {
+				if (allowed.length === 0 && securityProfileOf(req.url) === "data") return this.sendError(req, res, new ApiGateway.Errors.NotFoundError("NOT_FOUND"));
+				res.writeHead(204, { Allow: (allowed.length > 0 ? allowed : STATIC_METHODS).join(", ") });
 				res.end();
 			},
 
@@ -350,10 +410,12 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 			 * against the verified caller's limit, or its address's when it proves no valid identity:
 			 * nothing is stored under an identity that was refused (issue 15).
 			 */
-			async authenticate(ctx: Context<unknown, RequestMeta>, _route: unknown, req: IncomingMessage, res: ServerResponse): Promise<null> {
+			async authenticate(ctx: Context<unknown, GatewayMeta>, _route: unknown, req: IncomingMessage, res: ServerResponse): Promise<null> {
 				let userId: string;
 				try {
-					ctx.meta.userId = await authenticator.userIdOf(req);
+					const caller = await authenticator.callerOf(req);
+					ctx.meta.userId = caller?.userId;
+					ctx.meta.tokenExpiresAt = caller?.acceptedUntil;
 					if (ctx.meta.userId === undefined && authenticator.mode === "jwt") {
 						throw new Errors.MoleculerClientError("An 'Authorization: Bearer <token>' header is required.", 401, "NO_TOKEN");
 					}

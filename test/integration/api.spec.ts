@@ -48,9 +48,22 @@ describe("identity (X-User-Id)", () => {
 		expect(res.body.type).toBe("INVALID_USER_ID");
 	});
 
-	it("answers an unknown route with 404", async () => {
+	it("answers an unknown route with 404, and a method a known route does not allow with 405 and Allow", async () => {
 		expect((await system.request("GET", "/api/nothing-here", { user: "alice" })).status).toBe(404);
-		expect((await system.request("DELETE", "/api/orders", { user: "alice" })).status).toBe(404);
+		const wrongMethod = await system.request("DELETE", "/api/orders", { user: "alice" });
+		expect(wrongMethod.status).toBe(405);
+		expect(wrongMethod.headers.get("allow")).toBe("GET, HEAD, POST, OPTIONS");
+	});
+
+	it("answers HEAD on an API GET route like GET, without a body, and HEAD on the event stream with 405 (issue 15, second attack)", async () => {
+		const [get, head] = [await fetch(`${system.baseUrl}/api/orders`, { headers: { "X-User-Id": "alice" } }), await fetch(`${system.baseUrl}/api/orders`, { method: "HEAD", headers: { "X-User-Id": "alice" } })];
+		await get.arrayBuffer();
+		expect(head.status).toBe(200);
+		expect(head.headers.get("content-type")).toBe(get.headers.get("content-type"));
+		expect(await head.text()).toBe("");
+		const stream = await fetch(`${system.baseUrl}/api/events`, { method: "HEAD", headers: { "X-User-Id": "alice" } });
+		expect(stream.status).toBe(405);
+		expect(stream.headers.get("allow")).toBe("GET, OPTIONS");
 	});
 });
 

@@ -83,3 +83,26 @@ describe("a named statement", () => {
 		expect(prepared).toEqual([{ name: "inbox.recordInboxEvent" }]);
 	});
 });
+
+describe("readiness", () => {
+	const ready = async () => (await system.request("GET", "/ready")).status;
+
+	it("is lost when the database lacks the service's last migration or its table (issue 15, second attack)", async () => {
+		expect(await ready()).toBe(200);
+		const [last] = await system.sql<{ name: string }>("orders", "DELETE FROM schema_migrations WHERE name = (SELECT max(name) FROM schema_migrations) RETURNING name");
+		try {
+			expect(await system.brokers.orders.call("orders.readiness")).toEqual({ ready: false });
+			expect(await ready()).toBe(503);
+		} finally {
+			await system.sql("orders", "INSERT INTO schema_migrations (name) VALUES ($1)", [last!.name]);
+		}
+		await system.sql("orders", "ALTER TABLE schema_migrations RENAME TO schema_migrations_away");
+		try {
+			await expect(system.brokers.orders.call("orders.readiness")).rejects.toThrow(/schema_migrations/);
+			expect(await ready()).toBe(503);
+		} finally {
+			await system.sql("orders", "ALTER TABLE schema_migrations_away RENAME TO schema_migrations");
+		}
+		expect(await ready()).toBe(200);
+	});
+});

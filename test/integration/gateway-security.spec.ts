@@ -5,6 +5,7 @@
  * streams; and what errors say (issue 15).
  */
 import { generateKeyPairSync } from "node:crypto";
+import { connect } from "node:net";
 import fc from "fast-check";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import type { Context, Middleware, Service } from "moleculer";
@@ -28,6 +29,47 @@ function signClaims(claims: Record<string, unknown>, key: Uint8Array) {
 }
 
 const now = () => Math.floor(Date.now() / 1000);
+
+/** The status code of a raw request (for what fetch cannot send). */
+function rawStatus(system: TestSystem, request: string): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const socket = connect(Number(new URL(system.baseUrl).port), "127.0.0.1");
+		let received = "";
+		socket.on("data", chunk => (received += chunk.toString("latin1")));
+		socket.on("close", () => resolve(Number(received.split(" ")[1])));
+		socket.on("error", reject);
+		socket.write(request, "latin1");
+	});
+}
+
+interface OpenStream {
+	status: number;
+	cacheControl: string | null;
+	/** Resolves with the ms after opening at which the server ended the stream. */
+	ended: Promise<number>;
+	isOpen(): boolean;
+	close(): void;
+}
+
+/** An event stream opened with a bearer token. */
+async function openStream(system: TestSystem, token: string): Promise<OpenStream> {
+	const abort = new AbortController();
+	const started = Date.now();
+	const response = await fetch(`${system.baseUrl}/api/events`, { headers: { Authorization: `Bearer ${token}` }, signal: abort.signal });
+	let open = true;
+	const ended = (async () => {
+		try {
+			for await (const _chunk of response.body!) {
+				// read until the server ends it
+			}
+		} catch {
+			// closed by us
+		}
+		open = false;
+		return Date.now() - started;
+	})();
+	return { status: response.status, cacheControl: response.headers.get("cache-control"), ended, isOpen: () => open, close: () => abort.abort() };
+}
 
 describe("JWT mode with an HMAC secret", () => {
 	let system: TestSystem;
@@ -104,6 +146,27 @@ describe("JWT mode with an HMAC secret", () => {
 		expect(res.status).toBe(401);
 	});
 
+	it("refuses an Authorization header sent twice with 400, whichever comes first (issue 15, second attack)", async () => {
+		const token = await sign(`twice-${Date.now()}`, key);
+		for (const pair of [[`Bearer ${token}`, "Bearer x.y.z"], ["Bearer x.y.z", `Bearer ${token}`]]) {
+			// fetch joins repeated headers: a raw request sends them apart.
+			const status = await rawStatus(system, `GET /api/orders HTTP/1.1\r\nHost: x\r\n${pair.map(value => `Authorization: ${value}\r\n`).join("")}Connection: close\r\n\r\n`);
+			expect(status).toBe(400);
+		}
+	});
+
+	it("ends an event stream when its token stops being accepted, and keeps one whose token is valid (issue 15, second attack)", async () => {
+		const user = `expiring-${Date.now()}`;
+		// Expired 28 s ago: still accepted for 2 s more (the clock tolerance is 30 s).
+		const expiring = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(user).setIssuedAt(now() - 60).setExpirationTime(now() - 28).sign(key);
+		const [ending, lasting] = await Promise.all([openStream(system, expiring), openStream(system, await sign(user, key))]);
+		expect(ending.status).toBe(200);
+		expect(ending.cacheControl).toMatch(/no-store/);
+		await expect(ending.ended).resolves.toBeLessThan(5000);
+		expect(lasting.isOpen()).toBe(true);
+		lasting.close();
+	});
+
 	it("documents bearer authentication in the OpenAPI document", async () => {
 		const document = (await system.request("GET", "/openapi.json")).body;
 		expect(document.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
@@ -149,6 +212,43 @@ describe("JWT mode with a public key", () => {
 		expect(() => authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: weak })).toThrow(/1024-bit RSA key/);
 		expect(() => authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: "not a key" })).toThrow(/not a PEM public key/);
 		expect(authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_SECRET: "s".repeat(32) }).mode).toBe("jwt");
+	});
+
+	it.each([
+		["ES256 with an RSA key", "ES256", () => generateKeyPairSync("rsa", { modulusLength: 2048 })],
+		["ES256 with a P-384 key", "ES256", () => generateKeyPairSync("ec", { namedCurve: "P-384" })],
+		["ES384 with a P-256 key", "ES384", () => generateKeyPairSync("ec", { namedCurve: "P-256" })],
+		["RS256 with an EC key", "RS256", () => generateKeyPairSync("ec", { namedCurve: "P-256" })],
+		["RS256 with an Ed25519 key", "RS256", () => generateKeyPairSync("ed25519")],
+		["RS256 with an X25519 key", "RS256", () => generateKeyPairSync("x25519")],
+		["RS256 with a DSA key", "RS256", () => generateKeyPairSync("dsa", { modulusLength: 2048, divisorLength: 256 })],
+		["RS256 with an RSA-PSS key", "RS256", () => generateKeyPairSync("rsa-pss", { modulusLength: 2048 })],
+		["EdDSA with an X25519 key", "EdDSA", () => generateKeyPairSync("x25519")]
+	])("refuses %s at start (issue 15, second attack)", (_label, algorithm, pair) => {
+		const pem = pair().publicKey.export({ type: "spki", format: "pem" }).toString();
+		expect(() => authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: pem, JWT_ALGORITHM: algorithm })).toThrow(new RegExp(`${algorithm} needs`));
+	});
+
+	it.each([
+		["RS256", () => generateKeyPairSync("rsa", { modulusLength: 2048 })],
+		["PS256", () => generateKeyPairSync("rsa-pss", { modulusLength: 2048 })],
+		["ES256", () => generateKeyPairSync("ec", { namedCurve: "P-256" })],
+		["ES512", () => generateKeyPairSync("ec", { namedCurve: "P-521" })],
+		["EdDSA", () => generateKeyPairSync("ed25519")]
+	])("accepts %s with a key of its kind", (algorithm, pair) => {
+		const pem = pair().publicKey.export({ type: "spki", format: "pem" }).toString();
+		expect(authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: pem, JWT_ALGORITHM: algorithm }).mode).toBe("jwt");
+	});
+
+	it("refuses a private key as JWT_PUBLIC_KEY, and a maximum token lifetime over 30 days (issue 15, second attack)", () => {
+		const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+		for (const type of ["pkcs8", "pkcs1"] as const) {
+			const pem = privateKey.export({ type, format: "pem" }).toString();
+			expect(() => authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: pem })).toThrow(/private key/);
+			expect(() => authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: pem.replace(/\n/g, "\\n") })).toThrow(/private key/);
+		}
+		expect(() => authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_SECRET: "s".repeat(32), JWT_MAX_TOKEN_LIFETIME_SECONDS: "999999999999" })).toThrow(/30 days/);
+		expect(authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_SECRET: "s".repeat(32), JWT_MAX_TOKEN_LIFETIME_SECONDS: String(30 * 86_400) }).mode).toBe("jwt");
 	});
 });
 

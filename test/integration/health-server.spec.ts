@@ -3,6 +3,7 @@
  * needs (no node id, no error text, no address), carries the security headers, and no request,
  * however formed, takes it down (issue 15).
  */
+import { connect } from "node:net";
 import fc from "fast-check";
 import { Errors, ServiceBroker } from "moleculer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -47,6 +48,31 @@ describe("the health server", () => {
 		expect(ready.headers.get("content-security-policy")).toMatch(/frame-ancestors 'none'/);
 	});
 
+	it("answers HEAD like GET, without a body, and another method with 405 (issue 15, second attack)", async () => {
+		for (const [path, status] of [["/health", 200], ["/ready", 503]] as const) {
+			const head = await fetch(baseUrl + path, { method: "HEAD" });
+			expect(head.status, path).toBe(status);
+			expect(await head.text()).toBe("");
+		}
+		const post = await fetch(`${baseUrl}/health`, { method: "POST" });
+		expect(post.status).toBe(405);
+		expect(post.headers.get("allow")).toBe("GET, HEAD");
+	});
+
+	it("answers a malformed request with Node's 400, with the security headers (issue 15, second attack)", async () => {
+		const received = await new Promise<string>((resolve, reject) => {
+			const socket = connect(Number(new URL(baseUrl).port), "127.0.0.1");
+			let text = "";
+			socket.on("data", chunk => (text += chunk.toString("latin1")));
+			socket.on("close", () => resolve(text));
+			socket.on("error", reject);
+			socket.write("GET /health HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0001b\r\n\r\n", "latin1");
+		});
+		expect(received).toMatch(/^HTTP\/1\.1 400 /);
+		expect(received.toLowerCase()).toContain("x-content-type-options: nosniff");
+		expect(received.toLowerCase()).toContain("connection: close");
+	});
+
 	it("answers random methods and paths without a 5xx (but /ready's own 503), and lives", async () => {
 		await fc.assert(
 			fc.asyncProperty(
@@ -55,7 +81,7 @@ describe("the health server", () => {
 				async (method, path) => {
 					const res = await fetch(baseUrl + path, { method });
 					const body = await res.text();
-					if (!(path === "/ready" && method === "GET")) expect(res.status, `${method} ${path}`).toBeLessThan(500);
+					if (!(path === "/ready" && ["GET", "HEAD"].includes(method))) expect(res.status, `${method} ${path}`).toBeLessThan(500);
 					expect(body).not.toMatch(INTERNALS);
 					expect(res.headers.get("x-content-type-options")).toBe("nosniff");
 				}

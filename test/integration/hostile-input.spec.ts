@@ -298,8 +298,10 @@ describe("the body contract (issue 15, finding 5)", () => {
 		const balance = await probe("OPTIONS", "/api/accounts/balance", { headers: { "X-User-Id": USER } });
 		expect(balance.status).toBe(204);
 		expect(balance.body).toBe("");
-		expect(balance.headers.get("allow")).toBe("GET, OPTIONS");
-		expect((await probe("OPTIONS", "/api/orders")).headers.get("allow")).toBe("GET, POST, OPTIONS");
+		expect(balance.headers.get("allow")).toBe("GET, HEAD, OPTIONS");
+		expect((await probe("OPTIONS", "/api/orders")).headers.get("allow")).toBe("GET, HEAD, POST, OPTIONS");
+		// The endless event stream answers no HEAD (issue 15, second attack).
+		expect((await probe("OPTIONS", "/api/events")).headers.get("allow")).toBe("GET, OPTIONS");
 		expect((await probe("OPTIONS", "/api/nothing-here")).status).toBe(404);
 		// A preflight from another site is answered, and granted nothing.
 		const preflight = await probe("OPTIONS", "/api/accounts/topup", {

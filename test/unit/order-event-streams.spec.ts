@@ -1,5 +1,5 @@
 /** The live channel's streams: caps per user and in total, and no unbounded buffering for a client that does not read (issue 15). */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { OrderView } from "../../lib/contracts";
 import { MAX_STREAM_BACKLOG_BYTES, OrderEventStreams } from "../../lib/order-event-streams";
 
@@ -35,5 +35,21 @@ describe("OrderEventStreams", () => {
 		await new Promise(resolve => setImmediate(resolve));
 		expect(streams.size).toBe(0);
 		expect(() => streams.open("a")).not.toThrow();
+	});
+
+	it("ends a stream when its token does, also past Node's longest timer, and frees its place (issue 15, second attack)", () => {
+		vi.useFakeTimers();
+		try {
+			const day = 86_400_000;
+			const streams = new OrderEventStreams({ perUser: 5, total: 5 });
+			const stream = streams.open("a", Date.now() + 30 * day);
+			vi.advanceTimersByTime(30 * day - 1);
+			expect(stream.writableEnded).toBe(false);
+			vi.advanceTimersByTime(1);
+			expect(stream.writableEnded).toBe(true);
+			expect(streams.size).toBe(0);
+		} finally {
+			vi.useRealTimers();
+		}
 	});
 });

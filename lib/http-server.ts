@@ -1,0 +1,63 @@
+/**
+ * The gateway's HTTP server, bounded against slow and malformed clients (issue 15, second attack):
+ * with Node's defaults a stalled body held its socket for 301 s, stalled headers for 61 s, and
+ * connections had no cap. Node checks the timeouts every `connectionsCheckingInterval` (30 s by
+ * default, which would add up to 30 s to each); here every second.
+ *
+ * Node answers a request it cannot parse (a bad header byte, a smuggling shape: 400; headers too
+ * large: 431; too slow: 408) by itself, without the security headers every answer carries; the
+ * `clientError` handler writes the same answers with them.
+ */
+import { createServer, STATUS_CODES, type RequestListener, type Server } from "node:http";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { securityHeaders } from "./security-headers";
+
+export interface HttpServerLimits {
+	/** Time to receive a request's headers. */
+	headersTimeoutMs: number;
+	/** Time to receive a whole request, body included. */
+	requestTimeoutMs: number;
+	/** How long an idle kept-alive connection stays open. */
+	keepAliveTimeoutMs: number;
+	/** Open connections at most; past it, new ones are closed at once. */
+	maxConnections: number;
+}
+
+const CONNECTIONS_CHECK_INTERVAL_MS = 1000;
+
+/** Node's own status for its parser's and timers' errors; anything else is a 400. */
+const CLIENT_ERROR_STATUS: ReadonlyMap<string, number> = new Map([
+	["HPE_HEADER_OVERFLOW", 431],
+	["HPE_CHUNK_EXTENSIONS_OVERFLOW", 413],
+	["ERR_HTTP_REQUEST_TIMEOUT", 408]
+]);
+
+const rawHeaders = (headers: Record<string, string>) =>
+	Object.entries(headers)
+		.map(([name, value]) => `${name}: ${value}\r\n`)
+		.join("");
+
+/** The answer Node would give, with the security headers, only where Node would give one: before anything was written. */
+export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+	if ((socket as Socket).writable && (socket as Socket).bytesWritten === 0) {
+		const status = CLIENT_ERROR_STATUS.get(err.code ?? "") ?? 400;
+		socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${rawHeaders(securityHeaders("data"))}Content-Length: 0\r\nConnection: close\r\n\r\n`);
+	}
+	socket.destroy();
+}
+
+export function createBoundedHttpServer(handler: RequestListener, limits: HttpServerLimits): Server {
+	const server = createServer(
+		{
+			headersTimeout: limits.headersTimeoutMs,
+			requestTimeout: limits.requestTimeoutMs,
+			connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_INTERVAL_MS, limits.headersTimeoutMs)
+		},
+		handler
+	);
+	server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+	server.maxConnections = limits.maxConnections;
+	server.on("clientError", answerClientError);
+	return server;
+}
