@@ -123,3 +123,26 @@ export function enforceJsonBodyContract(req: ParsedRequest, _res: ServerResponse
 	if (key !== undefined) return next(refused(`The body must not contain the key '${key}'.`, 400, "FORBIDDEN_KEY"));
 	next();
 }
+
+export type RouteMiddleware<This> = (this: This, req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void) => void;
+
+/**
+ * A route middleware whose exception becomes the request's error. body-parser calls the next
+ * middleware from its own callback, where an exception is uncaught and ends the process (issue 15,
+ * second attack: a stack overflow in the body checks did). An exception after it passed the request
+ * on is its successor's, guarded too.
+ */
+export function guarded<This>(middleware: RouteMiddleware<This>): RouteMiddleware<This> {
+	return function (this: This, req, res, next) {
+		let passed = false;
+		try {
+			middleware.call(this, req, res, err => {
+				passed = true;
+				next(err);
+			});
+		} catch (err) {
+			if (passed) throw err;
+			next(err as Error);
+		}
+	};
+}

@@ -22,7 +22,7 @@ import { OrderEventStreams, type EventStreamLimits } from "../lib/order-event-st
 import { PROJECT_ROOT } from "../lib/paths";
 import { toPublicError } from "../lib/public-errors";
 import { RateLimiter } from "../lib/rate-limit";
-import { enforceJsonBodyContract, isUtf8Json, rejectDeeplyNestedJson } from "../lib/request-body";
+import { enforceJsonBodyContract, guarded, isUtf8Json, rejectDeeplyNestedJson } from "../lib/request-body";
 import { securityProfileOf, setSecurityHeaders } from "../lib/security-headers";
 import { buildOpenApiDocument, type ServiceInfo } from "../lib/openapi";
 import { serveSwaggerUiAsset, serveSwaggerUiPage } from "../lib/swagger-ui";
@@ -77,28 +77,6 @@ function refuseWhileStopping(this: { broker: ServiceBroker }, _req: IncomingMess
 	if (!this.broker.stopping) return next();
 	res.setHeader("Connection", "close");
 	next(new Errors.MoleculerRetryableError("The server is stopping; retry on another instance or shortly.", 503, "STOPPING"));
-}
-
-type RouteMiddleware = (this: { broker: ServiceBroker }, req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void) => void;
-
-/**
- * A route middleware whose exception becomes the request's error. body-parser calls the next
- * middleware from its own callback, where an exception is uncaught and ends the process (issue 15:
- * a stack overflow in the body checks did). One already passed on is its successor's, guarded too.
- */
-function guarded(middleware: RouteMiddleware): RouteMiddleware {
-	return function (this: { broker: ServiceBroker }, req, res, next) {
-		let passed = false;
-		try {
-			middleware.call(this, req, res, err => {
-				passed = true;
-				next(err);
-			});
-		} catch (err) {
-			if (passed) throw err;
-			next(err as Error);
-		}
-	};
 }
 
 /** Why a readiness check failed, in words that name no driver, address or node (issue 15). */
@@ -183,7 +161,7 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 					// No compressed bodies (a corrupt one would surface as a 500), no charset but UTF-8,
 					// none nested absurdly deep.
 					bodyParsers: { json: { strict: true, limit: "1mb", inflate: false, type: isUtf8Json, verify: rejectDeeplyNestedJson }, urlencoded: false },
-					use: [refuseWhileStopping, enforceJsonBodyContract].map(guarded),
+					use: [guarded(refuseWhileStopping), guarded(enforceJsonBodyContract)],
 					// The rate limit is counted in `authenticate`, on the verified caller: moleculer-web's
 					// own runs before authentication, on whatever the request claims.
 					callOptions: { timeout: callTimeoutMs }

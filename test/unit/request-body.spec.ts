@@ -1,6 +1,6 @@
-import type { IncomingMessage } from "node:http";
-import { describe, expect, it } from "vitest";
-import { findForbiddenKey, isUtf8Json, jsonNestingDepth, MAX_JSON_DEPTH, rejectDeeplyNestedJson } from "../../lib/request-body";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { describe, expect, it, vi } from "vitest";
+import { findForbiddenKey, guarded, isUtf8Json, jsonNestingDepth, MAX_JSON_DEPTH, rejectDeeplyNestedJson } from "../../lib/request-body";
 
 describe("JSON nesting depth", () => {
 	it.each([
@@ -42,4 +42,28 @@ describe("the accepted body type", () => {
 			expect(isUtf8Json(request(type))).toBe(false);
 		}
 	);
+});
+
+describe("a guarded route middleware", () => {
+	const req = {} as IncomingMessage;
+	const res = {} as ServerResponse;
+
+	it("passes its exception on as the request's error, also when called from another module's callback (issue 15, second attack)", async () => {
+		const next = vi.fn();
+		const throwing = guarded(() => {
+			throw new RangeError("Maximum call stack size exceeded");
+		});
+		// As body-parser calls the next middleware: from a callback of its own, where nothing catches.
+		await new Promise<void>(resolve => setImmediate(() => resolve(throwing.call(undefined, req, res, next))));
+		expect(next).toHaveBeenCalledWith(expect.any(RangeError));
+	});
+
+	it("passes the request on once, and leaves a later exception to the middleware that threw it", () => {
+		const next = vi.fn(() => {
+			throw new Error("the successor's");
+		});
+		const passing = guarded((_req, _res, pass) => pass());
+		expect(() => passing.call(undefined, req, res, next)).toThrow("the successor's");
+		expect(next).toHaveBeenCalledTimes(1);
+	});
 });
