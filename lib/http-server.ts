@@ -22,6 +22,12 @@ export interface HttpServerLimits {
 	keepAliveTimeoutMs: number;
 	/** Open connections at most; past it, new ones are closed at once. */
 	maxConnections: number;
+	/**
+	 * A connection with no traffic either way for this long is closed: a client that stops reading
+	 * its responses held its connections for good (second attack). Live streams write a heartbeat
+	 * every 15 s, so a reading client keeps them.
+	 */
+	idleTimeoutMs: number;
 }
 
 const CONNECTIONS_CHECK_INTERVAL_MS = 1000;
@@ -58,6 +64,15 @@ export function createBoundedHttpServer(handler: RequestListener, limits: HttpSe
 	);
 	server.keepAliveTimeout = limits.keepAliveTimeoutMs;
 	server.maxConnections = limits.maxConnections;
+	server.timeout = limits.idleTimeoutMs;
+	// Node's own handling of that timeout leaves the socket open when a response listens for
+	// `timeout` (a stalled static file did): the idle socket is closed here, whatever listens.
+	server.on("connection", (socket: Socket) => socket.on("timeout", () => socket.destroy()));
 	server.on("clientError", answerClientError);
+	// Node's own 417 for an Expect it does not know, with the headers every answer carries.
+	server.on("checkExpectation", (_req, res) => {
+		res.writeHead(417, { ...securityHeaders("data"), Connection: "close", "Content-Length": "0" });
+		res.end();
+	});
 	return server;
 }

@@ -37,6 +37,8 @@ export interface ApiSettings extends ApiSettingsSchema {
 	keepAliveTimeout: number;
 	/** Open connections at most (GATEWAY_MAX_CONNECTIONS). */
 	maxConnections: number;
+	/** A connection silent both ways for this long is closed (a client that stopped reading). */
+	idleTimeout: number;
 }
 
 /** The gateway's meta: what moleculer-web understands, and when the caller's token stops being accepted. */
@@ -63,6 +65,12 @@ const STATIC_METHODS = ["GET", "HEAD", "OPTIONS"];
 const CASE_SENSITIVE_PATHS = { pathToRegexpOptions: { sensitive: true } };
 /** The endless event stream answers no HEAD: moleculer-web would leave the stream open and unread. */
 const STREAM_ACTION = "api.streamOrderEvents";
+
+/**
+ * The largest body: a real one is under 1 KB, and parsing and merging a body of 1 MB with 120,000
+ * keys held the event loop for about a second, before authentication (second attack).
+ */
+const MAX_BODY = "64kb";
 
 /** Whether any node runs the service (Moleculer's typings want a node id it does not need). */
 function isServiceKnown(broker: ServiceBroker, service: string): boolean {
@@ -101,8 +109,13 @@ interface ApiLocalVars {
 	rateLimiter: RateLimiter | null;
 }
 
+/** A request as moleculer-web carries it from routing to the call. */
+type RoutedRequest = IncomingMessage & { $ctx: Context<unknown, RequestMeta>; $endpoint?: { action: { name: string } } };
+
 interface ApiMethods {
 	httpHandler(req: IncomingMessage, res: ServerResponse, next?: () => void): Promise<void>;
+	callAction(route: unknown, actionName: string, req: RoutedRequest, res: ServerResponse, params: object, isStream?: boolean): Promise<boolean>;
+	sendResponse(req: IncomingMessage, res: ServerResponse, data: unknown, action: unknown): void;
 	allowedMethods(url: string | undefined): string[];
 	answerOptions(req: IncomingMessage, res: ServerResponse, allowed: string[]): void;
 	countRequest(key: string, res: ServerResponse): void;
@@ -143,6 +156,7 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 			headersTimeout: 10_000,
 			requestTimeout: 30_000,
 			keepAliveTimeout: 5_000,
+			idleTimeout: 60_000,
 			maxConnections: positiveInteger(process.env, "GATEWAY_MAX_CONNECTIONS", 4096),
 			// The built React app; `npm run build` makes it.
 			assets: { folder: path.join(PROJECT_ROOT, "frontend/dist") },
@@ -160,7 +174,7 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 					authentication: true,
 					// No compressed bodies (a corrupt one would surface as a 500), no charset but UTF-8,
 					// none nested absurdly deep.
-					bodyParsers: { json: { strict: true, limit: "1mb", inflate: false, type: isUtf8Json, verify: rejectDeeplyNestedJson }, urlencoded: false },
+					bodyParsers: { json: { strict: true, limit: MAX_BODY, inflate: false, type: isUtf8Json, verify: rejectDeeplyNestedJson }, urlencoded: false },
 					use: [guarded(refuseWhileStopping), guarded(enforceJsonBodyContract)],
 					// The rate limit is counted in `authenticate`, on the verified caller: moleculer-web's
 					// own runs before authentication, on whatever the request claims.
@@ -267,6 +281,24 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 
 		methods: {
 			/**
+			 * The live stream is this gateway's own, and is called in this process. Over RabbitMQ every
+			 * call, even to a local action, goes through the transporter (`disableBalancer`): the
+			 * stream answered would be a copy, and a client closing it would leave the original open,
+			 * registered and written to (found when the per-user cap refused the bench's 11th window).
+			 */
+			async callAction(route: unknown, actionName: string, req: RoutedRequest, res: ServerResponse, params: object, isStream?: boolean) {
+				if (req.$endpoint?.action.name !== STREAM_ACTION) return ApiGateway.methods!.callAction.call(this, route, actionName, req, res, params, isStream);
+				// The caller's meta itself, not a copy: the action sets the response's type and headers in it.
+				const stream = (await this.actions.streamOrderEvents(params, { meta: req.$ctx.meta })) as PassThrough;
+				// A client gone before the response starts (an async authentication gives it time) would
+				// never be piped to, so never unpiped: the stream is ended with its response, whenever.
+				if (res.destroyed || res.writableEnded) stream.destroy();
+				else res.once("close", () => stream.destroy());
+				this.sendResponse(req, res, stream, req.$endpoint.action);
+				return true;
+			},
+
+			/**
 			 * Routes outlive their service's absence. moleculer-web rebuilds the generated routes
 			 * whenever the registry changes, dropping those of services that are gone for the moment
 			 * (all instances restarting, RabbitMQ reconnecting): clients would get 404 for a valid
@@ -281,11 +313,12 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 
 			/** moleculer-web's server, bounded in time and connections (lib/http-server.ts); plain HTTP, TLS ends in front. */
 			createServer() {
-				const { headersTimeout, requestTimeout, keepAliveTimeout, maxConnections } = this.settings;
+				const { headersTimeout, requestTimeout, keepAliveTimeout, idleTimeout, maxConnections } = this.settings;
 				this.server = createBoundedHttpServer(this.httpHandler, {
 					headersTimeoutMs: headersTimeout,
 					requestTimeoutMs: requestTimeout!,
 					keepAliveTimeoutMs: keepAliveTimeout,
+					idleTimeoutMs: idleTimeout,
 					maxConnections
 				});
 			},

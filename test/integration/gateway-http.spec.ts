@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATA_CONTENT_SECURITY_POLICY } from "../../lib/security-headers";
 import { createApiService } from "../../services/api.service";
 
-const TIMEOUTS = { headersTimeout: 500, requestTimeout: 1000 };
+const TIMEOUTS = { headersTimeout: 500, requestTimeout: 1000, idleTimeout: 1500 };
 const MAX_CONNECTIONS = 20;
 let broker: ServiceBroker;
 let port: number;
@@ -66,6 +66,28 @@ function expectSecurityHeaders(received: string, what: string): void {
 }
 
 describe("slow clients", () => {
+	it("closes a connection whose client stops reading its answers, within the idle timeout (third attack)", async () => {
+		const server = (broker.getLocalService("api") as Service & { server: { getConnections(cb: (err: Error | null, count: number) => void): void } }).server;
+		const connections = () => new Promise<number>(resolve => server.getConnections((_err, count) => resolve(count)));
+		const socket = connect(port, "127.0.0.1");
+		socket.on("error", () => undefined);
+		await new Promise(resolve => socket.once("connect", resolve));
+		socket.pause(); // never reads: answers pile up in the buffers (and it never reads the close either)
+		socket.write("GET /docs/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n".repeat(3));
+		try {
+			await expect.poll(connections, { timeout: 2000 }).toBe(1);
+			await expect.poll(connections, { timeout: 5000, interval: 100 }).toBe(0);
+		} finally {
+			socket.destroy();
+		}
+	});
+
+	it("answers an Expect it does not know with 417 carrying the security headers", async () => {
+		const { received } = await exchange("GET /health HTTP/1.1\r\nHost: x\r\nExpect: bogus\r\nConnection: close\r\n\r\n");
+		expect(received).toMatch(/^HTTP\/1\.1 417/);
+		expectSecurityHeaders(received, "417");
+	});
+
 	it("cuts a request whose body stalls within the request timeout, with a 408 carrying the security headers", async () => {
 		const { received, closedAfterMs } = await exchange("POST /api/nothing HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{");
 		expect(closedAfterMs).toBeLessThan(TIMEOUTS.requestTimeout + 1500);

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authenticatorFromEnv } from "../../lib/authentication";
 import type { RateLimiter } from "../../lib/rate-limit";
 import { PAGE_CONTENT_SECURITY_POLICY } from "../../lib/security-headers";
-import { openEventStream, startSystem, type TestSystem } from "../support/system";
+import { openEventStream, startSystem, waitFor, type TestSystem } from "../support/system";
 
 const SECRET = "a-test-secret-of-reasonable-length";
 
@@ -165,6 +165,25 @@ describe("JWT mode with an HMAC secret", () => {
 		await expect(ending.ended).resolves.toBeLessThan(5000);
 		expect(lasting.isOpen()).toBe(true);
 		lasting.close();
+	});
+
+	it("frees the slot of a stream whose client left before its answer started (third attack)", async () => {
+		const user = `leaver-${Date.now()}`;
+		const token = await sign(user, key);
+		const gateway = system.brokers.api.getLocalService("api") as unknown as { orderEventStreams: { size: number } };
+		const port = new URL(system.baseUrl).port;
+		// While the token is checked (asynchronously) the client is gone: more times than a user may hold streams.
+		for (let i = 0; i < 12; i++) {
+			const socket = connect(Number(port), "127.0.0.1");
+			socket.on("error", () => undefined);
+			await new Promise(resolve => socket.once("connect", resolve));
+			socket.end(`GET /api/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+			socket.destroy();
+		}
+		await waitFor("every abandoned stream to be forgotten", async () => gateway.orderEventStreams.size === 0);
+		const stream = await openStream(system, token);
+		expect(stream.status).toBe(200);
+		stream.close();
 	});
 
 	it("documents bearer authentication in the OpenAPI document", async () => {

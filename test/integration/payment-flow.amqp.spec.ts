@@ -136,6 +136,19 @@ describe.skipIf(!rabbitmqUrl)("payment flow over RabbitMQ", () => {
 		}
 	});
 
+	it("forgets a live stream its client closed: the gateway's own stream is never a copy sent through RabbitMQ", async () => {
+		const user = await userWithBalance(system, 10);
+		const gateway = system.brokers.api.getLocalService("api") as unknown as { orderEventStreams: { size: number } };
+		// More streams, one after another, than a user may hold open at once (EVENT_STREAMS_PER_USER, 10).
+		for (let i = 0; i < 12; i++) {
+			const stream = await openEventStream(system, user);
+			expect(stream.status).toBe(200);
+			await waitFor("the stream to be registered", async () => gateway.orderEventStreams.size === 1);
+			stream.close();
+			await waitFor("the closed stream to be forgotten", async () => gateway.orderEventStreams.size === 0);
+		}
+	});
+
 	it("never overspends: 40 concurrent orders of 100 on a balance of 1000 pay exactly 10", async () => {
 		const user = await userWithBalance(system, 1000);
 		const orders = await Promise.all(Array.from({ length: 40 }, (_, i) => placeOrder(system, user, 100, `concurrent ${i}`)));
