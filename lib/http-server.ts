@@ -13,21 +13,22 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { securityHeaders } from "./security-headers";
 
+/** In milliseconds, named as moleculer-web's settings (the gateway's settings extend this). */
 export interface HttpServerLimits {
 	/** Time to receive a request's headers. */
-	headersTimeoutMs: number;
+	headersTimeout: number;
 	/** Time to receive a whole request, body included. */
-	requestTimeoutMs: number;
+	requestTimeout: number;
 	/** How long an idle kept-alive connection stays open. */
-	keepAliveTimeoutMs: number;
-	/** Open connections at most; past it, new ones are closed at once. */
+	keepAliveTimeout: number;
+	/** Open connections at most (GATEWAY_MAX_CONNECTIONS); past it, new ones are closed at once. */
 	maxConnections: number;
 	/**
 	 * A connection with no traffic either way for this long is closed: a client that stops reading
 	 * its responses held its connections for good (second attack). Live streams write a heartbeat
 	 * every 15 s, so a reading client keeps them.
 	 */
-	idleTimeoutMs: number;
+	idleTimeout: number;
 }
 
 const CONNECTIONS_CHECK_INTERVAL_MS = 1000;
@@ -39,16 +40,16 @@ const CLIENT_ERROR_STATUS: ReadonlyMap<string, number> = new Map([
 	["ERR_HTTP_REQUEST_TIMEOUT", 408]
 ]);
 
-const rawHeaders = (headers: Record<string, string>) =>
-	Object.entries(headers)
-		.map(([name, value]) => `${name}: ${value}\r\n`)
-		.join("");
+/** The data profile's security headers as raw header lines, for answers written on the socket. */
+const RAW_DATA_HEADERS = Object.entries(securityHeaders("data"))
+	.map(([name, value]) => `${name}: ${value}\r\n`)
+	.join("");
 
 /** The answer Node would give, with the security headers, only where Node would give one: before anything was written. */
 export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
 	if ((socket as Socket).writable && (socket as Socket).bytesWritten === 0) {
 		const status = CLIENT_ERROR_STATUS.get(err.code ?? "") ?? 400;
-		socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${rawHeaders(securityHeaders("data"))}Content-Length: 0\r\nConnection: close\r\n\r\n`);
+		socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${RAW_DATA_HEADERS}Content-Length: 0\r\nConnection: close\r\n\r\n`);
 	}
 	socket.destroy();
 }
@@ -56,15 +57,15 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
 export function createBoundedHttpServer(handler: RequestListener, limits: HttpServerLimits): Server {
 	const server = createServer(
 		{
-			headersTimeout: limits.headersTimeoutMs,
-			requestTimeout: limits.requestTimeoutMs,
-			connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_INTERVAL_MS, limits.headersTimeoutMs)
+			headersTimeout: limits.headersTimeout,
+			requestTimeout: limits.requestTimeout,
+			connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_INTERVAL_MS, limits.headersTimeout)
 		},
 		handler
 	);
-	server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+	server.keepAliveTimeout = limits.keepAliveTimeout;
 	server.maxConnections = limits.maxConnections;
-	server.timeout = limits.idleTimeoutMs;
+	server.timeout = limits.idleTimeout;
 	// Node's own handling of that timeout leaves the socket open when a response listens for
 	// `timeout` (a stalled static file did): the idle socket is closed here, whatever listens.
 	server.on("connection", (socket: Socket) => socket.on("timeout", () => socket.destroy()));

@@ -5,6 +5,7 @@
  * hand, so the document cannot drift from the code; only the response body shapes are written
  * out, and the OpenAPI test checks real responses against them.
  */
+import { USER_ID_PATTERN } from "./identity";
 
 export type ResponseSchemaName = "Order" | "OrderList" | "Account";
 
@@ -137,7 +138,7 @@ const COMPONENTS = {
 			in: "header",
 			required: true,
 			description: "Who is calling: 1-64 characters of A-Z a-z 0-9 . _ : @ -",
-			schema: { type: "string", pattern: "^[A-Za-z0-9._:@-]{1,64}$" }
+			schema: { type: "string", pattern: USER_ID_PATTERN.source }
 		},
 		IdempotencyKey: {
 			name: "Idempotency-Key",

@@ -46,15 +46,18 @@ export function securityProfileOf(url: string | undefined): SecurityProfile {
 	return DATA_PATH.test(url ?? "") ? "data" : "page";
 }
 
-export function securityHeaders(profile: SecurityProfile): Record<string, string> {
-	return {
-		...COMMON_HEADERS,
-		"Content-Security-Policy": profile === "page" ? PAGE_CONTENT_SECURITY_POLICY : DATA_CONTENT_SECURITY_POLICY,
-		// Per-user data must not be kept by shared caches or the browser's disk cache.
-		...(profile === "data" && { "Cache-Control": "no-store" })
-	};
+/** Each profile's headers, built once: every response sets them. */
+const HEADERS_BY_PROFILE: Readonly<Record<SecurityProfile, Readonly<Record<string, string>>>> = Object.freeze({
+	page: Object.freeze({ ...COMMON_HEADERS, "Content-Security-Policy": PAGE_CONTENT_SECURITY_POLICY }),
+	// Per-user data must not be kept by shared caches or the browser's disk cache.
+	data: Object.freeze({ ...COMMON_HEADERS, "Content-Security-Policy": DATA_CONTENT_SECURITY_POLICY, "Cache-Control": "no-store" })
+});
+const HEADER_ENTRIES = { page: Object.entries(HEADERS_BY_PROFILE.page), data: Object.entries(HEADERS_BY_PROFILE.data) };
+
+export function securityHeaders(profile: SecurityProfile): Readonly<Record<string, string>> {
+	return HEADERS_BY_PROFILE[profile];
 }
 
 export function setSecurityHeaders(res: ServerResponse, profile: SecurityProfile): void {
-	for (const [name, value] of Object.entries(securityHeaders(profile))) res.setHeader(name, value);
+	for (const [name, value] of HEADER_ENTRIES[profile]) res.setHeader(name, value);
 }

@@ -12,6 +12,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 // Only the path helper: the package's index loads the whole UI bundle into the server (~40 MB).
 import getAbsoluteFSPath from "swagger-ui-dist/absolute-path";
+
+const SWAGGER_UI_DIR = getAbsoluteFSPath();
 import { toPublicError } from "./public-errors";
 
 const JAVASCRIPT = "application/javascript; charset=utf-8";
@@ -63,7 +65,7 @@ export function serveSwaggerUiAsset(req: IncomingMessage & { $params?: { file?: 
 		res.end(NOT_FOUND);
 		return;
 	}
-	const stream = createReadStream(path.join(getAbsoluteFSPath(), file as string));
+	const stream = createReadStream(path.join(SWAGGER_UI_DIR, file as string));
 	// Headers wait for the file to open: a missing or unreadable file is still a clean answer.
 	stream.once("open", () => {
 		res.writeHead(200, { "Content-Type": contentType, "Cache-Control": "public, max-age=86400" });

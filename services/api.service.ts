@@ -15,30 +15,23 @@ import { Errors, type Context, type ServiceBroker, type ServiceSchema } from "mo
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import { EVENTS, type OrderView, type RequestMeta } from "../lib/contracts";
 import { authenticatorFromEnv, headerValue, type Authenticator } from "../lib/authentication";
-import { createBoundedHttpServer } from "../lib/http-server";
+import { createBoundedHttpServer, type HttpServerLimits } from "../lib/http-server";
 import { positiveInteger } from "../lib/env";
 import { requireUserId } from "../lib/identity";
 import { OrderEventStreams, type EventStreamLimits } from "../lib/order-event-streams";
 import { PROJECT_ROOT } from "../lib/paths";
-import { toPublicError } from "../lib/public-errors";
+import { toPublicError, type PublicError } from "../lib/public-errors";
 import { RateLimiter } from "../lib/rate-limit";
 import { enforceJsonBodyContract, guarded, isUtf8Json, rejectDeeplyNestedJson } from "../lib/request-body";
 import { securityProfileOf, setSecurityHeaders } from "../lib/security-headers";
 import { buildOpenApiDocument, type ServiceInfo } from "../lib/openapi";
 import { serveSwaggerUiAsset, serveSwaggerUiPage } from "../lib/swagger-ui";
 
-export interface ApiSettings extends ApiSettingsSchema {
+export interface ApiSettings extends ApiSettingsSchema, HttpServerLimits {
 	port: number;
 	/** How often idle live streams get a heartbeat comment. */
 	heartbeatIntervalMs: number;
-	/** Time to receive a request's headers; moleculer-web's `requestTimeout` bounds the whole request. */
-	headersTimeout: number;
-	/** How long an idle kept-alive connection stays open. */
-	keepAliveTimeout: number;
-	/** Open connections at most (GATEWAY_MAX_CONNECTIONS). */
-	maxConnections: number;
-	/** A connection silent both ways for this long is closed (a client that stopped reading). */
-	idleTimeout: number;
+	requestTimeout: number;
 }
 
 /** The gateway's meta: what moleculer-web understands, and when the caller's token stops being accepted. */
@@ -120,6 +113,8 @@ interface ApiMethods {
 	answerOptions(req: IncomingMessage, res: ServerResponse, allowed: string[]): void;
 	countRequest(key: string, res: ServerResponse): void;
 	sendError(req: IncomingMessage, res: ServerResponse, err: unknown): void;
+	/** Writes an error answer already made public (lib/public-errors.ts). */
+	sendPublicError(req: IncomingMessage, res: ServerResponse, answer: PublicError): void;
 	/** moleculer-web's access log line. */
 	logResponse(req: IncomingMessage, res: ServerResponse): void;
 }
@@ -313,14 +308,7 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 
 			/** moleculer-web's server, bounded in time and connections (lib/http-server.ts); plain HTTP, TLS ends in front. */
 			createServer() {
-				const { headersTimeout, requestTimeout, keepAliveTimeout, idleTimeout, maxConnections } = this.settings;
-				this.server = createBoundedHttpServer(this.httpHandler, {
-					headersTimeoutMs: headersTimeout,
-					requestTimeoutMs: requestTimeout!,
-					keepAliveTimeoutMs: keepAliveTimeout,
-					idleTimeoutMs: idleTimeout,
-					maxConnections
-				});
+				this.server = createBoundedHttpServer(this.httpHandler, this.settings);
 			},
 
 			/** A HEAD request is answered as its GET (Node sends no body), but for the endless event stream. */
@@ -385,8 +373,9 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 
 			/** Logs what the client will not be told: our faults, with their details. */
 			errorHandler(req: IncomingMessage, res: ServerResponse, err: unknown) {
-				if (toPublicError(err).internal) this.logger.error(`${req.method} ${req.url} failed.`, err);
-				this.sendError(req, res, err);
+				const answer = toPublicError(err);
+				if (answer.internal) this.logger.error(`${req.method} ${req.url} failed.`, err);
+				this.sendPublicError(req, res, answer);
 			},
 
 			/**
@@ -395,9 +384,12 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 			 * which Moleculer reports as 404) or 500. See lib/public-errors.ts.
 			 */
 			sendError(req: IncomingMessage, res: ServerResponse, err: unknown) {
+				this.sendPublicError(req, res, toPublicError(err));
+			},
+
+			sendPublicError(req: IncomingMessage, res: ServerResponse, { status, body, headers }: PublicError) {
 				// A stream that failed midway: its status is gone, only cutting it tells the client.
 				if (res.headersSent) return void res.destroy();
-				const { status, body, headers } = toPublicError(err);
 				res.writeHead(status, { ...headers, "Content-Type": "application/json; charset=utf-8" });
 				res.end(JSON.stringify(body));
 				this.logResponse(req, res);
