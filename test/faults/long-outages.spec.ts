@@ -7,6 +7,8 @@
  * - The payments database the same, while requests arrive.
  * - Both payments instances killed for FAULT_ABSENCE_SECONDS under steady traffic: what piles up in
  *   RabbitMQ for them.
+ * - RabbitMQ's app stopped for FAULT_OUTAGE_SECONDS while orders arrive (it stops the machine's
+ *   RabbitMQ: the faults suites run alone).
  * Afterwards every order ends, every ledger balances, nothing is parked, nothing applied twice.
  *
  * The outages are long next to what used to park an event: with the retry settings below, ten
@@ -15,8 +17,10 @@
  * the production defaults instead (docs/RELIABILITY.md has such a run). Figures are printed and
  * written to test-results/long-outages.json.
  */
+import { execFile } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { promisify } from "node:util";
 import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from "vitest";
 import { PROJECT_ROOT } from "../../lib/paths";
@@ -34,6 +38,7 @@ import {
 	type PlacedOrder
 } from "./fault-cluster";
 
+const run = promisify(execFile);
 const rabbitmqUrl = inject("rabbitmqUrl");
 const OUTAGE_SECONDS = Number(process.env.FAULT_OUTAGE_SECONDS ?? 100);
 const ABSENCE_SECONDS = Number(process.env.FAULT_ABSENCE_SECONDS ?? 60);
@@ -91,22 +96,30 @@ describe.skipIf(!rabbitmqUrl)("long outages", () => {
 		mkdirSync(path.join(PROJECT_ROOT, "test-results"), { recursive: true });
 		writeFileSync(path.join(PROJECT_ROOT, "test-results/long-outages.json"), JSON.stringify(figures, null, 2));
 		console.log(`\nLong outage figures:\n${JSON.stringify(figures, null, 2)}\n`);
+		await run("rabbitmqctl", ["start_app"]).catch(() => undefined);
 		await cluster?.stop();
 		await proxies.orders.stop();
 		await proxies.payments.stop();
 	});
 
-	/** Places orders while `database` is unreachable for OUTAGE_SECONDS (from `cutAfterMs`), then checks the outcome. */
-	async function outage(database: "orders" | "payments", load: { perSecond: number; seconds: number; cutAfterMs: number }, beforeRestore?: () => Promise<void>) {
+	/** The parts that can be away: each service's database (behind its proxy), and RabbitMQ's app. */
+	const PARTS = {
+		ordersDatabase: { cut: () => proxies.orders.cut(), restore: () => proxies.orders.restore() },
+		paymentsDatabase: { cut: () => proxies.payments.cut(), restore: () => proxies.payments.restore() },
+		rabbitmq: { cut: () => run("rabbitmqctl", ["stop_app"]), restore: () => run("rabbitmqctl", ["start_app"]) }
+	};
+
+	/** Places orders while `part` is away for OUTAGE_SECONDS (from `cutAfterMs`), then checks the outcome. */
+	async function outage(part: keyof typeof PARTS, load: { perSecond: number; seconds: number; cutAfterMs: number }, beforeRestore?: () => Promise<void>) {
 		onTestFailed(() => console.error(lastErrorLines(cluster.output)));
 		const started = Date.now();
 		const placing = placeOrders(users, load.perSecond, load.seconds, OUTAGE_SECONDS * 1000 + RECOVERY_MS);
 		await sleep(load.cutAfterMs);
-		await proxies[database].cut();
+		await PARTS[part].cut();
 		const cutAt = Date.now();
 		await beforeRestore?.();
 		await sleep(OUTAGE_SECONDS * 1000 - (Date.now() - cutAt));
-		await proxies[database].restore();
+		await PARTS[part].restore();
 		const restoredAt = Date.now();
 		placed.push(...(await placing));
 		const quiet = await awaitQuiescence(cluster.pools, RECOVERY_MS);
@@ -119,7 +132,7 @@ describe.skipIf(!rabbitmqUrl)("long outages", () => {
 			totalSeconds: Math.round((Date.now() - started) / 1000),
 			...outcome
 		};
-		figures[`${database}Database`] = figure;
+		figures[part] = figure;
 		expect(quiet).toBe(true);
 		expectNothingLost(outcome, placed);
 		return figure;
@@ -130,7 +143,7 @@ describe.skipIf(!rabbitmqUrl)("long outages", () => {
 		// charges every account: for the whole outage, none of the results can be applied.
 		cluster.kill("payments-1");
 		cluster.kill("payments-2");
-		const figure = await outage("orders", { perSecond: 20, seconds: 5, cutAfterMs: 6000 }, () =>
+		const figure = await outage("ordersDatabase", { perSecond: 20, seconds: 5, cutAfterMs: 6000 }, () =>
 			Promise.all([cluster.restart("payments-1"), cluster.restart("payments-2")]).then(() => undefined)
 		);
 		expect(figure.eventsRetriedThroughTheOutage.payments).toBeGreaterThan(0);
@@ -138,7 +151,7 @@ describe.skipIf(!rabbitmqUrl)("long outages", () => {
 	}, 900_000);
 
 	it(`the payments database unreachable for ${OUTAGE_SECONDS} s while requests arrive: every order ends, nothing parked`, async () => {
-		const figure = await outage("payments", { perSecond: 5, seconds: OUTAGE_SECONDS / 2, cutAfterMs: 2000 });
+		const figure = await outage("paymentsDatabase", { perSecond: 5, seconds: OUTAGE_SECONDS / 2, cutAfterMs: 2000 });
 		expect(figure.eventsRetriedThroughTheOutage.orders).toBeGreaterThan(0);
 	}, 900_000);
 
@@ -188,5 +201,9 @@ describe.skipIf(!rabbitmqUrl)("long outages", () => {
 		} finally {
 			await connection.close();
 		}
+	}, 900_000);
+
+	it(`RabbitMQ stopped for ${OUTAGE_SECONDS} s while orders arrive: every process reconnects, every order ends, nothing parked`, async () => {
+		await outage("rabbitmq", { perSecond: 10, seconds: 10, cutAfterMs: 3000 });
 	}, 900_000);
 });
