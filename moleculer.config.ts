@@ -11,6 +11,7 @@ import { positiveInteger } from "./lib/env";
 import { createFaultInjectionMiddleware, parseFaultRates } from "./lib/fault-injection";
 import { createHealthServerMiddleware } from "./lib/health-server";
 import { loggerOptions } from "./lib/logging";
+import { tracingOptionsFromEnv } from "./lib/tracing";
 import { VALIDATION_MESSAGES } from "./lib/validation";
 
 /**
@@ -65,6 +66,9 @@ export function createBrokerOptions(env: NodeJS.ProcessEnv = process.env): Broke
 		// Graceful stop: wait (up to the timeout) for requests in flight before stopping services.
 		tracking: { enabled: true, shutdownTimeout: 10_000 },
 		registry: { strategy: "RoundRobin", preferLocal: true },
+
+		// Moleculer's tracer (TRACING_EXPORTER; off when unset), one trace per order across the outbox: lib/tracing.ts.
+		tracing: tracingOptionsFromEnv(env),
 
 		// Prometheus metrics (Moleculer's own and the outbox's) at http://host:METRICS_PORT/metrics.
 		metrics: env.METRICS_PORT

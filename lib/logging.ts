@@ -1,6 +1,7 @@
 /**
  * Log lines about an event or an order carry its ids as fields: pass `eventLogFields(...)` (or
- * `{ orderId }`) as the first argument. With LOG_FORMAT=json (the default when
+ * `{ orderId, requestId }`) as the first argument. `requestId` is the request's trace id (lib/tracing.ts):
+ * one value for every line, on every service, about what one order's request caused. With LOG_FORMAT=json (the default when
  * NODE_ENV=production) each line is one JSON object and these become its fields; errors become
  * an `error` field with their message and stack. In text format they print before the message.
  */
@@ -37,10 +38,11 @@ export interface EventLogFields {
 	eventId: string;
 	event: string;
 	orderId?: string;
+	requestId?: string;
 }
 
-/** The ids that identify an event in the logs, with the order it is about when it has one. */
-export function eventLogFields(eventId: string, event: string, payload: unknown): EventLogFields {
+/** The ids that identify an event in the logs, with the order it is about and the trace it belongs to when known. */
+export function eventLogFields(eventId: string, event: string, payload: unknown, requestId?: string | null): EventLogFields {
 	const orderId = (payload as { orderId?: unknown } | null)?.orderId;
-	return { eventId, event, ...(typeof orderId === "string" && { orderId }) };
+	return { eventId, event, ...(typeof orderId === "string" && { orderId }), ...(requestId && { requestId }) };
 }

@@ -4,6 +4,7 @@
  */
 import type { FailureKind } from "./failure-classification";
 import type { SqlQuery } from "./sql";
+import type { TraceContext } from "./tracing";
 
 /** A delay's jitter: a random share between half and all of it, so the retries of a burst spread out. */
 const JITTER = "(0.5 + random() / 2)";
@@ -14,7 +15,13 @@ export interface OutboxRow {
 	target_group: string;
 	payload: unknown;
 	attempts: number;
+	/** The trace the event was written in (lib/tracing.ts); null for events written before it was kept. */
+	trace_id: string | null;
+	trace_parent_span_id: string | null;
+	trace_sampled: boolean;
 }
+
+const ROW_COLUMNS = ["id", "event_name", "target_group", "payload", "attempts", "trace_id", "trace_parent_span_id", "trace_sampled"];
 
 /**
  * Adds an event already claimed by its writer: the process that commits it emits it at once, and
@@ -23,13 +30,13 @@ export interface OutboxRow {
  * `clock_timestamp()`, not the transaction's start (`now()`): a slow transaction would otherwise
  * commit a row already due, and a relay would emit it beside its writer.
  */
-export function insertOutboxEvent(eventName: string, targetGroup: string, payload: unknown, leaseMs: number): SqlQuery {
+export function insertOutboxEvent(eventName: string, targetGroup: string, payload: unknown, leaseMs: number, trace?: TraceContext): SqlQuery {
 	return {
 		name: "outbox.insertOutboxEvent",
-		text: `INSERT INTO outbox_events (event_name, target_group, payload, attempts, last_emitted_at, next_attempt_at)
-			VALUES ($1::text, $2::text, $3::jsonb, 1, now(), clock_timestamp() + make_interval(secs => $4::float8 * ${JITTER} / 1000))
-			RETURNING id, event_name, target_group, payload, attempts`,
-		values: [eventName, targetGroup, JSON.stringify(payload), leaseMs]
+		text: `INSERT INTO outbox_events (event_name, target_group, payload, attempts, last_emitted_at, next_attempt_at, trace_id, trace_parent_span_id, trace_sampled)
+			VALUES ($1::text, $2::text, $3::jsonb, 1, now(), clock_timestamp() + make_interval(secs => $4::float8 * ${JITTER} / 1000), $5::text, $6::text, $7::boolean)
+			RETURNING ${ROW_COLUMNS.join(", ")}`,
+		values: [eventName, targetGroup, JSON.stringify(payload), leaseMs, trace?.traceId ?? null, trace?.parentSpanId ?? null, trace?.sampled ?? false]
 	};
 }
 
@@ -63,7 +70,7 @@ export function claimDueEvents(limit: number, retry: RetryPolicy, targetGroup: s
 				next_attempt_at = clock_timestamp() + make_interval(secs =>
 					least($3::float8, $2::float8 * power(2, least(o.attempts, 30))) * ${JITTER} / 1000)
 			FROM due WHERE o.id = due.id
-			RETURNING o.id, o.event_name, o.target_group, o.payload, o.attempts`,
+			RETURNING ${ROW_COLUMNS.map(column => `o.${column}`).join(", ")}`,
 		values: [limit, retry.baseMs, retry.maxMs, targetGroup]
 	};
 }
@@ -141,7 +148,7 @@ export function recordEventFailure(eventId: string, reason: string, kind: Failur
 					WHEN answer.counted AND o.failures + 1 >= $5::int AND o.created_at <= now() - make_interval(secs => $6::float8 / 1000) THEN now()
 				END
 			FROM answer WHERE o.id = answer.id
-			RETURNING o.id, o.event_name, o.target_group, o.failures, o.dead_at, answer.counted`,
+			RETURNING o.id, o.event_name, o.target_group, o.failures, o.dead_at, o.trace_id, answer.counted`,
 		values: [eventId, reason.slice(0, 2000), kind, attempt, parking.maxFailures, parking.minAgeMs]
 	};
 }

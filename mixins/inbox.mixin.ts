@@ -66,6 +66,8 @@ export interface InboxEvent {
 	source: string;
 	/** Only for the log lines (the order it is about). */
 	payload?: unknown;
+	/** Only for the log lines: the trace it belongs to. */
+	requestId?: string | null;
 }
 
 export interface InboxMethods {
@@ -128,7 +130,7 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 				const eventName = ctx.eventName ?? "unknown";
 				const { eventId, source, payload } = (ctx.params ?? {}) as Partial<EventEnvelope<TPayload>>;
 				const attempt = (ctx.meta as { eventMeta?: EventMeta } | undefined)?.eventMeta?.attempt;
-				const logFields = { ...eventLogFields(String(eventId), eventName, payload), source, attempt };
+				const logFields = { ...eventLogFields(String(eventId), eventName, payload, ctx.requestID), source, attempt };
 				const reject = async (reason: string, kind: FailureKind): Promise<InboxOutcome> => {
 					const rejection: OutboxRejectedPayload = {
 						source: source!,
@@ -157,7 +159,7 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 				}
 
 				try {
-					return await this.applyOnce({ eventId: eventId!, eventName, source: source!, payload }, tx => apply(tx, payload as TPayload, eventId!));
+					return await this.applyOnce({ eventId: eventId!, eventName, source: source!, payload, requestId: ctx.requestID }, tx => apply(tx, payload as TPayload, eventId!));
 				} catch (err) {
 					const kind = classifyFailure(err);
 					if (kind === FAILURE_KINDS.OUTAGE) this.logger.warn(logFields, "Could not apply the event during an outage; the producer will retry it.", err);
@@ -166,14 +168,14 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 				}
 			},
 
-			async applyOnce({ eventId, eventName, source, payload }: InboxEvent, apply: (tx: DbTransaction) => Promise<void>): Promise<"applied" | "duplicate"> {
+			async applyOnce({ eventId, eventName, source, payload, requestId }: InboxEvent, apply: (tx: DbTransaction) => Promise<void>): Promise<"applied" | "duplicate"> {
 				const applied = await this.withTransaction(async tx => {
 					const recorded = await this.queryRows(recordInboxEvent(eventId, eventName, source), tx);
 					if (recorded.length === 0) return false;
 					await apply(tx);
 					return true;
 				});
-				const logFields = { ...eventLogFields(eventId, eventName, payload), source };
+				const logFields = { ...eventLogFields(eventId, eventName, payload, requestId), source };
 				if (applied) this.logger.debug(logFields, "Applied the event.");
 				else this.logger.info(logFields, "Skipped a duplicate delivery.");
 				this.broker.metrics.increment(applied ? MESSAGING_METRICS.INBOX_APPLIED : MESSAGING_METRICS.INBOX_DUPLICATES_SKIPPED, { service: this.name });

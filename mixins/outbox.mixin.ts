@@ -16,6 +16,9 @@
  * picks up retries, rows whose writer died before emitting them, and what a lost notification
  * connection missed.
  *
+ * Tracing: each row keeps the trace it was written in (`addOutboxEvent`'s `trace`), and every emit
+ * of it, first or re-emit, from whichever process, is a span of that trace (lib/tracing.ts).
+ *
  * Poison: a consumer that cannot apply an event answers `outbox.rejected` with the kind of failure
  * (lib/failure-classification.ts). A malformed event is parked as dead at once. An outage (the
  * consumer's database unavailable, say) never counts: the event is re-emitted with backoff for as
@@ -52,6 +55,7 @@ import {
 	type RetryPolicy
 } from "../lib/outbox-sql";
 import type { NotificationListener } from "../lib/notification-listener";
+import { asParentSpan, type TraceContext } from "../lib/tracing";
 import { OUTBOX_DUE_CHANNEL } from "../migrations/shared/outbox-due-notification";
 import type { DbMethods, DbTransaction } from "./db.mixin";
 import { CONFIRMATION_INTERVAL_MS } from "./inbox.mixin";
@@ -125,8 +129,11 @@ function checkRetryPolicy(retry: RetryPolicy, names = { baseMs: "retry.baseMs", 
 }
 
 export interface OutboxMethods {
-	/** Adds an event to the outbox in the caller's transaction; it is emitted as soon as that commits. */
-	addOutboxEvent<TPayload>(tx: DbTransaction, eventName: string, targetGroup: string, payload: TPayload): Promise<string>;
+	/**
+	 * Adds an event to the outbox in the caller's transaction; it is emitted as soon as that commits.
+	 * `trace`: the trace it belongs to (`traceContextOf(ctx)` of the request or event that caused it).
+	 */
+	addOutboxEvent<TPayload>(tx: DbTransaction, eventName: string, targetGroup: string, payload: TPayload, trace?: TraceContext): Promise<string>;
 	/** Emits due events until none is left; returns how many were emitted. */
 	relayPendingEvents(): Promise<number>;
 	/** Asks for a relay round now; rounds never overlap, a request during one runs another after it. */
@@ -230,12 +237,12 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 					// A consumer of version 1 says only `permanent`, and may mean "too new for me": counted
 					// as a failure, which the minimum age keeps from parking during a rolling deploy.
 					const kind = ctx.params.kind ?? FAILURE_KINDS.FAILURE;
-					const [row] = await this.queryRows<{ event_name: string; target_group: string; failures: number; dead_at: Date | null; counted: boolean }>(
+					const [row] = await this.queryRows<{ event_name: string; target_group: string; failures: number; dead_at: Date | null; trace_id: string | null; counted: boolean }>(
 						recordEventFailure(eventId, reason, kind, attempt ?? null, options.parking)
 					);
 					if (!row) return;
 					this.heardFrom([row.target_group]);
-					const fields = { eventId, event: row.event_name, failures: row.failures, attempt, kind };
+					const fields = { ...eventLogFields(eventId, row.event_name, null, row.trace_id), failures: row.failures, attempt, kind };
 					if (row.dead_at) {
 						this.logger.error(fields, `Event parked as dead: ${reason}`);
 						this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_DEAD, { service: this.name });
@@ -270,8 +277,8 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 		},
 
 		methods: {
-			async addOutboxEvent<TPayload>(tx: DbTransaction, eventName: string, targetGroup: string, payload: TPayload): Promise<string> {
-				const [row] = await this.queryRows<OutboxRow>(insertOutboxEvent(eventName, targetGroup, payload, options.retry.baseMs), tx);
+			async addOutboxEvent<TPayload>(tx: DbTransaction, eventName: string, targetGroup: string, payload: TPayload, trace?: TraceContext): Promise<string> {
+				const [row] = await this.queryRows<OutboxRow>(insertOutboxEvent(eventName, targetGroup, payload, options.retry.baseMs, trace), tx);
 				// Emitted by this process as soon as it is committed: no relay round, no claim statement.
 				tx.afterCommit(() => void this.emitOutboxRow(row));
 				return row.id;
@@ -381,7 +388,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 			},
 
 			async emitOutboxRow(row: OutboxRow) {
-				const logFields = eventLogFields(row.id, row.event_name, row.payload);
+				const logFields = eventLogFields(row.id, row.event_name, row.payload, row.trace_id);
 				// Emitted to a group with no live instance, it would only wait in a queue, copy upon
 				// copy at each retry; the relay emits it once the group is back (`$services.changed`).
 				if (!this.liveConsumers().listeners.has(listenerKey(row.event_name, row.target_group))) {
@@ -397,11 +404,32 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 				}
 				this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_EMITTED, labels);
 				this.awaitAnswerFrom(row.target_group);
+				const trace: TraceContext | null = row.trace_id ? { traceId: row.trace_id, parentSpanId: row.trace_parent_span_id ?? row.trace_id, sampled: row.trace_sampled } : null;
+				// A span per emit, in the row's trace: the consumer's handler is its child, and the
+				// re-emits of a row sit side by side under the request that wrote it.
+				const span =
+					trace?.sampled && this.broker.isTracingEnabled()
+						? this.broker.tracer.startSpan(`outbox emit '${row.event_name}'`, {
+								type: "outbox",
+								service: this,
+								traceID: trace.traceId,
+								parentID: trace.parentSpanId,
+								sampled: true,
+								tags: { eventId: row.id, attempt: row.attempts, group: row.target_group, ...(logFields.orderId && { orderId: logFields.orderId }) }
+							})
+						: null;
 				try {
-					await this.broker.emit(row.event_name, envelope, { groups: [row.target_group], meta: { eventMeta } });
+					await this.broker.emit(row.event_name, envelope, {
+						groups: [row.target_group],
+						meta: { eventMeta },
+						...(trace && { parentSpan: span ?? asParentSpan(trace) })
+					});
 				} catch (err) {
+					span?.setError(err as Error);
 					// The row stays unconfirmed and is emitted again when its retry is due.
 					this.logger.warn(logFields, "Emitting the event failed; it will be retried.", err);
+				} finally {
+					span?.finish();
 				}
 			},
 

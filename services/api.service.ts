@@ -26,6 +26,7 @@ import { enforceJsonBodyContract, guarded, isUtf8Json, rejectDeeplyNestedJson } 
 import { securityProfileOf, setSecurityHeaders } from "../lib/security-headers";
 import { buildOpenApiDocument, type ServiceInfo } from "../lib/openapi";
 import { serveSwaggerUiAsset, serveSwaggerUiPage } from "../lib/swagger-ui";
+import { adoptRequestTrace } from "../lib/tracing";
 
 export interface ApiSettings extends ApiSettingsSchema, HttpServerLimits {
 	port: number;
@@ -157,6 +158,8 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 			assets: { folder: path.join(PROJECT_ROOT, "frontend/dist") },
 			// Routes of this service's own actions sit at the `/api` root too.
 			rest: "/",
+			// A request continues its caller's trace (W3C traceparent) or request id (X-Request-ID), checked.
+			rootCallOptions: adoptRequestTrace,
 			...settings,
 			routes: [
 				{

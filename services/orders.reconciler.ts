@@ -44,6 +44,7 @@ import {
 } from "../lib/reconciliation-sql";
 import type { EventDrivenServiceMethods } from "../lib/service-mixins";
 import type { DbTransaction } from "../mixins/db.mixin";
+import type { TraceContext } from "../lib/tracing";
 
 export interface ReconcilerOptions {
 	/** How often a round runs, on one instance of the service per interval. */
@@ -115,9 +116,9 @@ const ACTION_LOG: Record<ReconcileAction, { level: "warn" | "info" | "error"; me
 /** What the orders service provides to the reconciler. */
 export interface ReconcilerHostMethods {
 	/** Writes an order's payment request to the outbox; returns its event id. */
-	requestPayment(tx: DbTransaction, request: PaymentRequestedPayload): Promise<string>;
+	requestPayment(tx: DbTransaction, request: PaymentRequestedPayload, trace?: TraceContext): Promise<string>;
 	/** Ends the order if it is still NEW; returns whether it did. */
-	applyPaymentResult(tx: DbTransaction, result: PaymentProcessedPayload, eventId: string): Promise<boolean>;
+	applyPaymentResult(tx: DbTransaction, result: PaymentProcessedPayload, eventId: string, trace?: TraceContext): Promise<boolean>;
 }
 
 export interface ReconcilerMethods {

@@ -21,6 +21,7 @@ import {
 	type RequestMeta
 } from "../lib/contracts";
 import { requireUserId } from "../lib/identity";
+import { asParentSpan, traceContextOf, type TraceContext } from "../lib/tracing";
 import { amountRule, fromMinorUnits, toMinorUnits } from "../lib/money";
 import { textRule } from "../lib/validation";
 import {
@@ -65,7 +66,7 @@ export interface OrdersServiceOptions {
 }
 
 interface OrdersMethods extends ReconcilerHostMethods {
-	placeOrder(tx: DbTransaction, userId: string, params: CreateOrderParams): Promise<OrderView>;
+	placeOrder(tx: DbTransaction, userId: string, params: CreateOrderParams, trace: TraceContext): Promise<OrderView>;
 }
 
 type OrdersThis = OrdersMethods & ReconcilerMethods & EventDrivenServiceMethods;
@@ -140,7 +141,7 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 				async handler(ctx: Context<CreateOrderParams, RequestMeta>): Promise<OrderView> {
 					const userId = requireUserId(ctx);
 					return this.runIdempotent(ctx, "orders.create", async tx => {
-						const order = await this.placeOrder(tx, userId, ctx.params);
+						const order = await this.placeOrder(tx, userId, ctx.params, traceContextOf(ctx));
 						return { status: 201, body: order, location: `/api/orders/${order.id}` };
 					});
 				}
@@ -182,37 +183,39 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 			[EVENTS.PAYMENT_PROCESSED]: {
 				async handler(ctx: Context<EventEnvelope<PaymentProcessedPayload>>) {
 					await this.consumeOnce(ctx, PAYMENT_PROCESSED_SCHEMA, async (tx, result, eventId) => {
-						await this.applyPaymentResult(tx, result, eventId);
+						await this.applyPaymentResult(tx, result, eventId, traceContextOf(ctx));
 					});
 				}
 			}
 		},
 
 		methods: {
-			async placeOrder(tx: DbTransaction, userId: string, { amount, description }: CreateOrderParams): Promise<OrderView> {
+			async placeOrder(tx: DbTransaction, userId: string, { amount, description }: CreateOrderParams, trace: TraceContext): Promise<OrderView> {
 				const request: PaymentRequestedPayload = { orderId: randomUUID(), userId, amountMinor: toMinorUnits(amount) };
 				// The request first, so that the order names it (the reconciler looks it up); both commit together.
-				const eventId = await this.requestPayment(tx, request);
+				const eventId = await this.requestPayment(tx, request, trace);
 				const [row] = await this.queryRows<OrderRow>(insertOrder(request.orderId, userId, request.amountMinor, description, eventId), tx);
-				tx.afterCommit(() => this.logger.info({ orderId: row.id, eventId, userId }, "Order placed."));
+				tx.afterCommit(() => this.logger.info({ orderId: row.id, eventId, userId, requestId: trace.traceId }, "Order placed."));
 				return toOrderView(row);
 			},
 
-			requestPayment(tx: DbTransaction, request: PaymentRequestedPayload): Promise<string> {
-				return this.addOutboxEvent(tx, EVENTS.PAYMENT_REQUESTED, "payments", request);
+			requestPayment(tx: DbTransaction, request: PaymentRequestedPayload, trace?: TraceContext): Promise<string> {
+				return this.addOutboxEvent(tx, EVENTS.PAYMENT_REQUESTED, "payments", request, trace);
 			},
 
-			async applyPaymentResult(tx: DbTransaction, { orderId, outcome, reason }: PaymentProcessedPayload, eventId: string): Promise<boolean> {
+			async applyPaymentResult(tx: DbTransaction, { orderId, outcome, reason }: PaymentProcessedPayload, eventId: string, trace?: TraceContext): Promise<boolean> {
 				const status = outcome === PAYMENT_OUTCOMES.PAID ? ORDER_STATUSES.FINISHED : ORDER_STATUSES.CANCELLED;
 				const [updated] = await this.queryRows<OrderRow>(finishOrder(orderId, status, status === ORDER_STATUSES.CANCELLED ? reason : null), tx);
+				const logFields = { orderId, eventId, ...(trace && { requestId: trace.traceId }) };
 				if (!updated) {
-					this.logger.info({ orderId, eventId }, "Payment result ignored: the order is not NEW.");
+					this.logger.info(logFields, "Payment result ignored: the order is not NEW.");
 					return false;
 				}
 				const order = toOrderView(updated);
 				tx.afterCommit(() => {
-					this.logger.info({ orderId, eventId, status: order.status, cancelReason: order.cancelReason }, "Order ended.");
-					void this.broker.broadcast(EVENTS.ORDER_STATUS_CHANGED, order);
+					this.logger.info({ ...logFields, status: order.status, cancelReason: order.cancelReason }, "Order ended.");
+					// The push is the last hop of the order's trace.
+					void this.broker.broadcast(EVENTS.ORDER_STATUS_CHANGED, order, trace && { parentSpan: asParentSpan(trace) });
 				});
 				return true;
 			}

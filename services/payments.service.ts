@@ -22,6 +22,7 @@ import {
 	type RequestMeta
 } from "../lib/contracts";
 import { requireUserId } from "../lib/identity";
+import { traceContextOf, type TraceContext } from "../lib/tracing";
 import { amountRule, fromMinorUnits, toMinorUnits } from "../lib/money";
 import {
 	creditAccount,
@@ -65,7 +66,7 @@ export interface PaymentsServiceOptions {
 
 interface PaymentsMethods {
 	findAccount(userId: string): Promise<AccountView>;
-	settlePayment(tx: DbTransaction, request: PaymentRequestedPayload, eventId: string): Promise<void>;
+	settlePayment(tx: DbTransaction, request: PaymentRequestedPayload, eventId: string, trace: TraceContext): Promise<void>;
 }
 
 type PaymentsThis = PaymentsMethods & EventDrivenServiceMethods;
@@ -172,7 +173,7 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 			/** Pays an order, at most once whatever is redelivered. */
 			[EVENTS.PAYMENT_REQUESTED]: {
 				async handler(ctx: Context<EventEnvelope<PaymentRequestedPayload>>) {
-					await this.consumeOnce(ctx, PAYMENT_REQUESTED_SCHEMA, (tx, request, eventId) => this.settlePayment(tx, request, eventId));
+					await this.consumeOnce(ctx, PAYMENT_REQUESTED_SCHEMA, (tx, request, eventId) => this.settlePayment(tx, request, eventId, traceContextOf(ctx)));
 				}
 			}
 		},
@@ -190,7 +191,7 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 			 * outcome again, so it can never be charged twice. A new decision is stored with the id of
 			 * its event, which `paymentDecisions` answers with.
 			 */
-			async settlePayment(tx: DbTransaction, { orderId, userId, amountMinor }: PaymentRequestedPayload, eventId: string): Promise<void> {
+			async settlePayment(tx: DbTransaction, { orderId, userId, amountMinor }: PaymentRequestedPayload, eventId: string, trace: TraceContext): Promise<void> {
 				const [decided] = await this.queryRows<PaymentRow>(selectPayment(orderId), tx);
 				let result: PaymentProcessedPayload;
 				if (decided) {
@@ -205,9 +206,9 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 						result = { orderId, outcome: PAYMENT_OUTCOMES.REFUSED, reason };
 					}
 				}
-				const resultEventId = await this.addOutboxEvent(tx, EVENTS.PAYMENT_PROCESSED, "orders", result);
+				const resultEventId = await this.addOutboxEvent(tx, EVENTS.PAYMENT_PROCESSED, "orders", result, trace);
 				if (!decided) await this.queryRows(insertPayment(orderId, userId, amountMinor, result.outcome, result.reason, resultEventId), tx);
-				const logFields = { orderId, eventId, resultEventId, userId, outcome: result.outcome, reason: result.reason, repeated: Boolean(decided) };
+				const logFields = { orderId, eventId, resultEventId, userId, requestId: trace.traceId, outcome: result.outcome, reason: result.reason, repeated: Boolean(decided) };
 				tx.afterCommit(() => this.logger.info(logFields, "Payment decided."));
 			}
 		}

@@ -46,6 +46,8 @@ export interface SystemOptions {
 	api?: ApiServiceOptions;
 	/** Settings of the orders reconciler (default: from the environment). */
 	reconciler?: ReconcilerOptions;
+	/** More environment for every broker's options (TRACING_EXPORTER, say). */
+	env?: NodeJS.ProcessEnv;
 }
 
 export interface HttpResponse<T = any> {
@@ -72,8 +74,8 @@ export interface TestSystem {
 	stop(): Promise<void>;
 }
 
-function brokerOptions(nodeID: string, namespace: string, transporter: string | undefined, middlewares: Middleware[] = []): BrokerOptions {
-	const base = createBrokerOptions({ TRANSPORTER: transporter, NAMESPACE: namespace, AMQP_QUEUE_EXPIRY_MS: "60000" });
+export function brokerOptions(nodeID: string, namespace: string, transporter: string | undefined, middlewares: Middleware[] = [], env: NodeJS.ProcessEnv = {}): BrokerOptions {
+	const base = createBrokerOptions({ ...env, TRANSPORTER: transporter, NAMESPACE: namespace, AMQP_QUEUE_EXPIRY_MS: "60000" });
 	return {
 		...base,
 		nodeID,
@@ -95,9 +97,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
 	let brokers: TestSystem["brokers"];
 	if (options.transporter) {
 		brokers = {
-			api: new ServiceBroker(brokerOptions(`api-${suffix}`, namespace, options.transporter)),
-			orders: new ServiceBroker(brokerOptions(`orders-${suffix}`, namespace, options.transporter, options.ordersMiddlewares)),
-			payments: new ServiceBroker(brokerOptions(`payments-${suffix}`, namespace, options.transporter, options.paymentsMiddlewares))
+			api: new ServiceBroker(brokerOptions(`api-${suffix}`, namespace, options.transporter, [], options.env)),
+			orders: new ServiceBroker(brokerOptions(`orders-${suffix}`, namespace, options.transporter, options.ordersMiddlewares, options.env)),
+			payments: new ServiceBroker(brokerOptions(`payments-${suffix}`, namespace, options.transporter, options.paymentsMiddlewares, options.env))
 		};
 		brokers.orders.createService(orders);
 		brokers.payments.createService(payments);
@@ -107,7 +109,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
 		await brokers.api.waitForServices(["orders", "payments"], 10_000);
 	} else {
 		const broker = new ServiceBroker(
-			brokerOptions(`all-${suffix}`, namespace, undefined, [...(options.ordersMiddlewares ?? []), ...(options.paymentsMiddlewares ?? [])])
+			brokerOptions(`all-${suffix}`, namespace, undefined, [...(options.ordersMiddlewares ?? []), ...(options.paymentsMiddlewares ?? [])], options.env)
 		);
 		broker.createService(orders);
 		broker.createService(payments);

@@ -27,5 +27,7 @@ describe("JSON log lines", () => {
 	it("names the order an event is about", () => {
 		expect(eventLogFields("e1", "payment.requested", { orderId: "o1" })).toEqual({ eventId: "e1", event: "payment.requested", orderId: "o1" });
 		expect(eventLogFields("e2", "outbox.confirmed", null)).toEqual({ eventId: "e2", event: "outbox.confirmed" });
+		expect(eventLogFields("e3", "payment.processed", { orderId: "o3" }, "trace-3")).toEqual({ eventId: "e3", event: "payment.processed", orderId: "o3", requestId: "trace-3" });
+		expect(eventLogFields("e4", "payment.processed", null, null)).toEqual({ eventId: "e4", event: "payment.processed" });
 	});
 });
