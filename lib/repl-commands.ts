@@ -164,18 +164,18 @@ const deadCommand: ReplCommand<ParsedArgs & { service?: string }> = {
 		const events = answers.flatMap(({ service, result }) => (result.status === "fulfilled" ? result.value.map(event => ({ service, ...event })) : []));
 		events.sort((a, b) => new Date(b.dead_at).getTime() - new Date(a.dead_at).getTime());
 		if (events.length) {
+			// The order under its event's id: two ids side by side would not fit a terminal.
 			const rows = events.map(event => [
 				event.service,
-				event.id,
+				event.payload?.orderId ? `${event.id}\norder ${event.payload.orderId}` : event.id,
 				`${event.event_name} → ${event.target_group}`,
-				event.payload?.orderId ?? "-",
 				String(event.failures),
 				formatTime(event.dead_at),
 				event.last_error ?? ""
 			]);
-			printTable(helpers, ["Service", "Event id", "Event", "Order", "Failures", "Dead since (UTC)", "Last error"], rows, {
-				4: { alignment: "right" },
-				6: { width: 50, wrapWord: true }
+			printTable(helpers, ["Service", "Event id", "Event", "Failures", "Dead since (UTC)", "Last error"], rows, {
+				3: { alignment: "right" },
+				5: { width: 44, wrapWord: true }
 			});
 		} else if (answers.some(({ result }) => result.status === "fulfilled")) {
 			console.log(helpers.kleur.green(">> No dead events."));
