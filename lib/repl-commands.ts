@@ -14,6 +14,7 @@
 import { inspect } from "node:util";
 import { Errors, type ServiceBroker } from "moleculer";
 import { convertArgs } from "moleculer-repl/src/utils";
+import type { Journey } from "./order-journey";
 
 type Paint = (text: string) => string;
 
@@ -86,9 +87,20 @@ export function formatAge(seconds: number): string {
 	return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
 }
 
-/** A time as UTC to the second; over a transporter dates arrive as ISO strings. */
-function formatTime(at: Date | string | null | undefined): string {
-	return at ? new Date(at).toISOString().replace("T", " ").slice(0, 19) : "-";
+/** A time as UTC, to the second or (`precise`) to the millisecond; over a transporter dates arrive as ISO strings. */
+function formatTime(at: Date | string, precise = false): string {
+	const iso = new Date(at).toISOString();
+	return precise ? iso.slice(11, 23) : iso.replace("T", " ").slice(0, 19);
+}
+
+/** A hop's duration: milliseconds under a second, then as an age. */
+export function formatTook(ms: number): string {
+	return ms < 1000 ? `+${ms} ms` : `+${formatAge(ms / 1000)}`;
+}
+
+/** A column of free text: as wide as its longest cell up to `max`, wrapped at words beyond. */
+function textColumn(cells: string[], max: number): object {
+	return { width: Math.min(max, Math.max(...cells.map(cell => cell.length))), wrapWord: true };
 }
 
 interface OutboxStatus {
@@ -106,14 +118,6 @@ interface DeadEventRow {
 	failures: number;
 	last_error: string | null;
 	dead_at: Date | string;
-}
-
-/** `orders.journey`'s answer (the operator API's Journey, README "Operating it"). */
-interface Journey {
-	order: { id: string; userId: string; amount: number; status: string; cancelReason?: string; createdAt: string | Date };
-	traceId: string | null;
-	hops: { step: string; service: string; at: string | Date; tookMs: number; detail?: string }[];
-	pending?: { step: string; since: string | Date; why?: string };
 }
 
 /** Calls `<service>.<action>` on every service in `services` at once; answers and failures by service. */
@@ -175,7 +179,7 @@ const deadCommand: ReplCommand<ParsedArgs & { service?: string }> = {
 			]);
 			printTable(helpers, ["Service", "Event id", "Event", "Failures", "Dead since (UTC)", "Last error"], rows, {
 				3: { alignment: "right" },
-				5: { width: 44, wrapWord: true }
+				5: textColumn(["Last error", ...rows.map(cells => cells[5])], 44)
 			});
 		} else if (answers.some(({ result }) => result.status === "fulfilled")) {
 			console.log(helpers.kleur.green(">> No dead events."));
@@ -229,8 +233,8 @@ const orderCommand: ReplCommand<ParsedArgs & { id: string }> = {
 		const status = order.cancelReason ? `${order.status} (${order.cancelReason})` : order.status;
 		console.log(`${helpers.kleur.bold(`Order ${order.id}`)} of ${order.userId}: ${order.amount.toFixed(2)}, ${status}, placed ${formatTime(order.createdAt)} UTC`);
 		if (traceId) console.log(`Trace ${traceId}`);
-		const rows = hops.map(hop => [hop.step, hop.service, formatTime(hop.at), `+${hop.tookMs} ms`, hop.detail ?? ""]);
-		printTable(helpers, ["Step", "Service", "At (UTC)", "Took", "Detail"], rows, { 3: { alignment: "right" }, 4: { width: 50, wrapWord: true } });
+		const rows = hops.map(hop => [hop.step, hop.service, formatTime(hop.at, true), formatTook(hop.tookMs), hop.detail ?? ""]);
+		printTable(helpers, ["Step", "Service", "At (UTC)", "Took", "Detail"], rows, { 3: { alignment: "right" }, 4: textColumn(["Detail", ...rows.map(cells => cells[4])], 50) });
 		if (pending) {
 			const why = pending.why ? `: ${pending.why}` : "";
 			console.log(helpers.kleur.yellow(`>> Waiting for ${pending.step} since ${formatTime(pending.since)} UTC${why}`));

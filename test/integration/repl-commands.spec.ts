@@ -10,7 +10,7 @@ import { format, stripVTControlCharacters } from "node:util";
 import { Errors } from "moleculer";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { EVENTS } from "../../lib/contracts";
-import { REPL_COMMANDS, describeError, formatAge, type ReplCommand, type ReplHelpers } from "../../lib/repl-commands";
+import { REPL_COMMANDS, describeError, formatAge, formatTook, type ReplCommand, type ReplHelpers } from "../../lib/repl-commands";
 import { startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
 /** moleculer-repl's own packages: what it hands custom commands, and how it parses `--key value`. */
@@ -161,10 +161,18 @@ describe("order", () => {
 		const printed = await run("order", { id: order.id });
 		expect(printed).toMatch(new RegExp(`^Order ${order.id} of ${user}: 7.00, FINISHED, placed \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC`));
 		expect(printed).toMatch(row("Step", "Service", "At (UTC)", "Took", "Detail"));
-		expect(printed).toMatch(row("created", "orders", /[\d-]+ [\d:]+/, "+0 ms"));
-		expect(printed).toMatch(row("paymentDecided", "payments", /[\d-]+ [\d:]+/, /\+\d+ ms/, "PAID"));
+		expect(printed).toMatch(row("created", "orders", /\d\d:\d\d:\d\d\.\d{3}/, "+0 ms"));
+		expect(printed).toMatch(row("paymentDecided", "payments", /\d\d:\d\d:\d\d\.\d{3}/, /\+\d+ ms/, "PAID"));
 		for (const step of ["requestEmitted", "requestReceived", "requestConfirmed", "resultEmitted", "resultApplied", "pushed"]) expect(printed).toContain(step);
 		expect(printed).not.toContain("Waiting for");
+	});
+
+	it("says what a NEW order waits for", async () => {
+		const orderId = randomUUID();
+		await system.sql("orders", "INSERT INTO orders (id, user_id, amount_minor, description) VALUES ($1, 'waiting-user', 500, 'never requested')", [orderId]);
+		const printed = await run("order", { id: orderId });
+		expect(printed).toMatch(new RegExp(`^Order ${orderId} of waiting-user: 5.00, NEW, placed `));
+		expect(printed.split("\n").at(-1)).toMatch(/^>> Waiting for paymentDecided since [\d-]+ [\d:]+ UTC: payments has no decision and no request is in flight/);
 	});
 
 	it("says an unknown order is not found", async () => {
@@ -178,7 +186,8 @@ describe("what the commands print", () => {
 		expect(describeError(timeout)).toBe("Request is timed out when call 'orders.journey' action on 'orders-1' node. (504 REQUEST_TIMEOUT) It may still complete.");
 	});
 
-	it("gives ages in the unit an operator reads at a glance", () => {
+	it("gives ages and durations in the unit an operator reads at a glance", () => {
 		expect([0.42, 42.4, 185, 7_620].map(formatAge)).toEqual(["0.4 s", "42 s", "3 min 05 s", "2 h 07 min"]);
+		expect([0, 16, 1_240, 61_229].map(formatTook)).toEqual(["+0 ms", "+16 ms", "+1.2 s", "+1 min 01 s"]);
 	});
 });
