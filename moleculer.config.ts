@@ -3,7 +3,7 @@
  * all services in one process), validation, timeouts and shutdown, and the embedded Postgres'
  * lifecycle. Where each service's database is: lib/database.ts.
  */
-import { Validators, type BrokerOptions, type Middleware, type ServiceBroker } from "moleculer";
+import { Validators, type BrokerOptions, type Middleware, type ReplOptions, type ServiceBroker } from "moleculer";
 import { stopEmbeddedPostgres } from "./lib/database";
 import { EventDurableAmqpTransporter } from "./lib/amqp-transporter";
 import { EVENTS } from "./lib/contracts";
@@ -12,6 +12,7 @@ import { createFaultInjectionMiddleware, parseFaultRates } from "./lib/fault-inj
 import { createHealthServerMiddleware } from "./lib/health-server";
 import { loggerOptions } from "./lib/logging";
 import { tracingOptionsFromEnv } from "./lib/tracing";
+import { replCommands } from "./lib/repl-commands";
 import { VALIDATION_MESSAGES } from "./lib/validation";
 
 /**
@@ -74,6 +75,10 @@ export function createBrokerOptions(env: NodeJS.ProcessEnv = process.env): Broke
 		metrics: env.METRICS_PORT
 			? { enabled: true, reporter: [{ type: "Prometheus", options: { port: Number(env.METRICS_PORT), path: "/metrics" } }] }
 			: { enabled: false },
+
+		// The operator's commands (outbox, dead, replay, order, as) in every REPL: `npm run dev`'s and `npm run repl`'s.
+		// moleculer-repl reads them as lib/repl-commands.ts types them, not as Moleculer's typings say.
+		replOptions: { customCommands: replCommands as unknown as ReplOptions["customCommands"] },
 
 		validator: new Validators.Fastest({ useNewCustomCheckerFunction: true, messages: VALIDATION_MESSAGES }),
 
