@@ -4,21 +4,18 @@
  */
 import type { FailureKind } from "./failure-classification";
 import type { SqlQuery } from "./sql";
-import type { TraceContext } from "./tracing";
+import type { StoredTraceContext, TraceContext } from "./tracing";
 
 /** A delay's jitter: a random share between half and all of it, so the retries of a burst spread out. */
 const JITTER = "(0.5 + random() / 2)";
 
-export interface OutboxRow {
+/** An outbox row as the relay emits it, with the trace it was written in (lib/tracing.ts). */
+export interface OutboxRow extends StoredTraceContext {
 	id: string;
 	event_name: string;
 	target_group: string;
 	payload: unknown;
 	attempts: number;
-	/** The trace the event was written in (lib/tracing.ts); null for events written before it was kept. */
-	trace_id: string | null;
-	trace_parent_span_id: string | null;
-	trace_sampled: boolean;
 }
 
 const ROW_COLUMNS = ["id", "event_name", "target_group", "payload", "attempts", "trace_id", "trace_parent_span_id", "trace_sampled"];
@@ -151,6 +148,26 @@ export function recordEventFailure(eventId: string, reason: string, kind: Failur
 			RETURNING o.id, o.event_name, o.target_group, o.failures, o.dead_at, o.trace_id, answer.counted`,
 		values: [eventId, reason.slice(0, 2000), kind, attempt, parking.maxFailures, parking.minAgeMs]
 	};
+}
+
+/** A dead event as `selectDeadEvents` lists it (its times are strings once they crossed the transporter). */
+export interface DeadEventRow {
+	id: string;
+	event_name: string;
+	target_group: string;
+	payload: { orderId?: unknown } | null;
+	attempts: number;
+	failures: number;
+	last_error: string | null;
+	created_at: Date | string;
+	dead_at: Date | string;
+}
+
+/** The outbox's backlog (`selectPendingSummary`). */
+export interface PendingSummaryRow {
+	pending: number;
+	oldest_age_seconds: number;
+	dead: number;
 }
 
 export function selectDeadEvents(limit: number): SqlQuery {

@@ -5,6 +5,7 @@
  * primary key.
  */
 import type { SqlQuery } from "./sql";
+import type { StoredTraceContext } from "./tracing";
 
 /** Where an order's payment request stands in the orders outbox. */
 export const REQUEST_STATES = Object.freeze({
@@ -19,7 +20,8 @@ export const REQUEST_STATES = Object.freeze({
 } as const);
 export type RequestState = (typeof REQUEST_STATES)[keyof typeof REQUEST_STATES];
 
-export type OverdueOrderRow = {
+/** With the trace the order's request was written in (lib/tracing.ts): what the reconciler does continues it. */
+export type OverdueOrderRow = StoredTraceContext & {
 	id: string;
 	user_id: string;
 	amount_minor: string; // pg returns BIGINT as a string
@@ -44,7 +46,7 @@ export interface ScanPosition {
  */
 export function selectOverdueOrders(olderThanMs: number, limit: number, after: ScanPosition | null): SqlQuery {
 	return {
-		text: `SELECT o.id, o.user_id, o.amount_minor, o.created_at::text AS created_at, o.request_event_id,
+		text: `SELECT o.id, o.user_id, o.amount_minor, o.created_at::text AS created_at, o.request_event_id, e.trace_id, e.trace_parent_span_id, e.trace_sampled,
 				CASE
 					WHEN e.id IS NULL THEN 'MISSING'
 					WHEN e.confirmed_at IS NOT NULL THEN 'CONFIRMED'

@@ -15,6 +15,8 @@ import { inspect } from "node:util";
 import { Errors, type ServiceBroker } from "moleculer";
 import { convertArgs } from "moleculer-repl/src/utils";
 import type { Journey } from "./order-journey";
+import type { DeadEventRow } from "./outbox-sql";
+import type { OutboxStatus } from "../mixins/outbox.mixin";
 
 type Paint = (text: string) => string;
 
@@ -101,23 +103,6 @@ export function formatTook(ms: number): string {
 /** A column of free text: as wide as its longest cell up to `max`, wrapped at words beyond. */
 function textColumn(cells: string[], max: number): object {
 	return { width: Math.min(max, Math.max(...cells.map(cell => cell.length))), wrapWord: true };
-}
-
-interface OutboxStatus {
-	pending: number;
-	oldestAgeSeconds: number;
-	dead: number;
-}
-
-/** A row of `<service>.deadEvents` (lib/outbox-sql.ts selectDeadEvents). */
-interface DeadEventRow {
-	id: string;
-	event_name: string;
-	target_group: string;
-	payload: { orderId?: string } | null;
-	failures: number;
-	last_error: string | null;
-	dead_at: Date | string;
 }
 
 /** Calls `<service>.<action>` on every service in `services` at once; answers and failures by service. */

@@ -26,6 +26,18 @@ export function traceContextOf(ctx: Context): TraceContext {
 	return { traceId: ctx.requestID ?? ctx.id, parentSpanId: ctx.span?.id ?? ctx.id, sampled: Boolean(ctx.tracing) };
 }
 
+/** The columns a row keeps its trace in (outbox_events). */
+export interface StoredTraceContext {
+	trace_id: string | null;
+	trace_parent_span_id: string | null;
+	trace_sampled: boolean | null;
+}
+
+/** The trace a row was written in; undefined for rows written before traces were kept. */
+export function storedTraceContext(row: StoredTraceContext): TraceContext | undefined {
+	return row.trace_id ? { traceId: row.trace_id, parentSpanId: row.trace_parent_span_id ?? row.trace_id, sampled: row.trace_sampled === true } : undefined;
+}
+
 /** What Moleculer takes as the parent of a new context (`parentSpan` of emit, broadcast and call). */
 export interface ParentSpan {
 	id: string;

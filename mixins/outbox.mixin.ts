@@ -51,12 +51,14 @@ import {
 	selectDeadEvents,
 	selectPendingEvents,
 	selectPendingSummary,
+	type DeadEventRow,
 	type OutboxRow,
+	type PendingSummaryRow,
 	type ParkingPolicy,
 	type RetryPolicy
 } from "../lib/outbox-sql";
 import type { NotificationListener } from "../lib/notification-listener";
-import { asParentSpan, type TraceContext } from "../lib/tracing";
+import { asParentSpan, storedTraceContext, type TraceContext } from "../lib/tracing";
 import { OUTBOX_DUE_CHANNEL } from "../migrations/shared/outbox-due-notification";
 import type { DbMethods, DbTransaction } from "./db.mixin";
 import { CONFIRMATION_INTERVAL_MS } from "./inbox.mixin";
@@ -147,6 +149,17 @@ export interface OutboxActivityHost {
 	outboxActivity: ActivityCounter;
 }
 
+/** What `outboxStatus` answers. */
+export interface OutboxStatus {
+	service: string;
+	pending: number;
+	oldestAgeSeconds: number;
+	dead: number;
+	listeningForDueEvents: boolean;
+	/** The oldest pending rows. */
+	oldest: unknown[];
+}
+
 export interface OutboxMethods {
 	/**
 	 * Adds an event to the outbox in the caller's transaction; it is emitted as soon as that commits.
@@ -200,8 +213,8 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 			outboxStatus: {
 				visibility: "public",
 				params: { $$strict: true, limit: { type: "number", integer: true, min: 1, max: 100, default: 10, convert: true } },
-				async handler(ctx: Context<{ limit: number }>) {
-					const [summary] = await this.queryRows<{ pending: number; oldest_age_seconds: number; dead: number }>(selectPendingSummary());
+				async handler(ctx: Context<{ limit: number }>): Promise<OutboxStatus> {
+					const [summary] = await this.queryRows<PendingSummaryRow>(selectPendingSummary());
 					const oldest = await this.queryRows(selectPendingEvents(ctx.params.limit));
 					return {
 						service: this.name,
@@ -218,8 +231,8 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 			deadEvents: {
 				visibility: "public",
 				params: { $$strict: true, ...DEAD_EVENTS_PARAMS },
-				handler(ctx: Context<{ limit: number }>) {
-					return this.queryRows(selectDeadEvents(ctx.params.limit));
+				handler(ctx: Context<{ limit: number }>): Promise<DeadEventRow[]> {
+					return this.queryRows<DeadEventRow>(selectDeadEvents(ctx.params.limit));
 				}
 			},
 
@@ -437,7 +450,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 				this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_EMITTED, labels);
 				this.outboxActivity.count("emitted");
 				this.awaitAnswerFrom(row.target_group);
-				const trace: TraceContext | null = row.trace_id ? { traceId: row.trace_id, parentSpanId: row.trace_parent_span_id ?? row.trace_id, sampled: row.trace_sampled } : null;
+				const trace = storedTraceContext(row);
 				// A span per emit, in the row's trace: the consumer's handler is its child, and the
 				// re-emits of a row sit side by side under the request that wrote it.
 				const span =
@@ -469,7 +482,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 			async updateOutboxGauges() {
 				if (!this.broker.isMetricsEnabled()) return;
 				try {
-					const [summary] = await this.queryRows<{ pending: number; oldest_age_seconds: number; dead: number }>(selectPendingSummary());
+					const [summary] = await this.queryRows<PendingSummaryRow>(selectPendingSummary());
 					this.broker.metrics.set(MESSAGING_METRICS.OUTBOX_PENDING, summary.pending, { service: this.name });
 					this.broker.metrics.set(MESSAGING_METRICS.OUTBOX_DEAD_PARKED, summary.dead, { service: this.name });
 					this.broker.metrics.set(MESSAGING_METRICS.OUTBOX_OLDEST_PENDING_AGE, summary.oldest_age_seconds, { service: this.name });

@@ -18,7 +18,8 @@ import type { RequestMeta } from "../lib/contracts";
 import { requireUserId } from "../lib/identity";
 import { ACTIVITY_BUCKET_SECONDS, sumActivity, type ActivityBucket } from "../lib/outbox-activity";
 import type { Journey } from "../lib/order-journey";
-import { DEAD_EVENTS_PARAMS, REPLAY_DEAD_EVENTS_PARAMS, type OutboxActivity } from "../mixins/outbox.mixin";
+import type { DeadEventRow } from "../lib/outbox-sql";
+import { DEAD_EVENTS_PARAMS, REPLAY_DEAD_EVENTS_PARAMS, type OutboxActivity, type OutboxStatus } from "../mixins/outbox.mixin";
 
 /** The services with an outbox. */
 export const OUTBOX_SERVICES = Object.freeze(["orders", "payments"] as const);
@@ -48,25 +49,6 @@ export interface DeadEventView {
 	lastError: string | null;
 	createdAt: string;
 	deadAt: string;
-}
-
-/** A dead outbox row as `deadEvents` lists it (times are strings once they crossed the transporter). */
-interface DeadEventRow {
-	id: string;
-	event_name: string;
-	target_group: string;
-	payload: { orderId?: unknown } | null;
-	attempts: number;
-	failures: number;
-	last_error: string | null;
-	created_at: Date | string;
-	dead_at: Date | string;
-}
-
-interface OutboxStatus {
-	pending: number;
-	oldestAgeSeconds: number;
-	dead: number;
 }
 
 interface DeadEventsParams {

@@ -44,7 +44,7 @@ import {
 } from "../lib/reconciliation-sql";
 import type { EventDrivenServiceMethods } from "../lib/service-mixins";
 import type { DbTransaction } from "../mixins/db.mixin";
-import type { TraceContext } from "../lib/tracing";
+import { storedTraceContext, type TraceContext } from "../lib/tracing";
 import type { OutboxActivityHost } from "../mixins/outbox.mixin";
 
 export interface ReconcilerOptions {
@@ -135,7 +135,7 @@ export interface ReconcilerMethods {
 interface ReconcilerInternals {
 	/** Never throws: a failure is logged and reported as such. */
 	reconcileOrder(order: OverdueOrderRow, decision: PaymentDecision | undefined): Promise<ReconcileAction>;
-	applyDecision(decision: PaymentDecision): Promise<ReconcileAction>;
+	applyDecision(decision: PaymentDecision, trace?: TraceContext): Promise<ReconcileAction>;
 	resumePaymentRequest(order: OverdueOrderRow): Promise<ReconcileAction>;
 	updateOverdueGauge(): Promise<void>;
 }
@@ -205,12 +205,12 @@ export function createOrderReconciler(options: ReconcilerOptions = reconcilerOpt
 				let action: ReconcileAction;
 				const failure: unknown[] = [];
 				try {
-					action = decision ? await this.applyDecision(decision) : await this.resumePaymentRequest(order);
+					action = decision ? await this.applyDecision(decision, storedTraceContext(order)) : await this.resumePaymentRequest(order);
 				} catch (err) {
 					action = RECONCILE_ACTIONS.FAILED;
 					failure.push(err);
 				}
-				const fields = { orderId: order.id, request: order.request_state, requestEventId: order.request_event_id, ...(decision && { outcome: decision.outcome }), action };
+				const fields = { orderId: order.id, requestId: order.trace_id, request: order.request_state, requestEventId: order.request_event_id, ...(decision && { outcome: decision.outcome }), action };
 				this.logger[ACTION_LOG[action].level](fields, ACTION_LOG[action].message, ...failure);
 				if (COUNTED_ACTIONS.has(action)) this.broker.metrics.increment(RECONCILER_METRICS.RECONCILED, { service: this.name, action });
 				if (RECONCILED_ACTIONS.has(action)) this.outboxActivity.count("reconciled");
@@ -218,14 +218,14 @@ export function createOrderReconciler(options: ReconcilerOptions = reconcilerOpt
 			},
 
 			/** Under the id of the event written with the decision, so that the inbox treats the two as one. */
-			async applyDecision({ orderId, outcome, reason, eventId }: PaymentDecision): Promise<ReconcileAction> {
+			async applyDecision({ orderId, outcome, reason, eventId }: PaymentDecision, trace?: TraceContext): Promise<ReconcileAction> {
 				const result: PaymentProcessedPayload = { orderId, outcome, reason };
 				// A decision stored before its event id was gets an id of its own: the status guard alone then
 				// keeps its event from ending the order twice, which is enough.
 				const inboxId = eventId ?? randomUUID();
 				let ended = false;
-				await this.applyOnce({ eventId: inboxId, eventName: EVENTS.PAYMENT_PROCESSED, source: "payments", payload: result }, async tx => {
-					ended = await this.applyPaymentResult(tx, result, inboxId);
+				await this.applyOnce({ eventId: inboxId, eventName: EVENTS.PAYMENT_PROCESSED, source: "payments", payload: result, requestId: trace?.traceId }, async tx => {
+					ended = await this.applyPaymentResult(tx, result, inboxId, trace);
 				});
 				return ended ? RECONCILE_ACTIONS.APPLIED : RECONCILE_ACTIONS.ENDED;
 			},
@@ -247,7 +247,7 @@ export function createOrderReconciler(options: ReconcilerOptions = reconcilerOpt
 						// payments decides at most once per order, whatever it receives.
 						const request: PaymentRequestedPayload = { orderId: order.id, userId: order.user_id, amountMinor: Number(order.amount_minor) };
 						await this.withTransaction(async tx => {
-							await this.queryRows(linkPaymentRequest(order.id, await this.requestPayment(tx, request)), tx);
+							await this.queryRows(linkPaymentRequest(order.id, await this.requestPayment(tx, request, storedTraceContext(order))), tx);
 						});
 						return RECONCILE_ACTIONS.REQUESTED;
 					}
