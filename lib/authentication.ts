@@ -17,6 +17,11 @@
  * header counted as its first. The key must fit the algorithm, a private key is refused, the
  * lifetime is capped at 30 days, and a header sent twice is 400. The caller comes with the moment
  * its token stops being accepted, when the gateway ends its event streams.
+ *
+ * Issue 16: a caller may be an operator, who may use the `/api/admin` routes. Header mode: the user
+ * ids listed in `ADMIN_USER_IDS`; JWT mode: the claim named by `JWT_ROLE_CLAIM` (default `roles`, a
+ * string or an array of strings) contains `JWT_ADMIN_ROLE` (default `admin`). A malformed entry of
+ * `ADMIN_USER_IDS` refuses to start: a typo must not silently leave an operator out (or in).
  */
 import { createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from "node:crypto";
 import type { IncomingMessage } from "node:http";
@@ -32,6 +37,8 @@ export interface Caller {
 	userId: string;
 	/** When the caller's token stops being accepted (ms since the epoch): its `exp` plus the clock tolerance. */
 	acceptedUntil?: number;
+	/** Whether the caller may use the operator routes (`/api/admin`). */
+	operator: boolean;
 }
 
 export interface Authenticator {
@@ -118,8 +125,25 @@ function publicKey(rawPem: string, algorithm: string): KeyObject {
 	return key;
 }
 
+/** Whether a token's role claim (a string or an array of strings) names the operator role. */
+function hasRole(claim: unknown, role: string): boolean {
+	return claim === role || (Array.isArray(claim) && claim.includes(role));
+}
+
+/** `ADMIN_USER_IDS`: comma-separated user ids, spaces around them ignored; anything malformed stops the start. */
+export function adminUserIdsFromEnv(env: NodeJS.ProcessEnv): ReadonlySet<string> {
+	const raw = env.ADMIN_USER_IDS?.trim() ?? "";
+	if (raw === "") return new Set();
+	const ids = raw.split(",").map(id => id.trim());
+	const invalid = ids.find(id => !USER_ID_PATTERN.test(id));
+	if (invalid !== undefined) {
+		throw new Error(`ADMIN_USER_IDS must be comma-separated user ids (1-64 characters of A-Z a-z 0-9 . _ : @ -); "${invalid.slice(0, 80)}" is not one.`);
+	}
+	return new Set(ids);
+}
+
 /** The verified caller, if the payload's claims are acceptable; throws a 401 error otherwise. */
-function callerOf(payload: JWTPayload, maxLifetimeSeconds: number): Caller {
+function callerOf(payload: JWTPayload, maxLifetimeSeconds: number, roles: { claim: string; admin: string }): Caller {
 	const { sub, exp, iat } = payload;
 	// jwtVerify has checked that `exp` is present and a number, and `iat` a number if present.
 	const now = Math.floor(Date.now() / 1000);
@@ -127,17 +151,18 @@ function callerOf(payload: JWTPayload, maxLifetimeSeconds: number): Caller {
 		throw invalidToken(`it is valid for longer than the ${maxLifetimeSeconds} s allowed`);
 	}
 	if (typeof sub !== "string" || !USER_ID_PATTERN.test(sub)) throw invalidToken("its subject is not a valid user id");
-	return { userId: sub, acceptedUntil: (exp! + CLOCK_TOLERANCE_SECONDS) * 1000 };
+	return { userId: sub, acceptedUntil: (exp! + CLOCK_TOLERANCE_SECONDS) * 1000, operator: Object.hasOwn(payload, roles.claim) && hasRole(payload[roles.claim], roles.admin) };
 }
 
 export function authenticatorFromEnv(env: NodeJS.ProcessEnv = process.env): Authenticator {
 	const mode = (env.AUTH_MODE ?? "header") as AuthMode;
 	if (mode === "header") {
+		const adminUserIds = adminUserIdsFromEnv(env);
 		return {
 			mode,
 			async callerOf(req) {
 				const userId = headerValue(req, "x-user-id");
-				return userId === undefined ? undefined : { userId };
+				return userId === undefined ? undefined : { userId, operator: adminUserIds.has(userId) };
 			}
 		};
 	}
@@ -160,6 +185,7 @@ export function authenticatorFromEnv(env: NodeJS.ProcessEnv = process.env): Auth
 		clockTolerance: CLOCK_TOLERANCE_SECONDS,
 		requiredClaims: ["exp", "sub"]
 	};
+	const roles = { claim: env.JWT_ROLE_CLAIM || "roles", admin: env.JWT_ADMIN_ROLE || "admin" };
 
 	return {
 		mode,
@@ -174,7 +200,7 @@ export function authenticatorFromEnv(env: NodeJS.ProcessEnv = process.env): Auth
 			} catch (err) {
 				throw invalidToken((err as Error).message);
 			}
-			return callerOf(payload, maxLifetimeSeconds);
+			return callerOf(payload, maxLifetimeSeconds, roles);
 		}
 	};
 }

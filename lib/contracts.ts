@@ -129,6 +129,8 @@ export interface OutboxConfirmedPayload {
 /** Request meta set by the gateway (or by hand in the REPL: `call orders.list --#userId alice`). */
 export interface RequestMeta {
 	userId?: string;
+	/** The caller may use the operator routes (set by the gateway, lib/authentication.ts). */
+	operator?: boolean;
 	idempotencyKey?: string;
 	$statusCode?: number;
 	$location?: string;
@@ -157,4 +159,16 @@ export interface PaymentDecision {
 	 * inbox treats the decision and that event as one; null for decisions made before it was stored.
 	 */
 	eventId: string | null;
+}
+
+/**
+ * orders → payments, the action `payments.paymentTrail`: payments' side of an order's journey
+ * (lib/order-journey.ts: `PaymentTrail`). Public to the other services, not routed by the gateway.
+ */
+export const PAYMENT_TRAIL_ACTION = "payments.paymentTrail";
+
+export interface PaymentTrailParams {
+	orderId: string;
+	/** The order's `payment.requested` event, whose receipt payments' inbox recorded. */
+	requestEventId: string | null;
 }

@@ -10,3 +10,8 @@ export function recordInboxEvent(eventId: string, eventName: string, source: str
 		values: [eventId, eventName, source]
 	};
 }
+
+/** When an event id was recorded as applied (no row: never, or forgotten by retention). */
+export function selectInboxReceipt(eventId: string): SqlQuery {
+	return { text: "SELECT received_at FROM inbox_events WHERE event_id = $1::uuid", values: [eventId] };
+}

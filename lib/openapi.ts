@@ -7,7 +7,7 @@
  */
 import { USER_ID_PATTERN } from "./identity";
 
-export type ResponseSchemaName = "Order" | "OrderList" | "Account";
+export type ResponseSchemaName = "Order" | "OrderList" | "Account" | "Me" | "Journey" | "OutboxOverview" | "DeadEventList" | "ReplayResult";
 
 export interface OpenApiOperationDoc {
 	summary: string;
@@ -33,6 +33,13 @@ export interface ServiceInfo {
 	name: string;
 	settings?: { rest?: string };
 	actions?: Record<string, ActionInfo>;
+}
+
+/** A gateway route with generated aliases: its path, which actions it lets through, and whether it is for operators only. */
+export interface OpenApiRoute {
+	path: string;
+	includes(actionName: string): boolean;
+	operator?: boolean;
 }
 
 type JsonSchema = Record<string, unknown>;
@@ -130,7 +137,118 @@ const COMPONENTS = {
 				updatedAt: { type: "string", format: "date-time" }
 			}
 		},
-		OrderList: { type: "array", items: { $ref: "#/components/schemas/Order" } }
+		OrderList: { type: "array", items: { $ref: "#/components/schemas/Order" } },
+		Me: {
+			type: "object",
+			required: ["userId", "operator"],
+			additionalProperties: false,
+			properties: { userId: { type: "string" }, operator: { type: "boolean", description: "Whether you may use the /api/admin routes" } }
+		},
+		Journey: {
+			type: "object",
+			required: ["order", "traceId", "hops"],
+			additionalProperties: false,
+			properties: {
+				order: { $ref: "#/components/schemas/Order" },
+				traceId: { type: ["string", "null"] },
+				hops: {
+					type: "array",
+					description: "In time order; only the hops that happened (rows past retention are missing)",
+					items: {
+						type: "object",
+						required: ["step", "service", "at", "tookMs"],
+						additionalProperties: false,
+						properties: {
+							step: { enum: ["created", "requestEmitted", "requestReceived", "paymentDecided", "requestConfirmed", "resultEmitted", "resultApplied", "resultConfirmed", "pushed"] },
+							service: { enum: ["orders", "payments"] },
+							at: { type: "string", format: "date-time" },
+							tookMs: { type: "number", description: "Since the hop before" },
+							detail: { type: "string" }
+						}
+					}
+				},
+				pending: {
+					type: "object",
+					description: "While the order is NEW: the step it waits for, and why",
+					required: ["step", "since"],
+					additionalProperties: false,
+					properties: { step: { type: "string" }, since: { type: "string", format: "date-time" }, why: { type: "string" } }
+				}
+			}
+		},
+		OutboxOverview: {
+			type: "object",
+			required: ["bucketSeconds", "services"],
+			additionalProperties: false,
+			properties: {
+				bucketSeconds: { type: "integer" },
+				services: {
+					type: "array",
+					items: {
+						type: "object",
+						required: ["service", "available", "pending", "oldestPendingAgeSeconds", "dead", "activity"],
+						additionalProperties: false,
+						properties: {
+							service: { type: "string" },
+							available: { type: "boolean", description: "False when no instance is up (then the figures are zeros)" },
+							pending: { type: "integer" },
+							oldestPendingAgeSeconds: { type: "number" },
+							dead: { type: "integer" },
+							activity: {
+								type: "array",
+								description: "The last 10 minutes, oldest first, summed over the service's instances",
+								items: {
+									type: "object",
+									required: ["at", "emitted", "reemitted", "confirmed", "dead", "reconciled"],
+									additionalProperties: false,
+									properties: {
+										at: { type: "string", format: "date-time" },
+										emitted: { type: "integer" },
+										reemitted: { type: "integer" },
+										confirmed: { type: "integer" },
+										dead: { type: "integer" },
+										reconciled: { type: "integer" }
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		},
+		DeadEventList: {
+			type: "object",
+			required: ["events"],
+			additionalProperties: false,
+			properties: {
+				events: {
+					type: "array",
+					items: {
+						type: "object",
+						required: ["service", "id", "eventName", "targetGroup", "orderId", "attempts", "failures", "lastError", "createdAt", "deadAt"],
+						additionalProperties: false,
+						properties: {
+							service: { type: "string" },
+							id: { type: "string", format: "uuid" },
+							eventName: { type: "string" },
+							targetGroup: { type: "string" },
+							orderId: { type: ["string", "null"] },
+							attempts: { type: "integer" },
+							failures: { type: "integer" },
+							lastError: { type: ["string", "null"] },
+							createdAt: { type: "string", format: "date-time" },
+							deadAt: { type: "string", format: "date-time" }
+						}
+					}
+				}
+			}
+		},
+		ReplayResult: {
+			type: "object",
+			required: ["service", "replayed"],
+			additionalProperties: false,
+			properties: { service: { type: "string" }, replayed: { type: "array", description: "The ids actually revived", items: { type: "string", format: "uuid" } } }
+		}
 	},
 	parameters: {
 		UserId: {
@@ -150,7 +268,7 @@ const COMPONENTS = {
 	}
 };
 
-function operation(action: ActionInfo, method: string, path: string, auth: "header" | "jwt"): Record<string, unknown> {
+function operation(action: ActionInfo, method: string, path: string, auth: "header" | "jwt", operator: boolean): Record<string, unknown> {
 	const doc = action.openapi!;
 	const params = action.params ?? {};
 	const pathParams = [...path.matchAll(/\{(\w+)\}/g)].map(m => m[1]);
@@ -176,6 +294,7 @@ function operation(action: ActionInfo, method: string, path: string, auth: "head
 	}
 	responses["400"] ??= { description: "Malformed X-User-Id header or request", ...ERROR_RESPONSE };
 	responses["401"] ??= { description: auth === "header" ? "No X-User-Id header" : "No valid bearer token", ...ERROR_RESPONSE };
+	if (operator) responses["403"] ??= { description: "You are not an operator", ...ERROR_RESPONSE };
 	responses["429"] ??= { description: "Too many requests from this caller; retry after the minute", ...ERROR_RESPONSE };
 	if (Object.keys(params).some(name => !name.startsWith("$$")) || method !== "get") {
 		responses["422"] ??= { description: "Invalid parameters (moleculer-web's ValidationError, with the failing fields in data)", ...ERROR_RESPONSE };
@@ -190,16 +309,18 @@ function operation(action: ActionInfo, method: string, path: string, auth: "head
 	};
 }
 
-/** The document for every published REST action of the given services, under `prefix`. */
-export function buildOpenApiDocument(services: ServiceInfo[], prefix = "/api", auth: "header" | "jwt" = "header", version = "1.0.0"): Record<string, unknown> {
+/** The document for every documented REST action of the given services, under each route that lets it through. */
+export function buildOpenApiDocument(services: ServiceInfo[], routes: OpenApiRoute[], auth: "header" | "jwt" = "header", version = "1.0.0"): Record<string, unknown> {
 	const paths: Record<string, Record<string, unknown>> = {};
-	for (const service of services) {
-		const base = service.settings?.rest ?? service.name;
-		for (const action of Object.values(service.actions ?? {})) {
-			const rest = parseRest(action.rest);
-			if (!rest || !action.openapi) continue;
-			const path = joinPath(prefix, base, rest.path).replace(/:(\w+)/g, "{$1}");
-			(paths[path] ??= {})[rest.method] = operation(action, rest.method, path, auth);
+	for (const route of routes) {
+		for (const service of services) {
+			const base = service.settings?.rest ?? service.name;
+			for (const action of Object.values(service.actions ?? {})) {
+				const rest = parseRest(action.rest);
+				if (!rest || !action.openapi || !route.includes(action.name)) continue;
+				const path = joinPath(route.path, base, rest.path).replace(/:(\w+)/g, "{$1}");
+				(paths[path] ??= {})[rest.method] = operation(action, rest.method, path, auth, route.operator === true);
+			}
 		}
 	}
 	const sortedPaths = Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b)));

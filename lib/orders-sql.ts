@@ -1,5 +1,7 @@
 /** SQL of the orders service: pure builders, run by its methods. */
 import type { SqlQuery } from "./sql";
+import type { OutboxTrail } from "./order-journey";
+import { outboxTrailJson } from "./outbox-sql";
 import type { CancelReason, OrderStatus } from "./contracts";
 
 export const ORDER_STATUSES = Object.freeze({ NEW: "NEW", FINISHED: "FINISHED", CANCELLED: "CANCELLED" } as const satisfies Record<OrderStatus, OrderStatus>);
@@ -48,5 +50,24 @@ export function finishOrder(orderId: string, status: OrderStatus, cancelReason: 
 		text: `UPDATE orders SET status = $2::text, cancel_reason = $3::text, updated_at = clock_timestamp()
 			WHERE id = $1::uuid AND status = 'NEW' RETURNING ${ORDER_COLUMNS}`,
 		values: [orderId, status, cancelReason]
+	};
+}
+
+export interface OrderTrailRow extends OrderRow {
+	request_event_id: string | null;
+	/** The order's `payment.requested` outbox row; null once retention deleted it, or never linked. */
+	request: OutboxTrail | null;
+}
+
+/**
+ * An order with its payment request's outbox row, for its journey (by primary keys). With a user,
+ * only that user's order: another user's is indistinguishable from a missing one.
+ */
+export function selectOrderTrail(orderId: string, userId: string | null): SqlQuery {
+	return {
+		text: `SELECT o.${ORDER_COLUMNS.split(", ").join(", o.")}, o.request_event_id, ${outboxTrailJson("r")} AS request
+			FROM orders o LEFT JOIN outbox_events r ON r.id = o.request_event_id
+			WHERE o.id = $1::uuid AND ($2::text IS NULL OR o.user_id = $2::text)`,
+		values: [orderId, userId]
 	};
 }

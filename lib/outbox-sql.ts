@@ -155,6 +155,16 @@ export function selectDeadEvents(limit: number): SqlQuery {
 }
 
 /**
+ * An outbox row as an order's journey shows it (lib/order-journey.ts: `OutboxTrail`), a JSON
+ * object or NULL, for the row `alias` of a statement that joins `outbox_events` by primary key.
+ */
+export function outboxTrailJson(alias: string): string {
+	return `CASE WHEN ${alias}.id IS NULL THEN NULL ELSE json_build_object(
+		'createdAt', ${alias}.created_at, 'lastEmittedAt', ${alias}.last_emitted_at, 'attempts', ${alias}.attempts,
+		'confirmedAt', ${alias}.confirmed_at, 'deadAt', ${alias}.dead_at, 'lastError', ${alias}.last_error) END`;
+}
+
+/**
  * Gives dead events (all, or the given ones) a fresh start: due now, failures reset, and aged from
  * now, or the next retention run would park them again as past the redelivery horizon. Attempts go
  * on counting, and every attempt so far counts as answered: a copy from before the revive, still

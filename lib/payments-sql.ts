@@ -1,5 +1,7 @@
 /** SQL of the payments service: pure builders, run by its methods. */
 import type { SqlQuery } from "./sql";
+import type { OutboxTrail } from "./order-journey";
+import { outboxTrailJson } from "./outbox-sql";
 import type { CancelReason, PaymentOutcome } from "./contracts";
 
 export interface AccountRow {
@@ -92,5 +94,29 @@ export function selectPaymentDecisions(orderIds: string[]): SqlQuery {
 	return {
 		text: "SELECT order_id, outcome, reason, result_event_id FROM payment_transactions WHERE order_id = ANY($1::uuid[])",
 		values: [orderIds]
+	};
+}
+
+export interface PaymentTrailRow {
+	request_received_at: Date | null;
+	outcome: PaymentOutcome | null;
+	reason: CancelReason | null;
+	decided_at: Date | null;
+	result_event_id: string | null;
+	result: OutboxTrail | null;
+}
+
+/**
+ * Payments' side of an order's journey, always one row (by primary keys): when its inbox recorded
+ * the payment request, the decision, and the outbox row of the result event written with it.
+ */
+export function selectPaymentTrail(orderId: string, requestEventId: string | null): SqlQuery {
+	return {
+		text: `SELECT (SELECT received_at FROM inbox_events WHERE event_id = $2::uuid) AS request_received_at,
+				p.outcome, p.reason, p.created_at AS decided_at, p.result_event_id, ${outboxTrailJson("r")} AS result
+			FROM (SELECT $1::uuid AS order_id) AS asked
+			LEFT JOIN payment_transactions p ON p.order_id = asked.order_id
+			LEFT JOIN outbox_events r ON r.id = p.result_event_id`,
+		values: [orderId, requestEventId]
 	};
 }

@@ -37,6 +37,7 @@ import { FAILURE_KINDS } from "../lib/failure-classification";
 import { positiveInteger } from "../lib/env";
 import { eventLogFields } from "../lib/logging";
 import { MESSAGING_METRICS, registerMessagingMetrics } from "../lib/messaging-metrics";
+import { ACTIVITY_BUCKET_SECONDS, ActivityCounter, type ActivityBucket } from "../lib/outbox-activity";
 import {
 	claimDueEvents,
 	confirmEvents,
@@ -124,6 +125,24 @@ function checkRetryPolicy(retry: RetryPolicy, names = { baseMs: "retry.baseMs", 
 	if (retry.maxMs < retry.baseMs) throw new Error(`${names.maxMs} must not be below ${names.baseMs}.`);
 }
 
+/**
+ * The params of `deadEvents` and `replayDeadEvents`, exported so that the gateway's operator
+ * routes validate with the same rules (issue 16).
+ */
+export const DEAD_EVENTS_PARAMS = Object.freeze({ limit: { type: "number", integer: true, min: 1, max: 1000, default: 50, convert: true } } as const);
+export const REPLAY_DEAD_EVENTS_PARAMS = Object.freeze({ ids: { type: "array", items: "uuid", optional: true, max: 1000 } } as const);
+
+/** What `outboxActivity` answers: this instance's figures of the last minutes (lib/outbox-activity.ts). */
+export interface OutboxActivity {
+	bucketSeconds: number;
+	buckets: ActivityBucket[];
+}
+
+/** What the outbox keeps for the host service too: the orders reconciler counts into its activity. */
+export interface OutboxActivityHost {
+	outboxActivity: ActivityCounter;
+}
+
 export interface OutboxMethods {
 	/** Adds an event to the outbox in the caller's transaction; it is emitted as soon as that commits. */
 	addOutboxEvent<TPayload>(tx: DbTransaction, eventName: string, targetGroup: string, payload: TPayload): Promise<string>;
@@ -149,7 +168,7 @@ interface OutboxInternals {
 	updateOutboxGauges(): Promise<void>;
 }
 
-interface OutboxLocalVars {
+interface OutboxLocalVars extends OutboxActivityHost {
 	outboxTimer: NodeJS.Timeout | null;
 	outboxGaugeTimer: NodeJS.Timeout | null;
 	/** The live consumers, until the registry changes (null: read them again). */
@@ -191,7 +210,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 			/** Events parked as dead, newest first, with their last error (REPL: `call payments.deadEvents`). */
 			deadEvents: {
 				visibility: "public",
-				params: { $$strict: true, limit: { type: "number", integer: true, min: 1, max: 1000, default: 50, convert: true } },
+				params: { $$strict: true, ...DEAD_EVENTS_PARAMS },
 				handler(ctx: Context<{ limit: number }>) {
 					return this.queryRows(selectDeadEvents(ctx.params.limit));
 				}
@@ -200,12 +219,22 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 			/** Emits dead events again from a fresh start: the given ones, or all (REPL: `call payments.replayDeadEvents`). */
 			replayDeadEvents: {
 				visibility: "public",
-				params: { $$strict: true, ids: { type: "array", items: "uuid", optional: true, max: 1000 } },
-				async handler(ctx: Context<{ ids?: string[] }>) {
+				params: { $$strict: true, ...REPLAY_DEAD_EVENTS_PARAMS },
+				async handler(ctx: Context<{ ids?: string[] }, { userId?: string }>) {
 					const revived = await this.queryRows<{ id: string }>(reviveDeadEvents(ctx.params.ids ?? null));
-					this.logger.info({ eventIds: revived.map(row => row.id) }, `Replaying ${revived.length} dead event(s).`);
+					// Who asked: the operator's user id when it came through the gateway.
+					this.logger.info({ eventIds: revived.map(row => row.id), operator: ctx.meta.userId }, `Replaying ${revived.length} dead event(s).`);
 					this.wakeOutboxRelay();
 					return { replayed: revived.map(row => row.id) };
+				}
+			},
+
+			/** This instance's emits, re-emits, confirmations, parkings (and reconciled orders) of the last minutes; the gateway sums the instances. */
+			outboxActivity: {
+				visibility: "public",
+				params: { $$strict: true },
+				handler(): OutboxActivity {
+					return { bucketSeconds: ACTIVITY_BUCKET_SECONDS, buckets: this.outboxActivity.snapshot() };
 				}
 			}
 		},
@@ -239,6 +268,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 					if (row.dead_at) {
 						this.logger.error(fields, `Event parked as dead: ${reason}`);
 						this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_DEAD, { service: this.name });
+						this.outboxActivity.count("dead");
 					} else if (kind === FAILURE_KINDS.OUTAGE) {
 						this.logger.info(fields, `The consumer met an outage; the event is retried (not counted as a failure): ${reason}`);
 					} else if (row.counted) {
@@ -259,6 +289,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 					const confirmed = await this.queryRows<{ target_group: string }>(confirmEvents(ctx.params.eventIds));
 					this.heardFrom(confirmed.map(row => row.target_group));
 					this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_CONFIRMED, { service: this.name }, confirmed.length);
+					this.outboxActivity.count("confirmed", confirmed.length);
 				}
 			},
 
@@ -394,8 +425,10 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 				if (row.attempts > 1) {
 					this.logger.info({ ...logFields, attempt: row.attempts }, "Re-emitting an unconfirmed event.");
 					this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_REEMITTED, labels);
+					this.outboxActivity.count("reemitted");
 				}
 				this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_EMITTED, labels);
+				this.outboxActivity.count("emitted");
 				this.awaitAnswerFrom(row.target_group);
 				try {
 					await this.broker.emit(row.event_name, envelope, { groups: [row.target_group], meta: { eventMeta } });
@@ -428,6 +461,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 			this.outboxRound = null;
 			this.outboxRoundRequested = false;
 			this.outboxStopping = false;
+			this.outboxActivity = new ActivityCounter();
 		},
 
 		started() {

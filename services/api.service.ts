@@ -7,7 +7,12 @@
  *
  * Every response carries security headers, every error is answered by lib/public-errors.ts (no
  * internals), and OPTIONS is answered here without running a handler (issue 15).
+ *
+ * Operators (lib/authentication.ts) also get `/api/admin` (api.operator.ts): the same hardening
+ * as `/api`, and `authorize` answers everyone else 403 before any handler runs. `/ops`, the
+ * operator page, is the front end's own page (its app routes it). Issue 16.
  */
+import { readFile } from "node:fs/promises";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import path from "node:path";
 import type { PassThrough } from "node:stream";
@@ -26,6 +31,7 @@ import { enforceJsonBodyContract, guarded, isUtf8Json, rejectDeeplyNestedJson } 
 import { securityProfileOf, setSecurityHeaders } from "../lib/security-headers";
 import { buildOpenApiDocument, type ServiceInfo } from "../lib/openapi";
 import { serveSwaggerUiAsset, serveSwaggerUiPage } from "../lib/swagger-ui";
+import { createOperatorActions } from "./api.operator";
 
 export interface ApiSettings extends ApiSettingsSchema, HttpServerLimits {
 	port: number;
@@ -40,6 +46,9 @@ interface GatewayMeta extends RequestMeta {
 	$responseHeaders?: Record<string, string>;
 	tokenExpiresAt?: number;
 }
+
+/** The built React app; `npm run build` makes it. */
+const FRONT_END_FOLDER = path.join(PROJECT_ROOT, "frontend/dist");
 
 /** Services whose database readiness `/ready` reports. */
 const DATABASE_SERVICES = ["orders", "payments"] as const;
@@ -80,6 +89,20 @@ function refuseWhileStopping(this: { broker: ServiceBroker }, _req: IncomingMess
 	next(new Errors.MoleculerRetryableError("The server is stopping; retry on another instance or shortly.", 503, "STOPPING"));
 }
 
+/**
+ * The front end's page for a path its app routes itself (`/ops`): its index.html, read at each
+ * request (a small file; a rebuild shows at once). Not built: 404, as for its other files.
+ */
+async function serveFrontEndPage(this: { logger: { error(...args: unknown[]): void } }, _req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void): Promise<void> {
+	try {
+		const page = await readFile(path.join(FRONT_END_FOLDER, "index.html"));
+		res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache" });
+		res.end(page);
+	} catch (err) {
+		next((err as NodeJS.ErrnoException).code === "ENOENT" ? new ApiGateway.Errors.NotFoundError("NOT_FOUND", null) : (err as Error));
+	}
+}
+
 /** Why a readiness check failed, in words that name no driver, address or node (issue 15). */
 function unreadyReason(err: unknown): string {
 	return err instanceof Errors.RequestTimeoutError ? "timeout" : "unavailable";
@@ -96,10 +119,17 @@ interface ApiLocalVars {
 	server: Server;
 	/** moleculer-web's route table; `match` throws a 400 error for a malformed percent-encoding. */
 	aliases: { action?: string; route?: unknown; method?: string; path?: string; _generated?: boolean; match(url: string): object | false }[];
+	/** moleculer-web's routes, with the options they were made from. */
+	routes: MoleculerWebRoute[];
 	orderEventStreams: OrderEventStreams;
 	heartbeatTimer: NodeJS.Timeout | null;
 	/** Null when the limit is off. */
 	rateLimiter: RateLimiter | null;
+}
+
+interface MoleculerWebRoute {
+	path: string;
+	opts: { autoAliases?: boolean; authorization?: boolean };
 }
 
 /** A request as moleculer-web carries it from routing to the call. */
@@ -115,6 +145,8 @@ interface ApiMethods {
 	sendError(req: IncomingMessage, res: ServerResponse, err: unknown): void;
 	/** Writes an error answer already made public (lib/public-errors.ts). */
 	sendPublicError(req: IncomingMessage, res: ServerResponse, answer: PublicError): void;
+	/** moleculer-web's whitelist check of a route. */
+	checkWhitelist(route: MoleculerWebRoute, action: string): boolean;
 	/** moleculer-web's access log line. */
 	logResponse(req: IncomingMessage, res: ServerResponse): void;
 }
@@ -140,9 +172,25 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 		total: positiveInteger(process.env, "EVENT_STREAMS_MAX", 1000)
 	};
 	const callTimeoutMs = options.callTimeoutMs ?? positiveInteger(process.env, "GATEWAY_CALL_TIMEOUT_MS", 10_000);
+	/** What `/api` and `/api/admin` share: routes from the actions' `rest`, the callers' identity, the body rules. */
+	const apiRoute = {
+		// Routes come from the actions' own `rest` declarations; nothing else is reachable.
+		autoAliases: true,
+		mappingPolicy: "restrict",
+		...CASE_SENSITIVE_PATHS,
+		authentication: true,
+		// No compressed bodies (a corrupt one would surface as a 500), no charset but UTF-8,
+		// none nested absurdly deep.
+		bodyParsers: { json: { strict: true, limit: MAX_BODY, inflate: false, type: isUtf8Json, verify: rejectDeeplyNestedJson }, urlencoded: false },
+		use: [guarded(refuseWhileStopping), guarded(enforceJsonBodyContract)],
+		// The rate limit is counted in `authenticate`, on the verified caller: moleculer-web's
+		// own runs before authentication, on whatever the request claims.
+		callOptions: { timeout: callTimeoutMs }
+	};
 	return {
 		name: "api",
-		mixins: [ApiGateway],
+		// The operator routes' actions (api.operator.ts).
+		mixins: [ApiGateway, createOperatorActions()],
 
 		settings: {
 			port: Number(process.env.PORT ?? 3000),
@@ -153,28 +201,14 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 			keepAliveTimeout: 5_000,
 			idleTimeout: 60_000,
 			maxConnections: positiveInteger(process.env, "GATEWAY_MAX_CONNECTIONS", 4096),
-			// The built React app; `npm run build` makes it.
-			assets: { folder: path.join(PROJECT_ROOT, "frontend/dist") },
+			assets: { folder: FRONT_END_FOLDER },
 			// Routes of this service's own actions sit at the `/api` root too.
 			rest: "/",
 			...settings,
 			routes: [
-				{
-					path: "/api",
-					whitelist: ["orders.*", "payments.*", "api.streamOrderEvents"],
-					// Routes come from the actions' own `rest` declarations; nothing else is reachable.
-					autoAliases: true,
-					mappingPolicy: "restrict",
-					...CASE_SENSITIVE_PATHS,
-					authentication: true,
-					// No compressed bodies (a corrupt one would surface as a 500), no charset but UTF-8,
-					// none nested absurdly deep.
-					bodyParsers: { json: { strict: true, limit: MAX_BODY, inflate: false, type: isUtf8Json, verify: rejectDeeplyNestedJson }, urlencoded: false },
-					use: [guarded(refuseWhileStopping), guarded(enforceJsonBodyContract)],
-					// The rate limit is counted in `authenticate`, on the verified caller: moleculer-web's
-					// own runs before authentication, on whatever the request claims.
-					callOptions: { timeout: callTimeoutMs }
-				},
+				{ path: "/api", whitelist: ["orders.*", "payments.*", "api.streamOrderEvents", "api.me", "api.orderJourney"], ...apiRoute },
+				// Operators only: `authorize` refuses everyone else, after authentication, before the handler.
+				{ path: "/api/admin", whitelist: ["api.admin*"], ...apiRoute, authorization: true },
 				{
 					path: "/",
 					whitelist: ["api.health", "api.ready", "api.openapi"],
@@ -183,7 +217,8 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 						"GET /ready": "api.ready",
 						"GET /openapi.json": "api.openapi",
 						"GET /docs": serveSwaggerUiPage,
-						"GET /docs/:file": serveSwaggerUiAsset
+						"GET /docs/:file": serveSwaggerUiAsset,
+						"GET /ops": serveFrontEndPage
 					},
 					mappingPolicy: "restrict",
 					...CASE_SENSITIVE_PATHS,
@@ -215,7 +250,11 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 			openapi: {
 				handler(): Record<string, unknown> {
 					const services = this.broker.registry.getServiceList({ withActions: true, onlyAvailable: true }) as ServiceInfo[];
-					return buildOpenApiDocument(services, "/api", authenticator.mode);
+					// Each route with generated aliases documents the actions it lets through, under its path.
+					const routes = this.routes
+						.filter(route => route.opts.autoAliases)
+						.map(route => ({ path: route.path, includes: (action: string) => this.checkWhitelist(route, action), operator: route.opts.authorization === true }));
+					return buildOpenApiDocument(services, routes, authenticator.mode);
 				}
 			},
 
@@ -418,6 +457,7 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 				try {
 					const caller = await authenticator.callerOf(req);
 					ctx.meta.userId = caller?.userId;
+					ctx.meta.operator = caller?.operator === true;
 					ctx.meta.tokenExpiresAt = caller?.acceptedUntil;
 					if (ctx.meta.userId === undefined && authenticator.mode === "jwt") {
 						throw new Errors.MoleculerClientError("An 'Authorization: Bearer <token>' header is required.", 401, "NO_TOKEN");
@@ -440,6 +480,11 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 					ctx.meta.idempotencyKey = idempotencyKey;
 				}
 				return null;
+			},
+
+			/** moleculer-web calls this on `/api/admin`, after `authenticate`: only operators get past it (issue 16). */
+			authorize(ctx: Context<unknown, GatewayMeta>): void {
+				if (ctx.meta.operator !== true) throw new Errors.MoleculerClientError("This route is for operators only.", 403, "FORBIDDEN");
 			}
 		},
 

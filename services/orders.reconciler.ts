@@ -44,6 +44,7 @@ import {
 } from "../lib/reconciliation-sql";
 import type { EventDrivenServiceMethods } from "../lib/service-mixins";
 import type { DbTransaction } from "../mixins/db.mixin";
+import type { OutboxActivityHost } from "../mixins/outbox.mixin";
 
 export interface ReconcilerOptions {
 	/** How often a round runs, on one instance of the service per interval. */
@@ -102,6 +103,9 @@ const METRIC_DEFINITIONS: readonly MetricDefinition[] = [
 /** The actions that changed something, or failed to, counted in orders.reconciled.total. */
 const COUNTED_ACTIONS: ReadonlySet<ReconcileAction> = new Set([RECONCILE_ACTIONS.APPLIED, RECONCILE_ACTIONS.REVIVED, RECONCILE_ACTIONS.REQUESTED, RECONCILE_ACTIONS.FAILED]);
 
+/** The actions that ended or unstuck an order: the operator page's `reconciled` figure (issue 16). */
+const RECONCILED_ACTIONS: ReadonlySet<ReconcileAction> = new Set([RECONCILE_ACTIONS.APPLIED, RECONCILE_ACTIONS.REVIVED, RECONCILE_ACTIONS.REQUESTED]);
+
 /** Each action's log line: anything the reconciler had to do means something upstream was lost or stuck. */
 const ACTION_LOG: Record<ReconcileAction, { level: "warn" | "info" | "error"; message: string }> = {
 	applied: { level: "warn", message: "Reconciler: the payment result had not arrived; applied payments' decision." },
@@ -145,7 +149,7 @@ interface ReconcilerLocalVars {
 	reconcileFrom: ScanPosition | null;
 }
 
-type ReconcilerThis = ReconcilerMethods & ReconcilerInternals & ReconcilerHostMethods & EventDrivenServiceMethods & ReconcilerLocalVars;
+type ReconcilerThis = ReconcilerMethods & ReconcilerInternals & ReconcilerHostMethods & EventDrivenServiceMethods & ReconcilerLocalVars & OutboxActivityHost;
 
 export function createOrderReconciler(options: ReconcilerOptions = reconcilerOptionsFromEnv()): Partial<ServiceSchema> {
 	if (!(options.batchSize >= 1 && options.batchSize <= PAYMENT_DECISIONS_MAX_ORDERS)) {
@@ -208,6 +212,7 @@ export function createOrderReconciler(options: ReconcilerOptions = reconcilerOpt
 				const fields = { orderId: order.id, request: order.request_state, requestEventId: order.request_event_id, ...(decision && { outcome: decision.outcome }), action };
 				this.logger[ACTION_LOG[action].level](fields, ACTION_LOG[action].message, ...failure);
 				if (COUNTED_ACTIONS.has(action)) this.broker.metrics.increment(RECONCILER_METRICS.RECONCILED, { service: this.name, action });
+				if (RECONCILED_ACTIONS.has(action)) this.outboxActivity.count("reconciled");
 				return action;
 			},
 

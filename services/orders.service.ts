@@ -14,12 +14,16 @@ import {
 	EVENTS,
 	PAYMENT_OUTCOMES,
 	PAYMENT_PROCESSED_SCHEMA,
+	PAYMENT_TRAIL_ACTION,
 	type EventEnvelope,
 	type OrderView,
 	type PaymentProcessedPayload,
 	type PaymentRequestedPayload,
+	type PaymentTrailParams,
 	type RequestMeta
 } from "../lib/contracts";
+import { selectInboxReceipt } from "../lib/inbox-sql";
+import { journeyOf, type Journey, type PaymentTrail } from "../lib/order-journey";
 import { requireUserId } from "../lib/identity";
 import { amountRule, fromMinorUnits, toMinorUnits } from "../lib/money";
 import { textRule } from "../lib/validation";
@@ -27,9 +31,11 @@ import {
 	ORDER_STATUSES,
 	finishOrder,
 	insertOrder,
+	selectOrderTrail,
 	selectUserOrder,
 	selectUserOrders,
-	type OrderRow
+	type OrderRow,
+	type OrderTrailRow
 } from "../lib/orders-sql";
 import { ordersMigrations } from "../migrations/orders";
 import { eventDrivenServiceMixins, type EventDrivenServiceMethods } from "../lib/service-mixins";
@@ -52,6 +58,12 @@ export interface GetOrderParams {
 	id: string;
 }
 
+export interface OrderJourneyParams {
+	id: string;
+	/** Only this user's order (the owner's route); absent: any order (the operator's route). */
+	userId?: string;
+}
+
 /** Construction options; the defaults come from the environment. */
 export interface OrdersServiceOptions {
 	/** Overrides ORDERS_DATABASE_URL (tests). */
@@ -66,6 +78,8 @@ export interface OrdersServiceOptions {
 
 interface OrdersMethods extends ReconcilerHostMethods {
 	placeOrder(tx: DbTransaction, userId: string, params: CreateOrderParams): Promise<OrderView>;
+	/** Throws ORDER_NOT_FOUND for a malformed or unknown id, or another user's order. */
+	orderJourney(ctx: Context, orderId: string, userId: string | null): Promise<Journey>;
 }
 
 type OrdersThis = OrdersMethods & ReconcilerMethods & EventDrivenServiceMethods;
@@ -174,6 +188,15 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 					if (!row) throw orderNotFound();
 					return toOrderView(row);
 				}
+			},
+
+			/** An order's journey across both services, and what it waits for while NEW (issue 16); the gateway routes it for the owner and for operators. */
+			journey: {
+				visibility: "public",
+				params: { $$strict: true, id: "string", userId: { type: "string", optional: true } },
+				handler(ctx: Context<OrderJourneyParams>): Promise<Journey> {
+					return this.orderJourney(ctx, ctx.params.id, ctx.params.userId ?? null);
+				}
 			}
 		},
 
@@ -189,6 +212,24 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 		},
 
 		methods: {
+			async orderJourney(ctx: Context, orderId: string, userId: string | null): Promise<Journey> {
+				if (!UUID_PATTERN.test(orderId)) throw orderNotFound();
+				const [row] = await this.queryRows<OrderTrailRow>(selectOrderTrail(orderId, userId));
+				if (!row) throw orderNotFound();
+				let payments: PaymentTrail | null = null;
+				try {
+					const question: PaymentTrailParams = { orderId, requestEventId: row.request_event_id };
+					payments = await ctx.call<PaymentTrail, PaymentTrailParams>(PAYMENT_TRAIL_ACTION, question);
+				} catch (err) {
+					// The orders side is still worth showing: the journey says payments could not be asked.
+					this.logger.warn({ orderId }, "Could not ask payments for the order's journey.", err);
+				}
+				const resultEventId = payments?.decision?.resultEventId;
+				const [applied] = resultEventId ? await this.queryRows<{ received_at: Date }>(selectInboxReceipt(resultEventId)) : [];
+				const facts = { order: { status: row.status, createdAt: row.created_at, updatedAt: row.updated_at }, request: row.request, payments, resultAppliedAt: applied?.received_at.toISOString() ?? null };
+				return { order: toOrderView(row), traceId: null, ...journeyOf(facts) };
+			},
+
 			async placeOrder(tx: DbTransaction, userId: string, { amount, description }: CreateOrderParams): Promise<OrderView> {
 				const request: PaymentRequestedPayload = { orderId: randomUUID(), userId, amountMinor: toMinorUnits(amount) };
 				// The request first, so that the order names it (the reconciler looks it up); both commit together.

@@ -15,6 +15,7 @@ import {
 	PAYMENT_OUTCOMES,
 	PAYMENT_REQUESTED_SCHEMA,
 	type EventEnvelope,
+	type PaymentTrailParams,
 	type PaymentDecision,
 	type PaymentDecisionsParams,
 	type PaymentProcessedPayload,
@@ -31,8 +32,10 @@ import {
 	selectAccount,
 	selectPayment,
 	selectPaymentDecisions,
+	selectPaymentTrail,
 	type AccountRow,
 	type PaymentDecisionRow,
+	type PaymentTrailRow,
 	type PaymentRow
 } from "../lib/payments-sql";
 import { SQLSTATE, sqlStateOf } from "../lib/sql";
@@ -41,6 +44,7 @@ import { eventDrivenServiceMixins, type EventDrivenServiceMethods } from "../lib
 import type { OutboxOptions } from "../mixins/outbox.mixin";
 import type { RetentionOptions } from "../mixins/retention.mixin";
 import type { DbTransaction } from "../mixins/db.mixin";
+import type { PaymentTrail } from "../lib/order-journey";
 
 export interface TopUpParams {
 	amount: number;
@@ -72,6 +76,18 @@ type PaymentsThis = PaymentsMethods & EventDrivenServiceMethods;
 
 function toAccountView(row: AccountRow): AccountView {
 	return { userId: row.user_id, balance: fromMinorUnits(row.balance_minor), createdAt: row.created_at, updatedAt: row.updated_at };
+}
+
+/** Times as ISO-8601 strings: they cross the transporter as JSON anyway. */
+function toPaymentTrail(row: PaymentTrailRow): PaymentTrail {
+	return {
+		requestReceivedAt: row.request_received_at?.toISOString() ?? null,
+		decision:
+			row.outcome && row.decided_at
+				? { outcome: row.outcome, reason: row.reason, decidedAt: row.decided_at.toISOString(), resultEventId: row.result_event_id }
+				: null,
+		result: row.result
+	};
 }
 
 function accountNotFound(): Errors.MoleculerClientError {
@@ -154,6 +170,16 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 				async handler(ctx: Context<PaymentDecisionsParams>): Promise<PaymentDecision[]> {
 					const rows = await this.queryRows<PaymentDecisionRow>(selectPaymentDecisions(ctx.params.orderIds));
 					return rows.map(row => ({ orderId: row.order_id, outcome: row.outcome, reason: row.reason, eventId: row.result_event_id }));
+				}
+			},
+
+			/** Payments' side of an order's journey (`orders.journey` asks it). Not routed by the gateway. */
+			paymentTrail: {
+				visibility: "public",
+				params: { $$strict: true, orderId: "uuid", requestEventId: { type: "uuid", nullable: true } },
+				async handler(ctx: Context<PaymentTrailParams>): Promise<PaymentTrail> {
+					const [row] = await this.queryRows<PaymentTrailRow>(selectPaymentTrail(ctx.params.orderId, ctx.params.requestEventId));
+					return toPaymentTrail(row);
 				}
 			},
 

@@ -80,11 +80,17 @@ describe("GET /openapi.json", () => {
 		expect(documented).toEqual(routed);
 		expect(documented).toEqual([
 			"GET /api/accounts/balance",
+			"GET /api/admin/dead-events",
+			"GET /api/admin/orders/{id}/journey",
+			"GET /api/admin/outbox",
 			"GET /api/events",
+			"GET /api/me",
 			"GET /api/orders",
 			"GET /api/orders/{id}",
+			"GET /api/orders/{id}/journey",
 			"POST /api/accounts",
 			"POST /api/accounts/topup",
+			"POST /api/admin/dead-events/replay",
 			"POST /api/orders"
 		]);
 	});
