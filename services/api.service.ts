@@ -93,7 +93,7 @@ function refuseWhileStopping(this: { broker: ServiceBroker }, _req: IncomingMess
  * The front end's page for a path its app routes itself (`/ops`): its index.html, read at each
  * request (a small file; a rebuild shows at once). Not built: 404, as for its other files.
  */
-async function serveFrontEndPage(this: { logger: { error(...args: unknown[]): void } }, _req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void): Promise<void> {
+async function serveFrontEndPage(_req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void): Promise<void> {
 	try {
 		const page = await readFile(path.join(FRONT_END_FOLDER, "index.html"));
 		res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache" });

@@ -1,0 +1,79 @@
+/** An order's journey from the timestamps both services wrote (issue 16): hops in time order, what a NEW order waits for. */
+import { describe, expect, it } from "vitest";
+import { journeyOf, type JourneyFacts, type OutboxTrail } from "../../lib/order-journey";
+
+const at = (ms: number) => new Date(Date.parse("2026-12-03T08:40:00.000Z") + ms).toISOString();
+const row = (createdMs: number, more: Partial<OutboxTrail> = {}): OutboxTrail => ({
+	createdAt: at(createdMs),
+	lastEmittedAt: at(createdMs),
+	attempts: 1,
+	confirmedAt: null,
+	deadAt: null,
+	lastError: null,
+	...more
+});
+
+function finished(): JourneyFacts {
+	return {
+		order: { status: "FINISHED", createdAt: at(2), updatedAt: at(30) },
+		// Written in the order's transaction, stamped a moment before the order.
+		request: row(0, { confirmedAt: at(25) }),
+		payments: {
+			requestReceivedAt: at(10),
+			decision: { outcome: "PAID", reason: null, decidedAt: at(10), resultEventId: "00000000-0000-4000-8000-000000000001" },
+			result: row(10, { confirmedAt: at(40) })
+		},
+		resultAppliedAt: at(28)
+	};
+}
+
+describe("journeyOf", () => {
+	it("puts a finished order's hops in time order, same instants in the flow's order, each with the time since the one before", () => {
+		const { hops, pending } = journeyOf(finished());
+		expect(pending).toBeUndefined();
+		expect(hops.map(hop => [hop.step, hop.tookMs])).toEqual([
+			["created", 0],
+			["requestEmitted", 0],
+			["requestReceived", 8],
+			["paymentDecided", 0],
+			["resultEmitted", 0],
+			["requestConfirmed", 15],
+			["resultApplied", 3],
+			["pushed", 2],
+			["resultConfirmed", 10]
+		]);
+		expect(hops.find(hop => hop.step === "paymentDecided")).toMatchObject({ service: "payments", detail: "PAID" });
+		expect(hops.find(hop => hop.step === "pushed")).toMatchObject({ service: "orders", detail: "FINISHED", at: at(30) });
+	});
+
+	it("says how often an event was emitted and a refusal's reason, and leaves out the hops whose rows are gone", () => {
+		const facts = finished();
+		facts.order.status = "CANCELLED";
+		facts.request = null; // deleted by retention
+		facts.payments!.requestReceivedAt = null;
+		facts.payments!.decision = { ...facts.payments!.decision!, outcome: "REFUSED", reason: "INSUFFICIENT_FUNDS" };
+		facts.payments!.result = row(10, { attempts: 3, confirmedAt: at(40) });
+		const { hops } = journeyOf(facts);
+		expect(hops.map(hop => hop.step)).toEqual(["created", "paymentDecided", "resultEmitted", "resultApplied", "pushed", "resultConfirmed"]);
+		expect(hops.find(hop => hop.step === "paymentDecided")?.detail).toBe("REFUSED: INSUFFICIENT_FUNDS");
+		expect(hops.find(hop => hop.step === "resultEmitted")?.detail).toBe("emitted 3 times");
+		expect(hops.find(hop => hop.step === "pushed")?.detail).toBe("CANCELLED");
+	});
+
+	it("tells what a NEW order waits for: payments, a dead request, a dead result, or the reconciler", () => {
+		const base: JourneyFacts = { order: { status: "NEW", createdAt: at(2), updatedAt: at(2) }, request: row(0, { attempts: 4, lastEmittedAt: at(900), lastError: "boom" }), payments: { requestReceivedAt: null, decision: null, result: null }, resultAppliedAt: null };
+		expect(journeyOf(base).pending).toEqual({ step: "requestReceived", since: at(900), why: "waiting for payments (attempt 4, last error: boom)" });
+
+		const dead = journeyOf({ ...base, request: row(0, { attempts: 3, deadAt: at(1000), lastError: "a bug" }) });
+		expect(dead.pending).toMatchObject({ step: "requestReceived", since: at(1000), why: expect.stringContaining("parked as dead after 3 attempt(s), last error: a bug") });
+		expect(dead.hops.find(hop => hop.step === "requestEmitted")?.detail).toBe("emitted 3 times; dead: a bug");
+
+		expect(journeyOf({ ...base, payments: null }).pending).toEqual({ step: "requestReceived", since: at(2), why: "payments cannot be asked now" });
+		expect(journeyOf({ ...base, request: row(0, { confirmedAt: at(20) }) }).pending).toMatchObject({ step: "paymentDecided", why: expect.stringContaining("reconciler") });
+
+		const decided = { requestReceivedAt: at(10), decision: { outcome: "PAID" as const, reason: null, decidedAt: at(10), resultEventId: null } };
+		const deadResult = journeyOf({ ...base, request: row(0, { confirmedAt: at(20) }), payments: { ...decided, result: row(10, { deadAt: at(50), lastError: "orders broke" }) } });
+		expect(deadResult.pending).toMatchObject({ step: "resultApplied", since: at(50), why: expect.stringContaining("orders broke") });
+		expect(journeyOf({ ...base, payments: { ...decided, result: null } }).pending).toMatchObject({ step: "resultApplied", since: at(10) });
+	});
+});
