@@ -150,6 +150,8 @@ describe("OpsPage", () => {
 		expect(result).toHaveAttribute("role", "status");
 		await waitFor(() => expect(within(serviceCard("payments")).getByTestId("dead-count")).toHaveTextContent("0"));
 		expect(within(serviceCard("payments")).queryByTestId("dead-event")).not.toBeInTheDocument();
+		// Its button gone with it, the focus stays in the service's card.
+		expect(screen.getByRole("heading", { name: "payments" })).toHaveFocus();
 		expect(requests.filter(request => request.method === "POST").map(request => request.body)).toEqual([{ service: "payments", ids: ["e1"] }]);
 	});
 

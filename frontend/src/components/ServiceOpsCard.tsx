@@ -1,4 +1,4 @@
-import { useId } from "react";
+import { useCallback, useId, useLayoutEffect, useRef } from "react";
 import type { DeadEvent, ServiceOps } from "../api";
 import { formatDuration } from "../journey";
 import { formatTimestamp } from "../orders";
@@ -31,11 +31,15 @@ interface ServiceOpsCardProps {
 /** One service's outbox: backlog, dead events with their errors, recent re-emits and reconciled orders. */
 export function ServiceOpsCard({ ops, bucketSeconds, deadEvents, note, onReplay }: ServiceOpsCardProps) {
 	const titleId = useId();
+	const title = useRef<HTMLHeadingElement>(null);
+	const focusTitle = useCallback(() => title.current?.focus(), []);
 	const { service } = ops;
 	const oldest = ops.oldestPendingAgeSeconds ? formatDuration(ops.oldestPendingAgeSeconds * 1_000) : "—";
 	return (
 		<section className="card ops-service" aria-labelledby={titleId} data-testid="ops-service" data-service={service}>
-			<h3 id={titleId}>{service}</h3>
+			<h3 id={titleId} ref={title} tabIndex={-1}>
+				{service}
+			</h3>
 			{ops.available === false && <Alert>No instance of {service} is up: its figures are unknown.</Alert>}
 			<dl className="ops-figures">
 				<div>
@@ -60,7 +64,7 @@ export function ServiceOpsCard({ ops, bucketSeconds, deadEvents, note, onReplay 
 			) : (
 				<ul className="dead-events">
 					{deadEvents.map(event => (
-						<DeadEventItem key={event.id} event={event} onReplay={onReplay} />
+						<DeadEventItem key={event.id} event={event} onReplay={onReplay} onRemovedWithFocus={focusTitle} />
 					))}
 				</ul>
 			)}
@@ -85,7 +89,24 @@ export function ServiceOpsCard({ ops, bucketSeconds, deadEvents, note, onReplay 
 	);
 }
 
-function DeadEventItem({ event, onReplay }: { event: DeadEvent; onReplay(request: ReplayRequest): void }) {
+interface DeadEventItemProps {
+	event: DeadEvent;
+	onReplay(request: ReplayRequest): void;
+	/** Its Replay button had the focus when the event left the list (replayed). */
+	onRemovedWithFocus(): void;
+}
+
+function DeadEventItem({ event, onReplay, onRemovedWithFocus }: DeadEventItemProps) {
+	const replayButton = useRef<HTMLButtonElement>(null);
+	// A replayed event leaves the list with the button the focus went back to from the confirmation:
+	// without this, a keyboard user would be sent back to the page's start. (A layout effect's
+	// cleanup runs while the button is still in the page.)
+	useLayoutEffect(() => {
+		const button = replayButton.current;
+		return () => {
+			if (button === document.activeElement) onRemovedWithFocus();
+		};
+	}, [onRemovedWithFocus]);
 	const about = event.orderId ? `${event.eventName} of order ${event.orderId}` : `${event.eventName} ${event.id}`;
 	return (
 		<li className="dead-event" data-testid="dead-event" data-event-id={event.id}>
@@ -103,6 +124,7 @@ function DeadEventItem({ event, onReplay }: { event: DeadEvent; onReplay(request
 				{event.failures} failures in {event.attempts} attempts · dead since <time dateTime={event.deadAt}>{formatTimestamp(event.deadAt, true)}</time>
 			</p>
 			<button
+				ref={replayButton}
 				type="button"
 				className="button button--small"
 				onClick={() => onReplay({ service: event.service, ids: [event.id], question: `Send ${about} again? Do it once the cause of its failures is fixed.` })}
