@@ -1,8 +1,8 @@
 import { render, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { App } from "./App";
-import { jsonResponse, makeAccount, mockFetch, type RecordedRequest } from "./test/fakeServer";
+import { errorResponse, jsonResponse, makeAccount, mockFetch, type RecordedRequest } from "./test/fakeServer";
 
 const STORAGE_KEY = "orders-payments.user-id";
 
@@ -85,5 +85,38 @@ describe("App sign-in", () => {
 		await signIn("carol");
 		expect(screen.getByTestId("current-user")).toHaveTextContent("carol");
 		await waitFor(() => expect(requests.at(-1)?.headers.get("X-User-Id")).toBe("carol"));
+	});
+});
+
+describe("App at /ops", () => {
+	beforeEach(() => {
+		window.history.pushState({}, "", "/ops");
+	});
+	afterEach(() => {
+		window.history.pushState({}, "", "/");
+	});
+
+	it("asks who the person is, then shows the operator page instead of their orders", async () => {
+		const { requests } = mockFetch({
+			"GET /api/me": () => jsonResponse({ userId: "olga", operator: true }),
+			"GET /api/admin/outbox": () => jsonResponse({ bucketSeconds: 10, services: [] }),
+			"GET /api/admin/dead-events": () => jsonResponse({ events: [] })
+		});
+		render(<App />);
+		await signIn("olga");
+		expect(await screen.findByRole("heading", { name: "Outbox by service" })).toBeInTheDocument();
+		expect(screen.queryByTestId("balance")).not.toBeInTheDocument();
+		expect(requests.some(request => request.url.startsWith("/api/orders"))).toBe(false);
+	});
+
+	it("shows a non-operator only that the page is not available", async () => {
+		localStorage.setItem(STORAGE_KEY, "bob");
+		mockFetch({
+			"GET /api/me": () => jsonResponse({ userId: "bob", operator: false }),
+			"GET /api/admin/outbox": () => errorResponse(403, "FORBIDDEN", "Operators only")
+		});
+		render(<App />);
+		expect(await screen.findByTestId("ops-not-available")).toBeInTheDocument();
+		expect(screen.queryByRole("heading", { name: "Outbox by service" })).not.toBeInTheDocument();
 	});
 });

@@ -1,7 +1,9 @@
 import { useState } from "react";
 import { AppHeader } from "./components/AppHeader";
 import { Dashboard } from "./components/Dashboard";
+import { OpsPage } from "./components/OpsPage";
 import { SignInForm } from "./components/SignInForm";
+import { isOpsPath } from "./paths";
 import { forgetUserId, loadUserId, saveUserId } from "./userId";
 
 export function App() {
@@ -20,8 +22,10 @@ export function App() {
 			</div>
 		);
 	}
+	// The gateway serves the app at /ops too; a link between the pages is a full load.
+	const Page = isOpsPath(window.location.pathname) ? OpsPage : Dashboard;
 	return (
-		<Dashboard
+		<Page
 			key={userId}
 			userId={userId}
 			onSwitchUser={() => {

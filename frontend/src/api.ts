@@ -37,6 +37,93 @@ export interface NewOrder {
 	description: string;
 }
 
+/** Who the caller is, and whether the operator page is theirs. */
+export interface Me {
+	userId: string;
+	operator: boolean;
+}
+
+/** One 10-second interval of a service's outbox activity, summed over its instances. */
+export interface ActivityBucket {
+	/** The interval's start. */
+	at: string;
+	emitted: number;
+	reemitted: number;
+	confirmed: number;
+	dead: number;
+	reconciled: number;
+}
+
+/** A service's outbox as operators see it. */
+export interface ServiceOps {
+	service: string;
+	/** False when no instance of the service is up: the figures are then zeros. */
+	available?: boolean;
+	pending: number;
+	/** Null or 0 when nothing is pending. */
+	oldestPendingAgeSeconds: number | null;
+	dead: number;
+	/** The last 10 minutes, oldest first. */
+	activity: ActivityBucket[];
+}
+
+export interface OutboxOverview {
+	bucketSeconds: number;
+	services: ServiceOps[];
+}
+
+/** An event its consumer kept failing to apply, parked until an operator replays it. */
+export interface DeadEvent {
+	service: string;
+	id: string;
+	eventName: string;
+	targetGroup: string;
+	orderId: string | null;
+	attempts: number;
+	failures: number;
+	lastError: string | null;
+	createdAt: string;
+	deadAt: string;
+}
+
+export interface ReplayResult {
+	service: string;
+	/** The ids actually revived; one no longer dead is left out. */
+	replayed: string[];
+}
+
+/** A step of an order's way through the services, in the order they happen. */
+export type JourneyStep =
+	| "created"
+	| "requestEmitted"
+	| "requestReceived"
+	| "paymentDecided"
+	| "requestConfirmed"
+	| "resultEmitted"
+	| "resultApplied"
+	| "resultConfirmed"
+	| "pushed";
+
+export interface JourneyHop {
+	step: JourneyStep;
+	service: string;
+	at: string;
+	/** Since the previous hop (0 for the first). */
+	tookMs: number;
+	/** Such as "PAID", "REFUSED: INSUFFICIENT_FUNDS", "emitted 3 times". */
+	detail?: string;
+}
+
+/** One order's way so far, from the timestamps the services write. */
+export interface Journey {
+	order: Order;
+	traceId: string | null;
+	/** Only the hops that happened (rows past retention are missing), in time order. */
+	hops: JourneyHop[];
+	/** While the order is NEW: the step it waits for. */
+	pending?: { step: JourneyStep; since: string; why?: string };
+}
+
 /** For no answer at all, and for a service that is down or timed out (502-504). */
 export const UNAVAILABLE_MESSAGE = "The service is temporarily unavailable. Please try again in a moment.";
 const SERVER_FAULT_MESSAGE = "Something went wrong on the server. Please try again in a moment.";
@@ -70,6 +157,11 @@ export class ApiError extends Error {
 /** What to show for any failure (an ApiError's message is meant to be shown). */
 export function errorMessage(error: unknown): string {
 	return error instanceof Error ? error.message : String(error);
+}
+
+/** A 403: the caller is signed in but not allowed (an operator route, for someone who is not one). */
+export function isForbidden(error: unknown): boolean {
+	return error instanceof ApiError && error.status === 403;
 }
 
 /**
@@ -108,11 +200,24 @@ export interface ApiClient {
 	placeOrder(order: NewOrder): Promise<Order>;
 	listOrders(): Promise<Order[]>;
 	getOrder(id: string): Promise<Order>;
+	/** The caller's own order's journey. */
+	getOrderJourney(id: string): Promise<Journey>;
+	getMe(): Promise<Me>;
+	// Operators only: the others get a 403.
+	getOutboxOverview(): Promise<OutboxOverview>;
+	/** Newest first, every service's. */
+	listDeadEvents(): Promise<DeadEvent[]>;
+	/** Sends a service's dead events again: the given ones, or all of them. */
+	replayDeadEvents(service: string, ids?: string[]): Promise<ReplayResult>;
+	/** Any user's order's journey. */
+	getAnyOrderJourney(id: string): Promise<Journey>;
 }
 
 /** Delay before the one automatic retry of a submission that got no response. */
 export const RETRY_DELAY_MS = 500;
 const ORDER_LIST_LIMIT = 50;
+/** Dead events listed on the operator page (each service's card says when there are more). */
+export const DEAD_EVENT_LIST_LIMIT = 200;
 
 export function createApiClient(userId: string, options: ApiClientOptions = {}): ApiClient {
 	const fetchFunction: FetchFunction = options.fetch ?? ((input, init) => fetch(input, init));
@@ -184,7 +289,15 @@ export function createApiClient(userId: string, options: ApiClientOptions = {}):
 		getBalance: () => request("GET", "/api/accounts/balance"),
 		placeOrder: order => submit("/api/orders", order, "Your order may have been placed — check your orders before trying again."),
 		listOrders: () => request("GET", `/api/orders?limit=${ORDER_LIST_LIMIT}`),
-		getOrder: id => request("GET", `/api/orders/${encodeURIComponent(id)}`)
+		getOrder: id => request("GET", `/api/orders/${encodeURIComponent(id)}`),
+		getOrderJourney: id => request("GET", `/api/orders/${encodeURIComponent(id)}/journey`),
+		getMe: () => request("GET", "/api/me"),
+		getOutboxOverview: () => request("GET", "/api/admin/outbox"),
+		listDeadEvents: async () =>
+			(await request<{ events: DeadEvent[] }>("GET", `/api/admin/dead-events?limit=${DEAD_EVENT_LIST_LIMIT}`)).events,
+		// Replaying is idempotent (an event no longer dead is left alone): no key needed.
+		replayDeadEvents: (service, ids) => request("POST", "/api/admin/dead-events/replay", ids === undefined ? { service } : { service, ids }),
+		getAnyOrderJourney: id => request("GET", `/api/admin/orders/${encodeURIComponent(id)}/journey`)
 	};
 }
 

@@ -4,12 +4,12 @@
  * until it is back, polls the order list so the UI still converges. Every (re)connect refetches
  * the orders and the balance once, for the changes made while nobody was listening.
  *
- * While the tab is hidden the stream is closed and nothing is polled: browsers allow only six
- * HTTP/1.1 connections per host, so a few background tabs each holding a stream would block every
- * request. Pushes are at most once, so while live an order still NEW is re-read now and then too.
+ * While the tab is hidden the stream is closed and nothing is polled (see tabVisibility.ts).
+ * Pushes are at most once, so while live an order still NEW is re-read now and then too.
  */
 import { createApiClient, type FetchFunction, type Order, type OrderStatus } from "./api";
 import { SseParser } from "./sse";
+import { followTabVisibility } from "./tabVisibility";
 
 export type LiveStatus = "connecting" | "live" | "reconnecting" | "paused";
 
@@ -58,8 +58,6 @@ export function startLiveUpdates(options: LiveUpdatesOptions): () => void {
 	let pollTimer: ReturnType<typeof setInterval> | undefined;
 	let recheckTimer: ReturnType<typeof setInterval> | undefined;
 	let pollInFlight = false;
-	// The tab is hidden: no stream, no timers.
-	let paused = false;
 
 	function setStatus(status: LiveStatus): void {
 		if (!stopped) options.onStatusChange(status);
@@ -192,33 +190,22 @@ export function startLiveUpdates(options: LiveUpdatesOptions): () => void {
 	}
 
 	function pause(): void {
-		paused = true;
 		disconnect();
 		setStatus("paused");
 	}
 
 	function resume(): void {
-		paused = false;
 		failures = 0;
 		setStatus("connecting");
 		// Connecting refetches the orders and the balance, for what changed while hidden.
 		void connect();
 	}
 
-	function followVisibility(): void {
-		const hidden = document.visibilityState === "hidden";
-		if (hidden === paused) return;
-		if (hidden) pause();
-		else resume();
-	}
-
-	document.addEventListener("visibilitychange", followVisibility);
-	if (document.visibilityState === "hidden") pause();
-	else resume();
+	const stopFollowingVisibility = followTabVisibility({ hidden: pause, shown: resume });
 
 	return () => {
 		stopped = true;
-		document.removeEventListener("visibilitychange", followVisibility);
+		stopFollowingVisibility();
 		stopController.abort();
 		disconnect();
 	};

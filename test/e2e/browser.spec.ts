@@ -3,15 +3,25 @@
  * system: gateway serving the built app, orders, payments, Postgres. Screenshots of the main
  * states go to test-results/screenshots/ on every run.
  */
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import { authenticatorFromEnv } from "../../lib/authentication";
+import { JOURNEY_STEPS } from "../../lib/order-journey";
 import { PROJECT_ROOT } from "../../lib/paths";
-import { startSystem, type TestSystem } from "../support/system";
+import { startSystem, TEST_OUTBOX, waitFor, type TestSystem } from "../support/system";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SCREENSHOTS = path.join(PROJECT_ROOT, "test-results/screenshots");
+/**
+ * The operator page's picture in the README (issue 16), taken by the run that sets
+ * UPDATE_DOCS_SCREENSHOTS=1: written on every run, a tracked file would change with each `npm test`.
+ */
+const OPS_SCREENSHOT = path.join(PROJECT_ROOT, "docs/ops-screenshot.png");
+/** The one operator (ADMIN_USER_IDS) of the system under test. */
+const OPERATOR = "ops-olga";
 
 let system: TestSystem;
 let browser: Browser;
@@ -25,7 +35,12 @@ beforeAll(async () => {
 		throw new Error("The front end is not built: run `npm run build` first (npm test does).");
 	}
 	mkdirSync(SCREENSHOTS, { recursive: true });
-	system = await startSystem();
+	system = await startSystem({
+		// An event its consumer fails to apply is parked after three failures (a second or so), so the
+		// operator page's test has a dead event to replay without waiting out the default ten.
+		outbox: { ...TEST_OUTBOX, parking: { maxFailures: 3, minAgeMs: 0 } },
+		api: { authenticator: authenticatorFromEnv({ ADMIN_USER_IDS: OPERATOR }) }
+	});
 	browser = await chromium.launch({
 		executablePath: CHROMIUM,
 		headless: true,
@@ -159,5 +174,138 @@ describe("Content-Security-Policy in Chromium (issue 15)", () => {
 		await page.setContent(`<iframe src="${system.baseUrl}/"></iframe>`);
 		await expect.poll(() => violations.some(v => /frame-ancestors|X-Frame-Options|Refused to (display|frame)/i.test(v))).toBe(true);
 		expect(violations.filter(v => !/frame-ancestors|X-Frame-Options|Refused to (display|frame)/i.test(v))).toEqual([]);
+	});
+});
+
+describe("the operator page in Chromium (issue 16)", () => {
+	const stamp = `${Date.now()}-${randomBytes(2).toString("hex")}`;
+
+	async function openAccount(user: string, amount: number): Promise<void> {
+		expect((await system.request("POST", "/api/accounts", { user, body: {} })).status).toBe(201);
+		expect((await system.request("POST", "/api/accounts/topup", { user, body: { amount } })).status).toBe(200);
+	}
+
+	/**
+	 * A dead event made as a real one is: payments' handler fails for this user's orders (a trigger
+	 * raising in its transaction, as a bug would), so orders' `payment.requested` is re-emitted, fails
+	 * again and is parked as dead. Returns the order and a way to fix the "bug".
+	 */
+	async function orderStuckOnDeadRequest(user: string) {
+		const trigger = `broken_payments_${stamp.replace(/\W/g, "_")}`;
+		await system.sql("payments", `CREATE FUNCTION ${trigger}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'payments cannot store this payment (a bug)'; END $$`);
+		await system.sql("payments", `CREATE TRIGGER ${trigger} BEFORE INSERT ON payment_transactions FOR EACH ROW WHEN (NEW.user_id = '${user}') EXECUTE FUNCTION ${trigger}()`);
+		const created = await system.request("POST", "/api/orders", { user, body: { amount: 25, description: "Stuck book" } });
+		expect(created.status).toBe(201);
+		const orderId: string = created.body.id;
+		const [{ request_event_id: eventId }] = await system.sql("orders", "SELECT request_event_id FROM orders WHERE id = $1", [orderId]);
+		await waitFor("the payment request to be parked as dead", async () => {
+			const [row] = await system.sql("orders", "SELECT dead_at FROM outbox_events WHERE id = $1", [eventId]);
+			return row?.dead_at ?? null;
+		});
+		return { orderId, fix: () => system.sql("payments", `DROP TRIGGER ${trigger} ON payment_transactions; DROP FUNCTION ${trigger}()`) };
+	}
+
+	const serviceCard = (page: Page, service: string) => page.locator(`[data-testid=ops-service][data-service=${service}]`);
+	const journeySteps = (page: Page) => page.getByRole("list", { name: "Journey" }).getByRole("listitem");
+
+	async function showJourney(page: Page, orderId: string) {
+		await page.getByLabel("Order ID").fill(orderId);
+		await page.getByRole("button", { name: "Show journey" }).click();
+	}
+
+	it("lets an operator replay a dead event after confirming, and watch its order end", async () => {
+		const user = `stuck-${stamp}`;
+		await openAccount(user, 100);
+		const stuck = await orderStuckOnDeadRequest(user);
+		const page = await openAs(OPERATOR, { width: 1280, height: 900 });
+		await page.getByRole("link", { name: "Operator page" }).click();
+		await page.getByRole("heading", { name: "Outbox by service" }).waitFor();
+		expect(new URL(page.url()).pathname).toBe("/ops");
+
+		const orders = serviceCard(page, "orders");
+		const dead = orders.getByTestId("dead-event").filter({ hasText: stuck.orderId });
+		await dead.waitFor();
+		expect(await dead.textContent()).toContain("payments cannot store this payment (a bug)");
+		expect(Number(await orders.getByTestId("dead-count").textContent())).toBeGreaterThanOrEqual(1);
+		// Its two re-emits before it was parked show in the chart.
+		await expect.poll(async () => Number(await orders.getByTestId("reemitted-total").textContent())).toBeGreaterThanOrEqual(2);
+
+		await showJourney(page, stuck.orderId);
+		const waiting = page.getByTestId("journey-pending");
+		await waiting.waitFor();
+		expect(await waiting.textContent()).toMatch(/Waiting for payments to receive the request.*payments cannot store this payment/);
+		await shot(page, "8-ops-dead-event");
+		if (process.env.UPDATE_DOCS_SCREENSHOTS === "1") await page.screenshot({ path: OPS_SCREENSHOT, fullPage: true });
+
+		await stuck.fix();
+		await dead.getByRole("button", { name: /^Replay/ }).click();
+		const dialog = page.getByRole("alertdialog", { name: "Replay this dead event?" });
+		await dialog.getByRole("button", { name: "Replay" }).click();
+		await expect.poll(() => orders.getByTestId("replay-result").textContent()).toBe("Replayed 1 event of orders.");
+		await expect.poll(() => dead.count()).toBe(0);
+		// The journey follows the order to its end.
+		await expect.poll(() => page.getByTestId("journey-order").textContent(), { timeout: 15_000 }).toContain("Finished");
+		await expect.poll(() => waiting.count()).toBe(0);
+		await shot(page, "9-ops-replayed");
+	});
+
+	it("gives a non-operator no link, no page, and 403 from the operator API", async () => {
+		const user = `plain-${stamp}`;
+		const page = await openAs(user);
+		await page.getByRole("alert").filter({ hasText: "no account yet" }).waitFor();
+		await page.goto(`${system.baseUrl}/ops`);
+		await page.getByTestId("ops-not-available").waitFor();
+		expect(await page.getByRole("heading", { name: "Outbox by service" }).count()).toBe(0);
+		expect(await page.getByLabel("Order ID").count()).toBe(0);
+		await shot(page, "10-ops-not-available");
+
+		await page.getByRole("link", { name: "Your orders" }).click();
+		await page.getByRole("alert").filter({ hasText: "no account yet" }).waitFor();
+		expect(await page.getByRole("link", { name: "Operator page" }).count()).toBe(0);
+
+		// The API itself, asked from the page as this user: 403 before any handler.
+		const answers = await page.evaluate(async caller => {
+			const paths = ["/api/admin/outbox", "/api/admin/dead-events"];
+			return Promise.all(paths.map(async url => (await fetch(url, { headers: { "X-User-Id": caller } })).status));
+		}, user);
+		expect(answers).toEqual([403, 403]);
+		const replay = await system.request("POST", "/api/admin/dead-events/replay", { user, body: { service: "orders" } });
+		expect(replay.status).toBe(403);
+		expect(replay.body).toMatchObject({ type: "FORBIDDEN" });
+	});
+
+	it("shows every hop of a finished order, in the owner's order details and on the operator page", async () => {
+		const user = `journey-${stamp}`;
+		await openAccount(user, 100);
+		const page = await openAs(user);
+		await page.getByTestId("live-status").filter({ hasText: "Live" }).waitFor();
+		await placeOrder(page, "10", "Followed book");
+		const row = rows(page).first();
+		await expect.poll(() => row.getAttribute("data-status"), { timeout: 10_000 }).toBe("FINISHED");
+		const orderId = (await row.getAttribute("data-order-id"))!;
+		// The result's confirmation, the last hop, may land just after the status push.
+		await waitFor("every hop of the order", async () => {
+			const { body } = await system.request("GET", `/api/orders/${orderId}/journey`, { user });
+			return body.hops?.length === JOURNEY_STEPS.length;
+		});
+
+		await row.getByRole("button", { name: /^Details/ }).click();
+		const dialog = page.getByRole("dialog", { name: "Order details" });
+		await expect.poll(() => journeySteps(page).count()).toBe(JOURNEY_STEPS.length);
+		expect((await journeySteps(page).evaluateAll(hops => hops.map(hop => (hop as HTMLElement).dataset.step))).sort()).toEqual([...JOURNEY_STEPS].sort());
+		expect(await dialog.textContent()).toContain("Payment decided — PAID");
+		await shot(page, "11-order-journey");
+
+		const operator = await openAs(OPERATOR);
+		await operator.goto(`${system.baseUrl}/ops`);
+		await showJourney(operator, orderId);
+		await expect.poll(() => journeySteps(operator).count()).toBe(JOURNEY_STEPS.length);
+		const hops = await journeySteps(operator).evaluateAll(items => items.map(item => ({ step: (item as HTMLElement).dataset.step, text: item.textContent })));
+		expect(hops.map(hop => hop.step).sort()).toEqual([...JOURNEY_STEPS].sort());
+		expect(hops[0].text).toContain("Order placed");
+		// Every hop but the first says which service and how long after the one before.
+		for (const hop of hops.slice(1)) expect(hop.text).toMatch(/(orders|payments).*after \+\d/);
+		expect(await operator.getByTestId("journey-order").textContent()).toContain(user);
+		await shot(operator, "12-ops-journey");
 	});
 });

@@ -2,7 +2,7 @@ import { act, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { NO_ACCOUNT_MESSAGE, UNAVAILABLE_MESSAGE, type Order } from "../api";
-import { deferred, errorResponse, eventStream, jsonResponse, makeAccount, makeOrder, mockFetch } from "../test/fakeServer";
+import { deferred, errorResponse, eventStream, jsonResponse, makeAccount, makeJourney, makeOrder, mockFetch } from "../test/fakeServer";
 import { setVisibility } from "../test/visibility";
 import { Dashboard } from "./Dashboard";
 
@@ -161,7 +161,8 @@ describe("Dashboard", () => {
 			"GET /api/events": request => stream.respond(request),
 			"GET /api/accounts/balance": () => jsonResponse(makeAccount(100)),
 			"GET /api/orders": () => jsonResponse([order]),
-			"GET /api/orders/o1": () => jsonResponse(order)
+			"GET /api/orders/o1": () => jsonResponse(order),
+			"GET /api/orders/o1/journey": () => jsonResponse(makeJourney(order))
 		});
 		const user = renderDashboard();
 		await waitFor(() => expect(screen.getByTestId("live-status")).toHaveTextContent("Live"));
@@ -187,6 +188,57 @@ describe("Dashboard", () => {
 		await user.click(detailsButton);
 		await user.click(await screen.findByRole("button", { name: "Close" }));
 		expect(screen.queryByRole("dialog")).not.toBeInTheDocument();
+	});
+
+	it("shows in the details how the order went through the services, simply, and reads it again when its status changes", async () => {
+		const stream = eventStream();
+		const order = makeOrder({ id: "o1", description: "A book" });
+		const waiting = makeJourney(order, { pending: { step: "requestConfirmed", since: order.createdAt, why: "waiting for payments (attempt 2, last error: x)" } });
+		waiting.hops = waiting.hops.slice(0, 2);
+		let journey = waiting;
+		const { requests } = mockFetch({
+			"GET /api/events": request => stream.respond(request),
+			"GET /api/accounts/balance": () => jsonResponse(makeAccount(100)),
+			"GET /api/orders": () => jsonResponse([order]),
+			"GET /api/orders/o1": () => jsonResponse(order),
+			"GET /api/orders/o1/journey": () => jsonResponse(journey)
+		});
+		const user = renderDashboard();
+		await waitFor(() => expect(screen.getByTestId("live-status")).toHaveTextContent("Live"));
+		await user.click(within(await screen.findByTestId("order-row")).getByRole("button", { name: /^Details/ }));
+		const dialog = await screen.findByRole("dialog", { name: "Order details" });
+
+		const steps = await within(dialog).findByRole("list", { name: "Journey" });
+		expect(within(steps).getAllByRole("listitem").map(hop => hop.textContent?.trim())).toEqual([
+			"Order placed",
+			"Payment request sent after +12 ms",
+			"Waiting for payments to confirm the request…"
+		]);
+		// The simple form: no services, no times of day, no error texts meant for operators.
+		expect(within(steps).queryByRole("time")).not.toBeInTheDocument();
+
+		journey = makeJourney({ ...order, status: "FINISHED" });
+		act(() => stream.send(orderEvent({ ...order, status: "FINISHED", updatedAt: "2025-01-01T10:00:01.000Z" })));
+		await waitFor(() => expect(within(dialog).getByRole("list", { name: "Journey" }).children).toHaveLength(9));
+		expect(dialog).toHaveTextContent("Payment decided — PAID");
+		expect(requests.filter(request => request.url === "/api/orders/o1/journey")).toHaveLength(2);
+	});
+
+	it("links to the operator page for an operator only", async () => {
+		let operator = false;
+		mockFetch({
+			"GET /api/me": () => jsonResponse({ userId: "alice", operator }),
+			"GET /api/accounts/balance": () => jsonResponse(makeAccount(1)),
+			"GET /api/orders": () => jsonResponse([])
+		});
+		const { unmount } = render(<Dashboard userId="alice" onSwitchUser={() => undefined} />);
+		await screen.findByTestId("balance");
+		expect(screen.queryByRole("link", { name: "Operator page" })).not.toBeInTheDocument();
+		unmount();
+
+		operator = true;
+		render(<Dashboard userId="alice" onSwitchUser={() => undefined} />);
+		expect(await screen.findByRole("link", { name: "Operator page" })).toHaveAttribute("href", "/ops");
 	});
 
 	it("reports an order the server does not know in the details dialog", async () => {

@@ -2,7 +2,9 @@ import { useCallback, useMemo, useState } from "react";
 import { createApiClient } from "../api";
 import { useAccount } from "../hooks/useAccount";
 import { useLiveUpdates } from "../hooks/useLiveUpdates";
+import { useMe } from "../hooks/useMe";
 import { useOrders } from "../hooks/useOrders";
+import { OPS_PATH } from "../paths";
 import { AccountPanel } from "./AccountPanel";
 import { AppHeader } from "./AppHeader";
 import { OrderAnnouncer } from "./OrderAnnouncer";
@@ -21,6 +23,8 @@ export function Dashboard({ userId, onSwitchUser }: DashboardProps) {
 	const api = useMemo(() => createApiClient(userId), [userId]);
 	const account = useAccount(api);
 	const orders = useOrders(api);
+	// Only operators get the link to their page; anyone else, or a failure to ask, gets none.
+	const me = useMe(api);
 	const [detailsOrderId, setDetailsOrderId] = useState<string | null>(null);
 	const liveStatus = useLiveUpdates(userId, {
 		onOrder: orders.receiveOrder,
@@ -34,7 +38,12 @@ export function Dashboard({ userId, onSwitchUser }: DashboardProps) {
 		<>
 			<div className="page" inert={detailsOrderId !== null}>
 				<AppHeader>
-					<SessionBar userId={userId} liveStatus={liveStatus} onSwitchUser={onSwitchUser} />
+					{me.state.kind === "ready" && me.state.me.operator && (
+						<a className="app-header__link" href={OPS_PATH}>
+							Operator page
+						</a>
+					)}
+					<SessionBar userId={userId} live={{ status: liveStatus }} onSwitchUser={onSwitchUser} />
 				</AppHeader>
 				<main className="dashboard">
 					<AccountPanel api={api} account={account} />

@@ -1,8 +1,10 @@
 import { useEffect, useRef, useState } from "react";
-import { errorMessage, type ApiClient, type Order } from "../api";
+import { errorMessage, type ApiClient, type Journey, type Order } from "../api";
 import { formatMoney } from "../money";
 import { cancelReasonText, formatTimestamp, newerOrder } from "../orders";
 import { Alert } from "./Alert";
+import { Dialog } from "./Dialog";
+import { JourneyTimeline } from "./JourneyTimeline";
 import { OrderStatusBadge } from "./OrderStatusBadge";
 
 interface OrderDetailsProps {
@@ -13,7 +15,7 @@ interface OrderDetailsProps {
 	onClose(): void;
 }
 
-/** A modal dialog with everything about one order; the caller makes the page behind it inert. */
+/** A modal dialog with everything about one order, and how it went through the services. */
 export function OrderDetails({ api, orderId, listedOrder, onClose }: OrderDetailsProps) {
 	const [fetchedOrder, setFetchedOrder] = useState<Order | null>(null);
 	const [error, setError] = useState<string | null>(null);
@@ -30,35 +32,21 @@ export function OrderDetails({ api, orderId, listedOrder, onClose }: OrderDetail
 		};
 	}, [api, orderId]);
 
-	// Focus moves into the dialog, and back to what opened it on close. The opener is read at the
-	// first render: by the time an effect runs again (StrictMode) focus is already in the dialog.
-	const [opener] = useState(() => (document.activeElement instanceof HTMLElement ? document.activeElement : null));
-	useEffect(() => {
-		closeButton.current?.focus();
-		return () => opener?.focus();
-	}, [opener]);
-
-	useEffect(() => {
-		function closeOnEscape(event: KeyboardEvent): void {
-			if (event.key === "Escape") onClose();
-		}
-		document.addEventListener("keydown", closeOnEscape);
-		return () => document.removeEventListener("keydown", closeOnEscape);
-	}, [onClose]);
-
 	const order = fetchedOrder && newerOrder(fetchedOrder, listedOrder);
 	return (
-		<div className="dialog-backdrop" onClick={event => event.target === event.currentTarget && onClose()}>
-			<div className="dialog card" role="dialog" aria-modal="true" aria-labelledby="order-details-title">
-				<h2 id="order-details-title">Order details</h2>
-				{error && <Alert>{error}</Alert>}
-				{!order && !error && <p className="muted">Loading…</p>}
-				{order && <OrderFields order={order} />}
-				<button ref={closeButton} type="button" className="button" onClick={onClose}>
-					Close
-				</button>
-			</div>
-		</div>
+		<Dialog title="Order details" initialFocus={closeButton} onClose={onClose}>
+			{error && <Alert>{error}</Alert>}
+			{!order && !error && <p className="muted">Loading…</p>}
+			{order && (
+				<>
+					<OrderFields order={order} />
+					<OrderJourney api={api} order={order} />
+				</>
+			)}
+			<button ref={closeButton} type="button" className="button" onClick={onClose}>
+				Close
+			</button>
+		</Dialog>
 	);
 }
 
@@ -92,5 +80,39 @@ function OrderFields({ order }: { order: Order }) {
 			<dt>User</dt>
 			<dd>{order.userId}</dd>
 		</dl>
+	);
+}
+
+/**
+ * The order's way through the services, in the simple form: a person sees the outbox at work (the
+ * request sent, received, confirmed). Read again when the order's status changes.
+ */
+function OrderJourney({ api, order }: { api: ApiClient; order: Order }) {
+	const [journey, setJourney] = useState<Journey | null>(null);
+	const [error, setError] = useState<string | null>(null);
+	const { id, status } = order;
+
+	useEffect(() => {
+		let current = true;
+		api.getOrderJourney(id).then(
+			loaded => {
+				if (!current) return;
+				setJourney(loaded);
+				setError(null);
+			},
+			failure => current && setError(errorMessage(failure))
+		);
+		return () => {
+			current = false;
+		};
+	}, [api, id, status]);
+
+	return (
+		<section className="stack" aria-labelledby="order-journey-title">
+			<h3 id="order-journey-title">How it went</h3>
+			{error && <Alert>{error}</Alert>}
+			{!journey && !error && <p className="muted">Loading…</p>}
+			{journey && <JourneyTimeline journey={journey} />}
+		</section>
 	);
 }

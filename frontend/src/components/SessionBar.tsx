@@ -3,15 +3,16 @@ import { LiveIndicator } from "./LiveIndicator";
 
 interface SessionBarProps {
 	userId: string;
-	liveStatus: LiveStatus;
+	/** Whether what the page shows is kept current; subject: what is (default: order updates). */
+	live?: { status: LiveStatus; subject?: string };
 	onSwitchUser(): void;
 }
 
 /** Who is signed in, whether updates are live, and the way out. */
-export function SessionBar({ userId, liveStatus, onSwitchUser }: SessionBarProps) {
+export function SessionBar({ userId, live, onSwitchUser }: SessionBarProps) {
 	return (
 		<>
-			<LiveIndicator status={liveStatus} />
+			{live && <LiveIndicator status={live.status} subject={live.subject} />}
 			<p className="session__user">
 				<span className="visually-hidden">Signed in as </span>
 				<span data-testid="current-user">{userId}</span>

@@ -1,6 +1,6 @@
 /** A stand-in for the gateway behind a spied-on global fetch, for component and unit tests. */
 import { vi } from "vitest";
-import type { Order } from "../api";
+import type { Journey, JourneyHop, Order } from "../api";
 
 export interface RecordedRequest {
 	method: string;
@@ -108,4 +108,21 @@ export function deferred<T>() {
 		resolve = settle;
 	});
 	return { promise, resolve };
+}
+
+/** A finished order's journey: every hop, a few milliseconds apart. */
+export function makeJourney(order: Order, overrides: Partial<Journey> = {}): Journey {
+	const at = (ms: number) => new Date(Date.parse(order.createdAt) + ms).toISOString();
+	const hops: JourneyHop[] = [
+		{ step: "created", service: "orders", at: at(0), tookMs: 0 },
+		{ step: "requestEmitted", service: "orders", at: at(12), tookMs: 12 },
+		{ step: "requestReceived", service: "payments", at: at(20), tookMs: 8 },
+		{ step: "paymentDecided", service: "payments", at: at(25), tookMs: 5, detail: "PAID" },
+		{ step: "requestConfirmed", service: "orders", at: at(31), tookMs: 6 },
+		{ step: "resultEmitted", service: "payments", at: at(40), tookMs: 9 },
+		{ step: "resultApplied", service: "orders", at: at(1_540), tookMs: 1_500, detail: "emitted 2 times" },
+		{ step: "pushed", service: "orders", at: at(1_540), tookMs: 0 },
+		{ step: "resultConfirmed", service: "payments", at: at(1_552), tookMs: 12 }
+	];
+	return { order, traceId: "4bf92f3577b34da6a3ce929d0e0e4736", hops, ...overrides };
 }
