@@ -4,8 +4,11 @@
  * (`orders.journey`, `payments.paymentTrail`) and this puts them together.
  *
  * Hops come in time order (steps of one instant in the order of the flow), each `tookMs` the time
- * since the hop before: a confirmation comes after the next event was written, and the two sides'
- * times come from two databases' clocks, so the flow's order is not always the time order. Rows
+ * since the hop before: a confirmation comes after the next event was written, so the flow's order
+ * is not always the time order. But a hop never comes before the hop that caused it
+ * (`CAUSED_BY`): the two sides' times come from two databases' clocks, a few milliseconds apart
+ * (as much as a hop takes), and a row stamped at its transaction's start (`now()`) may predate
+ * what its transaction wrote first (`clock_timestamp()`); such a time is shown as its cause's. Rows
  * past retention (confirmed outbox rows 24 h, inbox ids 7 days) are simply missing hops.
  *
  * A consumer's last error is its raw failure (a database's message, a host and port): operators
@@ -26,10 +29,23 @@ export const JOURNEY_STEPS = Object.freeze([
 ] as const);
 export type JourneyStep = (typeof JOURNEY_STEPS)[number];
 
+/** The hop each step follows for certain, whatever the clocks say; a confirmation follows its receipt. */
+const CAUSED_BY: Readonly<Record<JourneyStep, JourneyStep | null>> = Object.freeze({
+	created: null,
+	requestEmitted: "created",
+	requestReceived: "requestEmitted",
+	paymentDecided: "requestReceived",
+	requestConfirmed: "requestReceived",
+	resultEmitted: "paymentDecided",
+	resultApplied: "resultEmitted",
+	resultConfirmed: "resultApplied",
+	pushed: "resultApplied"
+});
+
 export interface JourneyHop {
 	step: JourneyStep;
 	service: "orders" | "payments";
-	/** ISO-8601. */
+	/** ISO-8601; never before the hop that caused it (`CAUSED_BY`), whose time it takes when its clock says earlier. */
 	at: string;
 	/** Since the hop before (0 for the first). */
 	tookMs: number;
@@ -122,14 +138,24 @@ function pendingOf({ order, request, payments }: JourneyFacts, audience: Journey
 
 export function journeyOf(facts: JourneyFacts, audience: JourneyAudience): { hops: JourneyHop[]; pending?: JourneyPending } {
 	const { order, request, payments, resultAppliedAt } = facts;
-	const hops: Omit<JourneyHop, "tookMs">[] = [{ step: "created", service: "orders", at: iso(order.createdAt) }];
-	const add = (step: JourneyStep, service: JourneyHop["service"], at: Date | string | null | undefined, detail?: string) => {
-		if (at) hops.push({ step, service, at: iso(at), ...(detail !== undefined && { detail }) });
+	const hops: Omit<JourneyHop, "tookMs">[] = [];
+	/** When each step present happened, no earlier than the nearest present step that caused it. */
+	const times = new Map<JourneyStep, number>();
+	const causeTime = (step: JourneyStep): number | undefined => {
+		for (let cause = CAUSED_BY[step]; cause; cause = CAUSED_BY[cause]) if (times.has(cause)) return times.get(cause);
+		return undefined;
 	};
-	// An event is emitted as its row commits (a replay or a revive writes `createdAt` anew). The
-	// request is written in the order's transaction, which stamps the order a moment later
-	// (clock_timestamp()) than the row (now()): it cannot have gone out before the order was written.
-	if (request) add("requestEmitted", "orders", new Date(Math.max(Date.parse(iso(request.createdAt)), Date.parse(iso(order.createdAt)))), outboxDetail(request, audience));
+	// Called in the flow's order, so that every cause present is timed before its effects.
+	const add = (step: JourneyStep, service: JourneyHop["service"], at: Date | string | null | undefined, detail?: string) => {
+		if (!at) return;
+		const ms = Math.max(Date.parse(iso(at)), causeTime(step) ?? -Infinity);
+		times.set(step, ms);
+		hops.push({ step, service, at: new Date(ms).toISOString(), ...(detail !== undefined && { detail }) });
+	};
+	add("created", "orders", order.createdAt);
+	// An event is emitted as its row commits (a replay or a revive writes `createdAt` anew); the
+	// request is stamped at its transaction's start, a moment before the order it is written with.
+	if (request) add("requestEmitted", "orders", request.createdAt, outboxDetail(request, audience));
 	add("requestReceived", "payments", payments?.requestReceivedAt);
 	const decision = payments?.decision;
 	if (decision) add("paymentDecided", "payments", decision.decidedAt, decision.reason ? `${decision.outcome}: ${decision.reason}` : decision.outcome);

@@ -46,6 +46,29 @@ describe("journeyOf", () => {
 		expect(hops.find(hop => hop.step === "pushed")).toMatchObject({ service: "orders", detail: "FINISHED", at: at(30) });
 	});
 
+	it("never puts a hop before the hop that caused it when payments' database clock is behind orders' (issue 16)", () => {
+		const facts = finished();
+		const behind = (time: string) => new Date(Date.parse(time) - 20).toISOString();
+		const payments = facts.payments!;
+		facts.payments = {
+			requestReceivedAt: behind(payments.requestReceivedAt!),
+			decision: { ...payments.decision!, decidedAt: behind(payments.decision!.decidedAt) },
+			result: { ...payments.result!, createdAt: behind(payments.result!.createdAt), confirmedAt: behind(payments.result!.confirmedAt!) }
+		};
+		const { hops } = journeyOf(facts, "operator");
+		expect(hops.map(hop => [hop.step, hop.at, hop.tookMs])).toEqual([
+			["created", at(2), 0],
+			["requestEmitted", at(2), 0],
+			["requestReceived", at(2), 0],
+			["paymentDecided", at(2), 0],
+			["resultEmitted", at(2), 0],
+			["requestConfirmed", at(25), 23],
+			["resultApplied", at(28), 3],
+			["resultConfirmed", at(28), 0],
+			["pushed", at(30), 2]
+		]);
+	});
+
 	it("says how often an event was emitted and a refusal's reason, and leaves out the hops whose rows are gone", () => {
 		const facts = finished();
 		facts.order.status = "CANCELLED";
