@@ -4,9 +4,15 @@
  * (`orders.journey`, `payments.paymentTrail`) and this puts them together.
  *
  * Hops come in time order (steps of one instant in the order of the flow), each `tookMs` the time
- * since the hop before: a confirmation comes after the next event was written, and the two sides'
- * times come from two databases' clocks, so the flow's order is not always the time order. Rows
+ * since the hop before: a confirmation comes after the next event was written, so the flow's order
+ * is not always the time order. But a hop never comes before the hop that caused it
+ * (`CAUSED_BY`): the two sides' times come from two databases' clocks, a few milliseconds apart
+ * (as much as a hop takes), and a row stamped at its transaction's start (`now()`) may predate
+ * what its transaction wrote first (`clock_timestamp()`); such a time is shown as its cause's. Rows
  * past retention (confirmed outbox rows 24 h, inbox ids 7 days) are simply missing hops.
+ *
+ * A consumer's last error is its raw failure (a database's message, a host and port): operators
+ * see it, an order's owner does not (`JourneyAudience`), as no public answer names internals (issue 15).
  */
 import type { CancelReason, OrderStatus, OrderView, PaymentOutcome } from "./contracts";
 
@@ -23,10 +29,23 @@ export const JOURNEY_STEPS = Object.freeze([
 ] as const);
 export type JourneyStep = (typeof JOURNEY_STEPS)[number];
 
+/** The hop each step follows for certain, whatever the clocks say; a confirmation follows its receipt. */
+const CAUSED_BY: Readonly<Record<JourneyStep, JourneyStep | null>> = Object.freeze({
+	created: null,
+	requestEmitted: "created",
+	requestReceived: "requestEmitted",
+	paymentDecided: "requestReceived",
+	requestConfirmed: "requestReceived",
+	resultEmitted: "paymentDecided",
+	resultApplied: "resultEmitted",
+	resultConfirmed: "resultApplied",
+	pushed: "resultApplied"
+});
+
 export interface JourneyHop {
 	step: JourneyStep;
 	service: "orders" | "payments";
-	/** ISO-8601. */
+	/** ISO-8601; never before the hop that caused it (`CAUSED_BY`), whose time it takes when its clock says earlier. */
 	at: string;
 	/** Since the hop before (0 for the first). */
 	tookMs: number;
@@ -69,6 +88,9 @@ export interface Journey {
 	pending?: JourneyPending;
 }
 
+/** Who the journey is for: an operator sees the consumers' errors and what to do; the order's owner neither. */
+export type JourneyAudience = "operator" | "owner";
+
 export interface JourneyFacts {
 	order: { status: OrderStatus; createdAt: Date | string; updatedAt: Date | string };
 	/** The order's `payment.requested` outbox row (null: deleted by retention, or never linked). */
@@ -81,51 +103,65 @@ export interface JourneyFacts {
 
 const iso = (time: Date | string) => new Date(time).toISOString();
 
-/** "emitted 3 times", "dead: <error>", both, or nothing. */
-function outboxDetail(row: OutboxTrail): string | undefined {
-	const parts = [...(row.attempts > 1 ? [`emitted ${row.attempts} times`] : []), ...(row.deadAt ? [`dead: ${row.lastError ?? "no error recorded"}`] : [])];
+/** "emitted 3 times", "dead: <error>" ("dead" for the owner), both, or nothing. */
+function outboxDetail(row: OutboxTrail, audience: JourneyAudience): string | undefined {
+	const dead = audience === "operator" ? `dead: ${row.lastError ?? "no error recorded"}` : "dead";
+	const parts = [...(row.attempts > 1 ? [`emitted ${row.attempts} times`] : []), ...(row.deadAt ? [dead] : [])];
 	return parts.length > 0 ? parts.join("; ") : undefined;
 }
 
-/** Why an outbox row is still unconfirmed, in words for the operator. */
-function waitingOn(row: OutboxTrail, consumer: string): string {
+/** Why an outbox row is still unconfirmed: for an operator with the consumer's last error and what to do. */
+function waitingOn(row: OutboxTrail, consumer: string, audience: JourneyAudience): string {
+	if (audience === "owner") {
+		return row.deadAt ? `${consumer} could not process it after ${row.attempts} attempt(s); it is retried later` : `waiting for ${consumer} (attempt ${row.attempts})`;
+	}
 	if (row.deadAt) return `parked as dead after ${row.attempts} attempt(s), last error: ${row.lastError ?? "none recorded"}; replay it (the reconciler revives or settles it too)`;
 	return `waiting for ${consumer} (attempt ${row.attempts}${row.lastError ? `, last error: ${row.lastError}` : ""})`;
 }
 
-function pendingOf({ order, request, payments }: JourneyFacts): JourneyPending | undefined {
+function pendingOf({ order, request, payments }: JourneyFacts, audience: JourneyAudience): JourneyPending | undefined {
 	if (order.status !== "NEW") return undefined;
 	const created = iso(order.createdAt);
 	if (!payments) return { step: "requestReceived", since: created, why: "payments cannot be asked now" };
 	const { decision, result } = payments;
 	if (!decision) {
 		if (request && !request.confirmedAt) {
-			return { step: "requestReceived", since: iso(request.deadAt ?? request.lastEmittedAt ?? request.createdAt), why: waitingOn(request, "payments") };
+			return { step: "requestReceived", since: iso(request.deadAt ?? request.lastEmittedAt ?? request.createdAt), why: waitingOn(request, "payments", audience) };
 		}
 		return { step: "paymentDecided", since: created, why: "payments has no decision and no request is in flight; the reconciler requests the payment again" };
 	}
 	if (result && !result.confirmedAt) {
-		return { step: "resultApplied", since: iso(result.deadAt ?? result.lastEmittedAt ?? result.createdAt), why: waitingOn(result, "orders") };
+		return { step: "resultApplied", since: iso(result.deadAt ?? result.lastEmittedAt ?? result.createdAt), why: waitingOn(result, "orders", audience) };
 	}
 	return { step: "resultApplied", since: iso(decision.decidedAt), why: "the result is not in flight; the reconciler applies payments' decision" };
 }
 
-export function journeyOf(facts: JourneyFacts): { hops: JourneyHop[]; pending?: JourneyPending } {
+export function journeyOf(facts: JourneyFacts, audience: JourneyAudience): { hops: JourneyHop[]; pending?: JourneyPending } {
 	const { order, request, payments, resultAppliedAt } = facts;
-	const hops: Omit<JourneyHop, "tookMs">[] = [{ step: "created", service: "orders", at: iso(order.createdAt) }];
-	const add = (step: JourneyStep, service: JourneyHop["service"], at: Date | string | null | undefined, detail?: string) => {
-		if (at) hops.push({ step, service, at: iso(at), ...(detail !== undefined && { detail }) });
+	const hops: Omit<JourneyHop, "tookMs">[] = [];
+	/** When each step present happened, no earlier than the nearest present step that caused it. */
+	const times = new Map<JourneyStep, number>();
+	const causeTime = (step: JourneyStep): number | undefined => {
+		for (let cause = CAUSED_BY[step]; cause; cause = CAUSED_BY[cause]) if (times.has(cause)) return times.get(cause);
+		return undefined;
 	};
-	// An event is emitted as its row commits (a replay or a revive writes `createdAt` anew). The
-	// request is written in the order's transaction, which stamps the order a moment later
-	// (clock_timestamp()) than the row (now()): it cannot have gone out before the order was written.
-	if (request) add("requestEmitted", "orders", new Date(Math.max(Date.parse(iso(request.createdAt)), Date.parse(iso(order.createdAt)))), outboxDetail(request));
+	// Called in the flow's order, so that every cause present is timed before its effects.
+	const add = (step: JourneyStep, service: JourneyHop["service"], at: Date | string | null | undefined, detail?: string) => {
+		if (!at) return;
+		const ms = Math.max(Date.parse(iso(at)), causeTime(step) ?? -Infinity);
+		times.set(step, ms);
+		hops.push({ step, service, at: new Date(ms).toISOString(), ...(detail !== undefined && { detail }) });
+	};
+	add("created", "orders", order.createdAt);
+	// An event is emitted as its row commits (a replay or a revive writes `createdAt` anew); the
+	// request is stamped at its transaction's start, a moment before the order it is written with.
+	if (request) add("requestEmitted", "orders", request.createdAt, outboxDetail(request, audience));
 	add("requestReceived", "payments", payments?.requestReceivedAt);
 	const decision = payments?.decision;
 	if (decision) add("paymentDecided", "payments", decision.decidedAt, decision.reason ? `${decision.outcome}: ${decision.reason}` : decision.outcome);
 	add("requestConfirmed", "orders", request?.confirmedAt);
 	const result = payments?.result;
-	if (result) add("resultEmitted", "payments", result.createdAt, outboxDetail(result));
+	if (result) add("resultEmitted", "payments", result.createdAt, outboxDetail(result, audience));
 	add("resultApplied", "orders", resultAppliedAt);
 	add("resultConfirmed", "payments", result?.confirmedAt);
 	if (order.status !== "NEW") add("pushed", "orders", order.updatedAt, order.status);
@@ -133,6 +169,6 @@ export function journeyOf(facts: JourneyFacts): { hops: JourneyHop[]; pending?: 
 	const flowOrder = (step: JourneyStep) => JOURNEY_STEPS.indexOf(step);
 	const sorted = hops.sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || flowOrder(a.step) - flowOrder(b.step));
 	const timed = sorted.map((hop, i) => ({ ...hop, tookMs: i === 0 ? 0 : Date.parse(hop.at) - Date.parse(sorted[i - 1]!.at) }));
-	const pending = pendingOf(facts);
+	const pending = pendingOf(facts, audience);
 	return { hops: timed, ...(pending && { pending }) };
 }

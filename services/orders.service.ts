@@ -228,7 +228,8 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 				const resultEventId = payments?.decision?.resultEventId;
 				const [applied] = resultEventId ? await this.queryRows<{ received_at: Date }>(selectInboxReceipt(resultEventId)) : [];
 				const facts = { order: { status: row.status, createdAt: row.created_at, updatedAt: row.updated_at }, request: row.request, payments, resultAppliedAt: applied?.received_at.toISOString() ?? null };
-				return { order: toOrderView(row), traceId: row.trace_id, ...journeyOf(facts) };
+				// An order asked for by its owner (the owner's route) is shown without the consumers' raw errors.
+				return { order: toOrderView(row), traceId: row.trace_id, ...journeyOf(facts, userId === null ? "operator" : "owner") };
 			},
 
 			async placeOrder(tx: DbTransaction, userId: string, { amount, description }: CreateOrderParams, trace: TraceContext): Promise<OrderView> {

@@ -157,10 +157,15 @@ describe("dead events", () => {
 			await broken.fixed();
 		}
 
-		const journey = (await system.request("GET", `/api/orders/${orderId}/journey`, { user })).body;
+		const journey = (await system.request("GET", `/api/admin/orders/${orderId}/journey`, { user: OPERATOR })).body;
 		expect(journey.order.status).toBe("NEW");
 		expect(journey.pending).toMatchObject({ step: "requestReceived", why: expect.stringContaining("a broken handler (test)") });
 		expect(journey.hops.find((hop: { step: string }) => hop.step === "requestEmitted").detail).toMatch(/dead: .*a broken handler \(test\)/);
+		// The owner sees that payments could not process it, not the consumer's raw error (a database's message: issue 15).
+		const ownJourney = (await system.request("GET", `/api/orders/${orderId}/journey`, { user })).body;
+		expect(ownJourney.pending).toMatchObject({ step: "requestReceived", why: expect.stringContaining("payments could not process it") });
+		expect(ownJourney.hops.find((hop: { step: string }) => hop.step === "requestEmitted").detail).toMatch(/dead$/);
+		expect(JSON.stringify(ownJourney)).not.toContain("a broken handler");
 
 		const listed = await system.request("GET", "/api/admin/dead-events?service=orders", { user: OPERATOR });
 		expect(listed.body.events).toContainEqual(

@@ -29,7 +29,7 @@ function finished(): JourneyFacts {
 
 describe("journeyOf", () => {
 	it("puts a finished order's hops in time order, same instants in the flow's order, each with the time since the one before", () => {
-		const { hops, pending } = journeyOf(finished());
+		const { hops, pending } = journeyOf(finished(), "operator");
 		expect(pending).toBeUndefined();
 		expect(hops.map(hop => [hop.step, hop.tookMs])).toEqual([
 			["created", 0],
@@ -46,6 +46,29 @@ describe("journeyOf", () => {
 		expect(hops.find(hop => hop.step === "pushed")).toMatchObject({ service: "orders", detail: "FINISHED", at: at(30) });
 	});
 
+	it("never puts a hop before the hop that caused it when payments' database clock is behind orders' (issue 16)", () => {
+		const facts = finished();
+		const behind = (time: string) => new Date(Date.parse(time) - 20).toISOString();
+		const payments = facts.payments!;
+		facts.payments = {
+			requestReceivedAt: behind(payments.requestReceivedAt!),
+			decision: { ...payments.decision!, decidedAt: behind(payments.decision!.decidedAt) },
+			result: { ...payments.result!, createdAt: behind(payments.result!.createdAt), confirmedAt: behind(payments.result!.confirmedAt!) }
+		};
+		const { hops } = journeyOf(facts, "operator");
+		expect(hops.map(hop => [hop.step, hop.at, hop.tookMs])).toEqual([
+			["created", at(2), 0],
+			["requestEmitted", at(2), 0],
+			["requestReceived", at(2), 0],
+			["paymentDecided", at(2), 0],
+			["resultEmitted", at(2), 0],
+			["requestConfirmed", at(25), 23],
+			["resultApplied", at(28), 3],
+			["resultConfirmed", at(28), 0],
+			["pushed", at(30), 2]
+		]);
+	});
+
 	it("says how often an event was emitted and a refusal's reason, and leaves out the hops whose rows are gone", () => {
 		const facts = finished();
 		facts.order.status = "CANCELLED";
@@ -53,7 +76,7 @@ describe("journeyOf", () => {
 		facts.payments!.requestReceivedAt = null;
 		facts.payments!.decision = { ...facts.payments!.decision!, outcome: "REFUSED", reason: "INSUFFICIENT_FUNDS" };
 		facts.payments!.result = row(10, { attempts: 3, confirmedAt: at(40) });
-		const { hops } = journeyOf(facts);
+		const { hops } = journeyOf(facts, "operator");
 		expect(hops.map(hop => hop.step)).toEqual(["created", "paymentDecided", "resultEmitted", "resultApplied", "pushed", "resultConfirmed"]);
 		expect(hops.find(hop => hop.step === "paymentDecided")?.detail).toBe("REFUSED: INSUFFICIENT_FUNDS");
 		expect(hops.find(hop => hop.step === "resultEmitted")?.detail).toBe("emitted 3 times");
@@ -62,18 +85,27 @@ describe("journeyOf", () => {
 
 	it("tells what a NEW order waits for: payments, a dead request, a dead result, or the reconciler", () => {
 		const base: JourneyFacts = { order: { status: "NEW", createdAt: at(2), updatedAt: at(2) }, request: row(0, { attempts: 4, lastEmittedAt: at(900), lastError: "boom" }), payments: { requestReceivedAt: null, decision: null, result: null }, resultAppliedAt: null };
-		expect(journeyOf(base).pending).toEqual({ step: "requestReceived", since: at(900), why: "waiting for payments (attempt 4, last error: boom)" });
+		expect(journeyOf(base, "operator").pending).toEqual({ step: "requestReceived", since: at(900), why: "waiting for payments (attempt 4, last error: boom)" });
 
-		const dead = journeyOf({ ...base, request: row(0, { attempts: 3, deadAt: at(1000), lastError: "a bug" }) });
+		const dead = journeyOf({ ...base, request: row(0, { attempts: 3, deadAt: at(1000), lastError: "a bug" }) }, "operator");
 		expect(dead.pending).toMatchObject({ step: "requestReceived", since: at(1000), why: expect.stringContaining("parked as dead after 3 attempt(s), last error: a bug") });
 		expect(dead.hops.find(hop => hop.step === "requestEmitted")?.detail).toBe("emitted 3 times; dead: a bug");
 
-		expect(journeyOf({ ...base, payments: null }).pending).toEqual({ step: "requestReceived", since: at(2), why: "payments cannot be asked now" });
-		expect(journeyOf({ ...base, request: row(0, { confirmedAt: at(20) }) }).pending).toMatchObject({ step: "paymentDecided", why: expect.stringContaining("reconciler") });
+		expect(journeyOf({ ...base, payments: null }, "operator").pending).toEqual({ step: "requestReceived", since: at(2), why: "payments cannot be asked now" });
+		expect(journeyOf({ ...base, request: row(0, { confirmedAt: at(20) }) }, "operator").pending).toMatchObject({ step: "paymentDecided", why: expect.stringContaining("reconciler") });
 
 		const decided = { requestReceivedAt: at(10), decision: { outcome: "PAID" as const, reason: null, decidedAt: at(10), resultEventId: null } };
-		const deadResult = journeyOf({ ...base, request: row(0, { confirmedAt: at(20) }), payments: { ...decided, result: row(10, { deadAt: at(50), lastError: "orders broke" }) } });
+		const deadResult = journeyOf({ ...base, request: row(0, { confirmedAt: at(20) }), payments: { ...decided, result: row(10, { deadAt: at(50), lastError: "orders broke" }) } }, "operator");
 		expect(deadResult.pending).toMatchObject({ step: "resultApplied", since: at(50), why: expect.stringContaining("orders broke") });
-		expect(journeyOf({ ...base, payments: { ...decided, result: null } }).pending).toMatchObject({ step: "resultApplied", since: at(10) });
+		expect(journeyOf({ ...base, payments: { ...decided, result: null } }, "operator").pending).toMatchObject({ step: "resultApplied", since: at(10) });
+	});
+
+	it("shows an order's owner no consumer's error, only that it could not be processed (issue 15: no internals in public answers)", () => {
+		const base: JourneyFacts = { order: { status: "NEW", createdAt: at(2), updatedAt: at(2) }, request: row(0, { attempts: 4, lastError: "connect ECONNREFUSED 10.0.0.7:5432" }), payments: { requestReceivedAt: null, decision: null, result: null }, resultAppliedAt: null };
+		expect(journeyOf(base, "owner").pending).toMatchObject({ why: "waiting for payments (attempt 4)" });
+		const dead = journeyOf({ ...base, request: row(0, { attempts: 3, deadAt: at(1000), lastError: 'relation "accounts" does not exist' }) }, "owner");
+		expect(dead.pending).toMatchObject({ step: "requestReceived", why: "payments could not process it after 3 attempt(s); it is retried later" });
+		expect(dead.hops.find(hop => hop.step === "requestEmitted")?.detail).toBe("emitted 3 times; dead");
+		expect(JSON.stringify([journeyOf(base, "owner"), dead])).not.toMatch(/ECONNREFUSED|accounts/);
 	});
 });
