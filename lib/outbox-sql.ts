@@ -19,6 +19,8 @@ export interface OutboxRow extends StoredTraceContext {
 }
 
 const ROW_COLUMNS = ["id", "event_name", "target_group", "payload", "attempts", "trace_id", "trace_parent_span_id", "trace_sampled"];
+const INSERTED_COLUMNS = ROW_COLUMNS.join(", ");
+const CLAIMED_COLUMNS = ROW_COLUMNS.map(column => `o.${column}`).join(", ");
 
 /**
  * Adds an event already claimed by its writer: the process that commits it emits it at once, and
@@ -32,7 +34,7 @@ export function insertOutboxEvent(eventName: string, targetGroup: string, payloa
 		name: "outbox.insertOutboxEvent",
 		text: `INSERT INTO outbox_events (event_name, target_group, payload, attempts, last_emitted_at, next_attempt_at, trace_id, trace_parent_span_id, trace_sampled)
 			VALUES ($1::text, $2::text, $3::jsonb, 1, now(), clock_timestamp() + make_interval(secs => $4::float8 * ${JITTER} / 1000), $5::text, $6::text, $7::boolean)
-			RETURNING ${ROW_COLUMNS.join(", ")}`,
+			RETURNING ${INSERTED_COLUMNS}`,
 		values: [eventName, targetGroup, JSON.stringify(payload), leaseMs, trace?.traceId ?? null, trace?.parentSpanId ?? null, trace?.sampled ?? false]
 	};
 }
@@ -67,7 +69,7 @@ export function claimDueEvents(limit: number, retry: RetryPolicy, targetGroup: s
 				next_attempt_at = clock_timestamp() + make_interval(secs =>
 					least($3::float8, $2::float8 * power(2, least(o.attempts, 30))) * ${JITTER} / 1000)
 			FROM due WHERE o.id = due.id
-			RETURNING ${ROW_COLUMNS.map(column => `o.${column}`).join(", ")}`,
+			RETURNING ${CLAIMED_COLUMNS}`,
 		values: [limit, retry.baseMs, retry.maxMs, targetGroup]
 	};
 }

@@ -23,7 +23,7 @@ export interface TraceContext {
 
 /** The trace a context is in, to store with what it writes. */
 export function traceContextOf(ctx: Context): TraceContext {
-	return { traceId: ctx.requestID ?? ctx.id, parentSpanId: ctx.span?.id ?? ctx.id, sampled: Boolean(ctx.tracing) };
+	return { traceId: ctx.requestID ?? ctx.id, parentSpanId: ctx.span?.id ?? ctx.id, sampled: Boolean(ctx.tracing) && ctx.broker.isTracingEnabled() };
 }
 
 /** The columns a row keeps its trace in (outbox_events). */

@@ -170,6 +170,8 @@ export interface OutboxMethods {
 	relayPendingEvents(): Promise<number>;
 	/** Asks for a relay round now; rounds never overlap, a request during one runs another after it. */
 	wakeOutboxRelay(): void;
+	/** Counts events parked as dead (metric and activity), whoever parked them: a rejection, or retention past the redelivery horizon. */
+	countParkedEvents(count: number): void;
 }
 
 interface OutboxInternals {
@@ -287,8 +289,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 					const fields = { ...eventLogFields(eventId, row.event_name, null, row.trace_id), failures: row.failures, attempt, kind };
 					if (row.dead_at) {
 						this.logger.error(fields, `Event parked as dead: ${reason}`);
-						this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_DEAD, { service: this.name });
-						this.outboxActivity.count("dead");
+						this.countParkedEvents(1);
 					} else if (kind === FAILURE_KINDS.OUTAGE) {
 						this.logger.info(fields, `The consumer met an outage; the event is retried (not counted as a failure): ${reason}`);
 					} else if (row.counted) {
@@ -326,6 +327,11 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 				// Emitted by this process as soon as it is committed: no relay round, no claim statement.
 				tx.afterCommit(() => void this.emitOutboxRow(row));
 				return row.id;
+			},
+
+			countParkedEvents(count: number) {
+				this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_DEAD, { service: this.name }, count);
+				this.outboxActivity.count("dead", count);
 			},
 
 			wakeOutboxRelay() {

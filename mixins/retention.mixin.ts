@@ -7,7 +7,7 @@
  * - inbox ids older than INBOX_RETENTION_HOURS;
  * - idempotency keys older than IDEMPOTENCY_KEY_RETENTION_HOURS;
  * and parks as dead the events still unconfirmed after OUTBOX_MAX_AGE_HOURS, the redelivery
- * horizon: an event is never re-emitted after it.
+ * horizon: an event is never re-emitted after it (counted by the outbox mixin, which it goes with).
  *
  * The inbox must remember an id for as long as its event may be redelivered, so the service
  * refuses to start unless INBOX_RETENTION_HOURS exceeds OUTBOX_MAX_AGE_HOURS (plus the longest
@@ -19,6 +19,7 @@ import { claimMaintenanceRun, deleteExpiredRows, type RetainedTable } from "../l
 import { expireStaleEvents } from "../lib/outbox-sql";
 import { PeriodicJob } from "../lib/periodic-job";
 import type { DbMethods } from "./db.mixin";
+import type { OutboxMethods } from "./outbox.mixin";
 
 const HOUR = 3_600_000;
 
@@ -61,7 +62,7 @@ interface RetentionLocalVars {
 }
 
 export function createRetentionMixin(options: RetentionOptions = retentionOptionsFromEnv()): Partial<ServiceSchema> {
-	const schema: Partial<ServiceSchema<object, RetentionMethods & DbMethods, RetentionLocalVars>> = {
+	const schema: Partial<ServiceSchema<object, RetentionMethods & DbMethods & Pick<OutboxMethods, "countParkedEvents">, RetentionLocalVars>> = {
 		methods: {
 			async runRetention(): Promise<Record<string, number> | null> {
 				const [won] = await this.queryRows(claimMaintenanceRun("retention", options.intervalMs));
@@ -80,7 +81,10 @@ export function createRetentionMixin(options: RetentionOptions = retentionOption
 					inboxEvents: await deleteAll("inbox_events", options.inboxMs),
 					idempotencyKeys: await deleteAll("idempotency_keys", options.idempotencyKeysMs)
 				};
-				if (removed.expiredEvents > 0) this.logger.error(removed, "Events unconfirmed past the redelivery horizon were parked as dead.");
+				if (removed.expiredEvents > 0) {
+					this.logger.error(removed, "Events unconfirmed past the redelivery horizon were parked as dead.");
+					this.countParkedEvents(removed.expiredEvents);
+				}
 				else if (Object.values(removed).some(n => n > 0)) this.logger.info(removed, "Retention removed old rows.");
 				return removed;
 			}

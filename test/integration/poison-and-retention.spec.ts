@@ -88,6 +88,12 @@ describe("poison events", () => {
 	});
 });
 
+/** Events the orders instance counted as parked, over the last minutes (the operator page's figure). */
+async function parkedInActivity(): Promise<number> {
+	const { buckets } = await system.brokers.orders.call<{ buckets: { dead: number }[] }, object>("orders.outboxActivity", {});
+	return buckets.reduce((sum, bucket) => sum + bucket.dead, 0);
+}
+
 describe("retention", () => {
 	it("removes old confirmed events, inbox ids and idempotency keys, and parks events past the redelivery horizon", async () => {
 		const hours = (n: number) => `now() - interval '${n} hours'`;
@@ -100,8 +106,11 @@ describe("retention", () => {
 		await system.sql("orders", "DELETE FROM maintenance_runs");
 
 		const orders = system.brokers.orders.getLocalService("orders") as unknown as { runRetention(): Promise<Record<string, number> | null> };
+		const parkedBefore = await parkedInActivity();
 		const removed = await orders.runRetention();
 		expect(removed).toMatchObject({ expiredEvents: 1, inboxEvents: 1, idempotencyKeys: 1 });
+		// Parked by retention is parked all the same: the operator page's figures count it.
+		expect(await parkedInActivity()).toBe(parkedBefore + 1);
 		expect(removed!.confirmedEvents).toBeGreaterThanOrEqual(1);
 		const ids = (await system.sql("orders", "SELECT id FROM outbox_events")).map(r => r.id);
 		expect(ids).not.toContain(oldConfirmed.id);
