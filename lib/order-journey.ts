@@ -7,6 +7,10 @@
  * since the hop before: a confirmation comes after the next event was written, and the two sides'
  * times come from two databases' clocks, so the flow's order is not always the time order. Rows
  * past retention (confirmed outbox rows 24 h, inbox ids 7 days) are simply missing hops.
+ *
+ * The owner's view (`errors: false`) leaves out the consumers' error messages: they are whatever a
+ * handler threw (`relation "accounts" does not exist`, a driver's message naming a host), internals
+ * a user must not see (issue 15). Operators see them (attack on issue 16).
  */
 import type { CancelReason, OrderStatus, OrderView, PaymentOutcome } from "./contracts";
 
@@ -81,36 +85,46 @@ export interface JourneyFacts {
 
 const iso = (time: Date | string) => new Date(time).toISOString();
 
-/** "emitted 3 times", "dead: <error>", both, or nothing. */
-function outboxDetail(row: OutboxTrail): string | undefined {
-	const parts = [...(row.attempts > 1 ? [`emitted ${row.attempts} times`] : []), ...(row.deadAt ? [`dead: ${row.lastError ?? "no error recorded"}`] : [])];
+export interface JourneyOptions {
+	/** Whether to tell the consumers' error messages (operators); false for the order's owner. Default: true. */
+	errors?: boolean;
+}
+
+/** "emitted 3 times", "dead: <error>" ("dead" without errors), both, or nothing. */
+function outboxDetail(row: OutboxTrail, errors: boolean): string | undefined {
+	const dead = errors ? `dead: ${row.lastError ?? "no error recorded"}` : "dead";
+	const parts = [...(row.attempts > 1 ? [`emitted ${row.attempts} times`] : []), ...(row.deadAt ? [dead] : [])];
 	return parts.length > 0 ? parts.join("; ") : undefined;
 }
 
-/** Why an outbox row is still unconfirmed, in words for the operator. */
-function waitingOn(row: OutboxTrail, consumer: string): string {
-	if (row.deadAt) return `parked as dead after ${row.attempts} attempt(s), last error: ${row.lastError ?? "none recorded"}; replay it (the reconciler revives or settles it too)`;
-	return `waiting for ${consumer} (attempt ${row.attempts}${row.lastError ? `, last error: ${row.lastError}` : ""})`;
+/** Why an outbox row is still unconfirmed: for the operator with its last error, for the owner without. */
+function waitingOn(row: OutboxTrail, consumer: string, errors: boolean): string {
+	if (row.deadAt) {
+		return errors
+			? `parked as dead after ${row.attempts} attempt(s), last error: ${row.lastError ?? "none recorded"}; replay it (the reconciler revives or settles it too)`
+			: `parked as dead after ${row.attempts} attempt(s); an operator's replay or the reconciler takes it up again`;
+	}
+	return `waiting for ${consumer} (attempt ${row.attempts}${errors && row.lastError ? `, last error: ${row.lastError}` : ""})`;
 }
 
-function pendingOf({ order, request, payments }: JourneyFacts): JourneyPending | undefined {
+function pendingOf({ order, request, payments }: JourneyFacts, errors: boolean): JourneyPending | undefined {
 	if (order.status !== "NEW") return undefined;
 	const created = iso(order.createdAt);
 	if (!payments) return { step: "requestReceived", since: created, why: "payments cannot be asked now" };
 	const { decision, result } = payments;
 	if (!decision) {
 		if (request && !request.confirmedAt) {
-			return { step: "requestReceived", since: iso(request.deadAt ?? request.lastEmittedAt ?? request.createdAt), why: waitingOn(request, "payments") };
+			return { step: "requestReceived", since: iso(request.deadAt ?? request.lastEmittedAt ?? request.createdAt), why: waitingOn(request, "payments", errors) };
 		}
 		return { step: "paymentDecided", since: created, why: "payments has no decision and no request is in flight; the reconciler requests the payment again" };
 	}
 	if (result && !result.confirmedAt) {
-		return { step: "resultApplied", since: iso(result.deadAt ?? result.lastEmittedAt ?? result.createdAt), why: waitingOn(result, "orders") };
+		return { step: "resultApplied", since: iso(result.deadAt ?? result.lastEmittedAt ?? result.createdAt), why: waitingOn(result, "orders", errors) };
 	}
 	return { step: "resultApplied", since: iso(decision.decidedAt), why: "the result is not in flight; the reconciler applies payments' decision" };
 }
 
-export function journeyOf(facts: JourneyFacts): { hops: JourneyHop[]; pending?: JourneyPending } {
+export function journeyOf(facts: JourneyFacts, { errors = true }: JourneyOptions = {}): { hops: JourneyHop[]; pending?: JourneyPending } {
 	const { order, request, payments, resultAppliedAt } = facts;
 	const hops: Omit<JourneyHop, "tookMs">[] = [{ step: "created", service: "orders", at: iso(order.createdAt) }];
 	const add = (step: JourneyStep, service: JourneyHop["service"], at: Date | string | null | undefined, detail?: string) => {
@@ -119,13 +133,13 @@ export function journeyOf(facts: JourneyFacts): { hops: JourneyHop[]; pending?: 
 	// An event is emitted as its row commits (a replay or a revive writes `createdAt` anew). The
 	// request is written in the order's transaction, which stamps the order a moment later
 	// (clock_timestamp()) than the row (now()): it cannot have gone out before the order was written.
-	if (request) add("requestEmitted", "orders", new Date(Math.max(Date.parse(iso(request.createdAt)), Date.parse(iso(order.createdAt)))), outboxDetail(request));
+	if (request) add("requestEmitted", "orders", new Date(Math.max(Date.parse(iso(request.createdAt)), Date.parse(iso(order.createdAt)))), outboxDetail(request, errors));
 	add("requestReceived", "payments", payments?.requestReceivedAt);
 	const decision = payments?.decision;
 	if (decision) add("paymentDecided", "payments", decision.decidedAt, decision.reason ? `${decision.outcome}: ${decision.reason}` : decision.outcome);
 	add("requestConfirmed", "orders", request?.confirmedAt);
 	const result = payments?.result;
-	if (result) add("resultEmitted", "payments", result.createdAt, outboxDetail(result));
+	if (result) add("resultEmitted", "payments", result.createdAt, outboxDetail(result, errors));
 	add("resultApplied", "orders", resultAppliedAt);
 	add("resultConfirmed", "payments", result?.confirmedAt);
 	if (order.status !== "NEW") add("pushed", "orders", order.updatedAt, order.status);
@@ -133,6 +147,6 @@ export function journeyOf(facts: JourneyFacts): { hops: JourneyHop[]; pending?: 
 	const flowOrder = (step: JourneyStep) => JOURNEY_STEPS.indexOf(step);
 	const sorted = hops.sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || flowOrder(a.step) - flowOrder(b.step));
 	const timed = sorted.map((hop, i) => ({ ...hop, tookMs: i === 0 ? 0 : Date.parse(hop.at) - Date.parse(sorted[i - 1]!.at) }));
-	const pending = pendingOf(facts);
+	const pending = pendingOf(facts, errors);
 	return { hops: timed, ...(pending && { pending }) };
 }

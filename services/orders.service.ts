@@ -61,7 +61,7 @@ export interface GetOrderParams {
 
 export interface OrderJourneyParams {
 	id: string;
-	/** Only this user's order (the owner's route); absent: any order (the operator's route). */
+	/** Only this user's order (the owner's route), told without the consumers' error messages; absent: any order, errors included (the operator's route). */
 	userId?: string;
 }
 
@@ -228,7 +228,8 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 				const resultEventId = payments?.decision?.resultEventId;
 				const [applied] = resultEventId ? await this.queryRows<{ received_at: Date }>(selectInboxReceipt(resultEventId)) : [];
 				const facts = { order: { status: row.status, createdAt: row.created_at, updatedAt: row.updated_at }, request: row.request, payments, resultAppliedAt: applied?.received_at.toISOString() ?? null };
-				return { order: toOrderView(row), traceId: row.trace_id, ...journeyOf(facts) };
+				// The owner is told no handler's error message: those are internals (lib/order-journey.ts).
+				return { order: toOrderView(row), traceId: row.trace_id, ...journeyOf(facts, { errors: userId === null }) };
 			},
 
 			async placeOrder(tx: DbTransaction, userId: string, { amount, description }: CreateOrderParams, trace: TraceContext): Promise<OrderView> {

@@ -157,10 +157,16 @@ describe("dead events", () => {
 			await broken.fixed();
 		}
 
-		const journey = (await system.request("GET", `/api/orders/${orderId}/journey`, { user })).body;
+		// The operator is told the handler's error; the owner that the request is parked, not why:
+		// a handler's error is an internal (`relation "accounts" does not exist` reached a user).
+		const journey = (await system.request("GET", `/api/admin/orders/${orderId}/journey`, { user: OPERATOR })).body;
 		expect(journey.order.status).toBe("NEW");
 		expect(journey.pending).toMatchObject({ step: "requestReceived", why: expect.stringContaining("a broken handler (test)") });
 		expect(journey.hops.find((hop: { step: string }) => hop.step === "requestEmitted").detail).toMatch(/dead: .*a broken handler \(test\)/);
+		const ownersJourney = (await system.request("GET", `/api/orders/${orderId}/journey`, { user })).body;
+		expect(ownersJourney.pending).toMatchObject({ step: "requestReceived", why: expect.stringContaining("parked as dead") });
+		expect(ownersJourney.hops.find((hop: { step: string }) => hop.step === "requestEmitted").detail).toMatch(/dead$/);
+		expect(JSON.stringify(ownersJourney)).not.toContain("broken handler");
 
 		const listed = await system.request("GET", "/api/admin/dead-events?service=orders", { user: OPERATOR });
 		expect(listed.body.events).toContainEqual(

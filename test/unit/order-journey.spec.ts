@@ -76,4 +76,26 @@ describe("journeyOf", () => {
 		expect(deadResult.pending).toMatchObject({ step: "resultApplied", since: at(50), why: expect.stringContaining("orders broke") });
 		expect(journeyOf({ ...base, payments: { ...decided, result: null } }).pending).toMatchObject({ step: "resultApplied", since: at(10) });
 	});
+
+	it("tells the owner no consumer's error message, only operators (attack on issue 16: a handler's SQL error reached the user)", () => {
+		const leak = 'relation "accounts" does not exist';
+		const base: JourneyFacts = { order: { status: "NEW", createdAt: at(2), updatedAt: at(2) }, request: row(0, { attempts: 4, lastError: leak }), payments: { requestReceivedAt: null, decision: null, result: null }, resultAppliedAt: null };
+		const decided = { requestReceivedAt: at(10), decision: { outcome: "PAID" as const, reason: null, decidedAt: at(10), resultEventId: null } };
+		const cases: JourneyFacts[] = [
+			base,
+			{ ...base, request: row(0, { attempts: 3, deadAt: at(1000), lastError: leak }) },
+			{ ...base, request: row(0, { confirmedAt: at(20), attempts: 2, lastError: leak }), payments: { ...decided, result: row(10, { attempts: 2, lastError: leak }) } },
+			{ ...base, request: row(0, { confirmedAt: at(20) }), payments: { ...decided, result: row(10, { attempts: 2, deadAt: at(50), lastError: leak }) } }
+		];
+		for (const facts of cases) {
+			const owner = journeyOf(facts, { errors: false });
+			expect(JSON.stringify(owner)).not.toContain("accounts");
+			expect(owner.pending?.why).toEqual(expect.any(String));
+			expect(JSON.stringify(journeyOf(facts))).toContain("accounts");
+		}
+		const deadForOwner = journeyOf(cases[1]!, { errors: false });
+		expect(deadForOwner.pending).toMatchObject({ step: "requestReceived", since: at(1000), why: expect.stringContaining("parked as dead after 3 attempt(s)") });
+		expect(deadForOwner.hops.find(hop => hop.step === "requestEmitted")?.detail).toBe("emitted 3 times; dead");
+		expect(journeyOf(base, { errors: false }).pending?.why).toBe("waiting for payments (attempt 4)");
+	});
 });
