@@ -43,6 +43,8 @@ export interface Caller {
 
 export interface Authenticator {
 	mode: AuthMode;
+	/** What the configuration allows that its operator may not expect; the gateway logs them at start. */
+	warnings?: readonly string[];
 	/** The caller, or undefined when the request names none (a 401 for the caller). */
 	callerOf(req: IncomingMessage): Promise<Caller | undefined>;
 }
@@ -160,6 +162,10 @@ export function authenticatorFromEnv(env: NodeJS.ProcessEnv = process.env): Auth
 		const adminUserIds = adminUserIdsFromEnv(env);
 		return {
 			mode,
+			warnings:
+				adminUserIds.size > 0
+					? [`AUTH_MODE=header with ADMIN_USER_IDS: anyone who can reach the gateway is an operator by sending 'X-User-Id: ${[...adminUserIds][0]}' (and can replay dead events); use AUTH_MODE=jwt wherever others can reach it.`]
+					: [],
 			async callerOf(req) {
 				const userId = headerValue(req, "x-user-id");
 				return userId === undefined ? undefined : { userId, operator: adminUserIds.has(userId) };
@@ -189,6 +195,8 @@ export function authenticatorFromEnv(env: NodeJS.ProcessEnv = process.env): Auth
 
 	return {
 		mode,
+		// Set for header mode, it would silently make nobody an operator here.
+		warnings: env.ADMIN_USER_IDS?.trim() ? [`ADMIN_USER_IDS is ignored with AUTH_MODE=jwt: operators are the tokens whose "${roles.claim}" claim holds "${roles.admin}".`] : [],
 		async callerOf(req) {
 			const authorization = headerValue(req, "authorization");
 			if (authorization === undefined) return undefined;

@@ -218,9 +218,10 @@ const COMPONENTS = {
 		},
 		DeadEventList: {
 			type: "object",
-			required: ["events"],
+			required: ["events", "unavailable"],
 			additionalProperties: false,
 			properties: {
+				unavailable: { type: "array", items: { type: "string" }, description: "Services whose dead events could not be listed (no instance up, or its database failing); their events are missing from the list" },
 				events: {
 					type: "array",
 					items: {

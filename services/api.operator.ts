@@ -137,15 +137,33 @@ export function createOperatorActions(): Partial<ServiceSchema> {
 			/** Dead events of one service or all, newest first (operators). */
 			adminDeadEvents: {
 				rest: "GET /dead-events",
-				openapi: { summary: "Events parked as dead, newest first, with their last error (operators)", body: "DeadEventList", responses: { 200: "The dead events" } },
+				openapi: { summary: "Events parked as dead, newest first, with their last error; `unavailable`: the services that could not be asked (operators)", body: "DeadEventList", responses: { 200: "The dead events" } },
 				params: { $$strict: true, service: { ...SERVICE_RULE, optional: true }, ...DEAD_EVENTS_PARAMS },
-				async handler(ctx: Context<DeadEventsParams>): Promise<{ events: DeadEventView[] }> {
+				async handler(ctx: Context<DeadEventsParams>): Promise<{ events: DeadEventView[]; unavailable: OutboxService[] }> {
 					const { service, limit } = ctx.params;
-					// All services: those with no instance now are left out rather than failing the list.
-					const services = service ? [service] : OUTBOX_SERVICES.filter(name => this.nodesOf(name).length > 0);
-					const lists = await Promise.all(services.map(name => this.deadEventsOf(ctx, name, limit)));
+					// One service asked for: its list or its error.
+					if (service) return { events: await this.deadEventsOf(ctx, service, limit), unavailable: [] };
+					// All services: one with no instance now, or whose list fails (its database down), is
+					// named in `unavailable` rather than failing the whole list: one service's outage hid
+					// the other's dead events, when the operator needs them most (attack on issue 16).
+					const unavailable: OutboxService[] = [];
+					const lists = await Promise.all(
+						OUTBOX_SERVICES.map(async name => {
+							if (this.nodesOf(name).length === 0) {
+								unavailable.push(name);
+								return [];
+							}
+							try {
+								return await this.deadEventsOf(ctx, name, limit);
+							} catch (err) {
+								this.logger.warn({ service: name }, "Could not list the service's dead events; it is left out.", err);
+								unavailable.push(name);
+								return [];
+							}
+						})
+					);
 					const events = lists.flat().sort((a, b) => b.deadAt.localeCompare(a.deadAt));
-					return { events: events.slice(0, limit) };
+					return { events: events.slice(0, limit), unavailable: OUTBOX_SERVICES.filter(name => unavailable.includes(name)) };
 				}
 			},
 

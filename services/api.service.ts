@@ -492,6 +492,7 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 		},
 
 		created() {
+			for (const warning of authenticator.warnings ?? []) this.logger.warn(warning);
 			// A browser closing its live stream is normal: moleculer-web would log each one as a warning.
 			const warn = this.logger.warn.bind(this.logger);
 			this.logger.warn = (...args: unknown[]) => {

@@ -61,7 +61,7 @@ export interface GetOrderParams {
 
 export interface OrderJourneyParams {
 	id: string;
-	/** Only this user's order (the owner's route); absent: any order (the operator's route). */
+	/** Only this user's order (the owner's route), told without the consumers' error messages; absent: any order, errors included (the operator's route). */
 	userId?: string;
 }
 

@@ -221,6 +221,39 @@ describe("dead events", () => {
 	});
 });
 
+describe("dead events while a service's database fails (attack on issue 16)", () => {
+	it("lists the other services' dead events and names the failing one, instead of a 500 for all", async () => {
+		const user = `outage-${suffix}`;
+		await openAccount(user, 10);
+		const broken = await breakPayments(user);
+		let requestEventId: string;
+		try {
+			const orderId = await placeOrder(user, 2);
+			[{ request_event_id: requestEventId }] = await system.sql("orders", "SELECT request_event_id FROM orders WHERE id = $1", [orderId]);
+			await waitFor("the request to be parked as dead", () => isDead(requestEventId).then(dead => dead || null));
+		} finally {
+			await broken.fixed();
+		}
+		const table = `outbox_events_hidden_${suffix}`;
+		await system.sql("payments", `ALTER TABLE outbox_events RENAME TO ${table}`);
+		try {
+			const all = await system.request("GET", "/api/admin/dead-events", { user: OPERATOR });
+			expect(all.status).toBe(200);
+			expect(all.body.unavailable).toEqual(["payments"]);
+			expect(all.body.events.map((event: { id: string }) => event.id)).toContain(requestEventId);
+			// Asked for by name, the failing service is an error, told in no internal words.
+			const one = await system.request("GET", "/api/admin/dead-events?service=payments", { user: OPERATOR });
+			expect(one.status).toBe(500);
+			expect(JSON.stringify(one.body)).not.toContain("outbox_events");
+		} finally {
+			await system.sql("payments", `ALTER TABLE ${table} RENAME TO outbox_events`);
+		}
+		expect((await system.request("GET", "/api/admin/dead-events", { user: OPERATOR })).body.unavailable).toEqual([]);
+		// Not left dead for the next test.
+		await system.request("POST", "/api/admin/dead-events/replay", { user: OPERATOR, body: { service: "orders", ids: [requestEventId] } });
+	});
+});
+
 describe("the operator page", () => {
 	it("serves the front end's page at /ops with the page security headers", async () => {
 		const root = await fetch(`${system.baseUrl}/`);

@@ -19,6 +19,11 @@ describe("operators in header mode", () => {
 		expect(await authenticatorFromEnv({}).callerOf(request({ "x-user-id": "ops" }))).toMatchObject({ operator: false });
 	});
 
+	it("warns at start that listed operators are trusted as sent, as every header-mode caller is (attack on issue 16)", () => {
+		expect(authenticatorFromEnv({ ADMIN_USER_IDS: "ops" }).warnings).toEqual([expect.stringMatching(/anyone who can reach the gateway is an operator by sending 'X-User-Id: ops'/)]);
+		expect(authenticatorFromEnv({}).warnings).toEqual([]);
+	});
+
 	it("refuses to start with an entry that is not a user id", () => {
 		for (const value of ["ops,,root", "ops;root", "ops,", "a b", "x".repeat(65)]) {
 			expect(() => authenticatorFromEnv({ ADMIN_USER_IDS: value }), value).toThrow(/ADMIN_USER_IDS must be comma-separated user ids/);
@@ -45,5 +50,8 @@ describe("operators in JWT mode", () => {
 		expect(await operator({ groups: ["ops"] })).toBe(true);
 		expect(await operator({ roles: ["admin"] })).toBe(false);
 		expect(await operator({})).toBe(false);
+		// Said at start: set for header mode, ADMIN_USER_IDS would silently make nobody an operator.
+		expect(authenticator.warnings).toEqual([expect.stringMatching(/ADMIN_USER_IDS is ignored with AUTH_MODE=jwt: operators are the tokens whose "groups" claim holds "ops"/)]);
+		expect(authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_SECRET: SECRET }).warnings).toEqual([]);
 	});
 });
