@@ -174,7 +174,8 @@ export function createOperatorActions(): Partial<ServiceSchema> {
 				params: { $$strict: true, service: SERVICE_RULE, ...REPLAY_DEAD_EVENTS_PARAMS },
 				async handler(ctx: Context<ReplayParams, RequestMeta>): Promise<{ service: OutboxService; replayed: string[] }> {
 					const { service, ids } = ctx.params;
-					this.logger.info({ operator: ctx.meta.userId, service, eventIds: ids ?? "all" }, "An operator replays dead events.");
+					// The count, not up to 1,000 ids: the service's own line lists the events it revived.
+					this.logger.info({ operator: ctx.meta.userId, requestId: ctx.requestID, service, requested: ids?.length ?? "all" }, "An operator replays dead events.");
 					const { replayed } = await ctx.call<{ replayed: string[] }, { ids?: string[] }>(`${service}.replayDeadEvents`, ids ? { ids } : {});
 					return { service, replayed };
 				}

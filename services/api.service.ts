@@ -416,7 +416,9 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 			/** Logs what the client will not be told: our faults, with their details. */
 			errorHandler(req: IncomingMessage, res: ServerResponse, err: unknown) {
 				const answer = toPublicError(err);
-				if (answer.internal) this.logger.error(`${req.method} ${req.url} failed.`, err);
+				// moleculer-web has cut `req.url` to the path within its route by now.
+				const { originalUrl, $ctx } = req as IncomingMessage & { originalUrl?: string; $ctx?: Context };
+				if (answer.internal) this.logger.error({ requestId: $ctx?.requestID }, `${req.method} ${originalUrl ?? req.url} failed.`, err);
 				this.sendPublicError(req, res, answer);
 			},
 

@@ -49,7 +49,10 @@ const RECOVERY_MS = (DEFAULT_SETTINGS ? 60_000 : 5_000) + 60_000;
 const USERS = 50;
 
 let cluster: FaultCluster;
-const proxies = { orders: new TcpProxy({ host: "127.0.0.1", port: 5432 }), payments: new TcpProxy({ host: "127.0.0.1", port: 5432 }) };
+/** The Postgres the test databases are on (the machine's, or the embedded one when TEST_DATABASE_URL is unset). */
+const databaseServer = new URL(inject("databaseAdminUrl"));
+const upstream = { host: databaseServer.hostname, port: Number(databaseServer.port || 5432) };
+const proxies = { orders: new TcpProxy(upstream), payments: new TcpProxy(upstream) };
 const figures: Record<string, unknown> = { outageSeconds: OUTAGE_SECONDS, absenceSeconds: ABSENCE_SECONDS, settings: DEFAULT_SETTINGS ? "defaults" : SHORT_SETTINGS };
 let orderSeq = 0;
 

@@ -18,7 +18,7 @@ const probeService: ServiceSchema = {
 };
 
 describe.skipIf(!rabbitmqUrl)("readiness over RabbitMQ", () => {
-	const namespace = `readiness-test-${Math.random().toString(16).slice(2, 10)}`;
+	const namespace = `test-readiness-${Math.random().toString(16).slice(2, 10)}`; // "test-": its queues are removed after the run
 	let broker: ServiceBroker;
 	let connection: amqp.ChannelModel;
 	let port: number;
