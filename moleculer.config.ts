@@ -3,9 +3,11 @@
  * all services in one process), validation, timeouts and shutdown, and the embedded Postgres'
  * lifecycle. Where each service's database is: lib/database.ts.
  */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { Validators, type BrokerOptions, type Middleware, type ReplOptions, type ServiceBroker } from "moleculer";
 import { stopEmbeddedPostgres } from "./lib/database";
-import { EventDurableAmqpTransporter } from "./lib/amqp-transporter";
+import { EventDurableAmqpTransporter, requestsBalancedByRabbitMq } from "./lib/amqp-transporter";
 import { EVENTS } from "./lib/contracts";
 import { positiveInteger } from "./lib/env";
 import { createFaultInjectionMiddleware, parseFaultRates } from "./lib/fault-injection";
@@ -41,6 +43,16 @@ function amqpTransporter(url: string, env: NodeJS.ProcessEnv) {
 	});
 }
 
+/**
+ * The default node id: the host name and pid, as Moleculer's, plus a random suffix. Host name and pid
+ * are not unique where containers share a host name (host networking, or one set by hand) and each
+ * runs as pid 1; two nodes with one id share its queues, and Moleculer stops one of them when it
+ * notices. An explicit NODE_ID must be unique across the cluster.
+ */
+export function uniqueNodeId(): string {
+	return `${hostname().toLowerCase()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+}
+
 /** Stops the embedded Postgres, if this process started one, after every service has closed its pool. */
 const embeddedPostgresLifecycle: Middleware = {
 	name: "EmbeddedPostgresLifecycle",
@@ -54,7 +66,7 @@ export function createBrokerOptions(env: NodeJS.ProcessEnv = process.env): Broke
 	const isAmqp = transporterUrl?.startsWith("amqp");
 	return {
 		namespace: env.NAMESPACE ?? "",
-		nodeID: env.NODE_ID || undefined,
+		nodeID: env.NODE_ID || uniqueNodeId(),
 		logger: loggerOptions(env),
 		logLevel: (env.LOGLEVEL as BrokerOptions["logLevel"]) ?? "info",
 
@@ -84,6 +96,7 @@ export function createBrokerOptions(env: NodeJS.ProcessEnv = process.env): Broke
 
 		middlewares: [
 			embeddedPostgresLifecycle,
+			...(isAmqp ? [requestsBalancedByRabbitMq] : []),
 			...(env.HEALTH_PORT ? [createHealthServerMiddleware(Number(env.HEALTH_PORT))] : []),
 			...(env.FAULT_INJECTION ? [createFaultInjectionMiddleware(parseFaultRates(env.FAULT_INJECTION))] : [])
 		]

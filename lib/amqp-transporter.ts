@@ -12,7 +12,7 @@
  * - it tells whether it consumes a local service's queues (`consumesQueuesOf`), for readiness.
  */
 import type { Writable } from "node:stream";
-import { Transporters, type Packet as Packets } from "moleculer";
+import { Transporters, type Middleware, type Packet as Packets } from "moleculer";
 
 const EVENT_PACKET = "EVENT"; // Moleculer's PACKET_EVENT
 
@@ -134,3 +134,24 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 		}
 	}
 }
+
+type CallTarget = string | { local?: boolean; action: { name: string } };
+type Call = (target: CallTarget, params?: unknown, opts?: Record<string, unknown>) => Promise<unknown>;
+
+/**
+ * Requests to another process go to the action's shared queue, which RabbitMQ hands to a live
+ * consumer, not to the queue of the one instance moleculer-web picked from the registry: a killed
+ * instance stays listed for 30 to 60 s (the heartbeat timeout), and each request sent to its own
+ * queue waited there for the whole request timeout (about half of them, with two instances: 504).
+ * A request taken by an instance that dies before answering is handed to another when its
+ * connection drops (it is acknowledged only once handled): creates are safe to send twice with an
+ * Idempotency-Key. Calls that name a node (`nodeID`), and calls to this process's own actions
+ * (its `/ready` must be its own), keep their target.
+ */
+export const requestsBalancedByRabbitMq = {
+	name: "RequestsBalancedByRabbitMQ",
+	call(next: Call): Call {
+		return (target, params, opts) => next(typeof target === "string" || target.local || opts?.nodeID ? target : target.action.name, params, opts);
+	}
+	// Moleculer's typings have a `call` hook return a promise; it returns the wrapped call.
+} as unknown as Middleware;
