@@ -8,6 +8,7 @@ import type { ChildProcess } from "node:child_process";
 import { Pool } from "pg";
 import { expect } from "vitest";
 import { CLUSTER_NODES, spawnRunner } from "../../scripts/runner-process";
+import { deleteUnusedQueues } from "../support/rabbitmq-queues";
 import { collectOutput, createTestDatabases, freePortBlock, waitFor, type TestDatabases } from "../support/system";
 
 export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
@@ -90,6 +91,7 @@ export async function startFaultCluster(options: FaultClusterOptions): Promise<F
 			await pools.orders.end();
 			await pools.payments.end();
 			await databases.drop();
+			await deleteUnusedQueues(options.rabbitmqUrl, [`MOL-${namespace}.`]);
 		}
 	};
 }

@@ -6,11 +6,10 @@
  * - TEST_TRANSPORTER (default amqp://guest:guest@127.0.0.1:5672) is probed. Unreachable: under CI
  *   the run fails; elsewhere the RabbitMQ suites are skipped with a loud line saying so.
  */
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import amqp from "amqplib";
 import type { TestProject } from "vitest/node";
 import { prepareDatabase, stopEmbeddedPostgres } from "../../lib/database";
+import { deleteUnusedQueues } from "./rabbitmq-queues";
 
 declare module "vitest" {
 	export interface ProvidedContext {
@@ -18,8 +17,6 @@ declare module "vitest" {
 		rabbitmqUrl: string | null;
 	}
 }
-
-const execFileAsync = promisify(execFile);
 
 const TEST_EMBEDDED_ENV = { EMBEDDED_POSTGRES_DIR: ".data/test-postgres", EMBEDDED_POSTGRES_PORT: "5440" };
 
@@ -38,43 +35,11 @@ async function probeRabbitMq(url: string): Promise<string | null> {
 
 /**
  * The Moleculer namespaces tests make up; their queues and exchanges are removed after the run.
- * Not the fault suites' (`MOL-faults-`): their queues expire by themselves (AMQP_QUEUE_EXPIRY_MS),
- * and one that is unused for a moment (its consumers killed on purpose) may belong to a fault run
- * going on beside this one.
+ * Not the fault suites' (`MOL-faults-`): each fault cluster removes its own when it stops, and one
+ * that is unused for a moment (its consumers killed on purpose) may belong to a fault run going on
+ * beside this one.
  */
 const TEST_PREFIXES = ["MOL-test-", "MOL-cluster-test-"];
-
-/**
- * Deletes the queues (without consumers) and exchanges (unused) that test namespaces left in
- * RabbitMQ. Listing needs `rabbitmqctl` (a local RabbitMQ); without it nothing is removed.
- */
-async function deleteTestQueues(url: string): Promise<void> {
-	const list = async (what: string) => {
-		try {
-			const { stdout } = await execFileAsync("rabbitmqctl", [what, "-q", "--no-table-headers", "name"], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 });
-			return stdout.split("\n").map(line => line.trim()).filter(name => TEST_PREFIXES.some(prefix => name.startsWith(prefix)));
-		} catch {
-			return [];
-		}
-	};
-	const [queues, exchanges] = [await list("list_queues"), await list("list_exchanges")];
-	if (queues.length + exchanges.length === 0) return;
-	const connection = await amqp.connect(url);
-	connection.on("error", () => undefined);
-	for (const queue of queues) {
-		const channel = await connection.createChannel(); // a refused delete closes its channel...
-		channel.on("error", () => undefined); // ...with an error event, which must not crash the run
-		await channel.deleteQueue(queue, { ifUnused: true }).catch(() => undefined);
-		await channel.close().catch(() => undefined);
-	}
-	for (const exchange of exchanges) {
-		const channel = await connection.createChannel();
-		channel.on("error", () => undefined);
-		await channel.deleteExchange(exchange, { ifUnused: true }).catch(() => undefined);
-		await channel.close().catch(() => undefined);
-	}
-	await connection.close();
-}
 
 export default async function setup(project: TestProject) {
 	let databaseAdminUrl = process.env.TEST_DATABASE_URL;
@@ -88,6 +53,6 @@ export default async function setup(project: TestProject) {
 
 	return async () => {
 		await stopEmbeddedPostgres();
-		if (rabbitmqUrl) await deleteTestQueues(rabbitmqUrl);
+		if (rabbitmqUrl) await deleteUnusedQueues(rabbitmqUrl, TEST_PREFIXES);
 	};
 }
