@@ -182,16 +182,16 @@ describe("the AMQP transporter's recovery from what RabbitMQ does to its channel
 		const connection = { close: vi.fn(async () => undefined) };
 		const channel = fakeChannel();
 		Object.assign(transporter as unknown as Record<string, unknown>, {
-			broker: { Promise, fatal: vi.fn() },
+			broker: { Promise },
 			transit: { disconnecting: false },
-			logger: { warn: vi.fn(), error: vi.fn(), info: vi.fn() },
+			logger: { warn: vi.fn(), error: vi.fn(), info: vi.fn(), fatal: vi.fn() },
 			connection,
 			subscribedConnection: connection,
 			channel,
 			connected: true
 		});
 		transporter.receive = vi.fn(async () => undefined);
-		return { transporter, connection, channel, fatal: (transporter.broker as unknown as { fatal: ReturnType<typeof vi.fn> }).fatal };
+		return { transporter, connection, channel };
 	}
 
 	it("reconnects once when RabbitMQ cancels its consumers (amqplib delivers null), instead of crashing", async () => {
@@ -258,16 +258,21 @@ describe("the AMQP transporter's recovery from what RabbitMQ does to its channel
 	});
 
 	it("stops the process with one line saying what to do when a queue exists with another type", () => {
-		const { channel, fatal } = transporterOnFakeConnection();
+		const { transporter, channel } = transporterOnFakeConnection();
+		const exit = vi.spyOn(process, "exit").mockImplementation((() => undefined) as typeof process.exit);
+		const fatal = vi.mocked(transporter.logger.fatal);
 		channel.emit("error", Object.assign(new Error("Channel closed by server: 404 (NOT-FOUND) with message \"NOT_FOUND - no queue 'q'\""), { code: 404 }));
-		expect(fatal).not.toHaveBeenCalled(); // any other channel error: a reconnection
+		expect(exit).not.toHaveBeenCalled(); // any other channel error: a reconnection
 
 		const refusal = `PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue 'MOL-ns.REQB.orders.create' in vhost '/': received the value 'quorum' of type 'longstr' but current is none`;
 		channel.emit("error", Object.assign(new Error(`Channel closed by server: 406 (PRECONDITION-FAILED) with message "${refusal}"`), { code: 406 }));
+		expect(exit).toHaveBeenCalledWith(1);
 		expect(fatal).toHaveBeenCalledTimes(1);
-		const [line] = fatal.mock.calls[0] as [string];
+		const [line, ...more] = fatal.mock.calls[0] as [string];
+		expect(more).toEqual([]); // nothing that prints as another line (or as "undefined")
 		expect(line).toMatch(/^RabbitMQ has queue 'MOL-ns\.REQB\.orders\.create' with another 'x-queue-type' than this node declares \(AMQP_QUEUE_TYPE=classic\)/);
 		expect(line).toContain("Start with a new NAMESPACE, or delete the namespace's queues first");
+		exit.mockRestore();
 	});
 });
 
