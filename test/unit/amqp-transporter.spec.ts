@@ -7,10 +7,10 @@
  */
 import { EventEmitter, once } from "node:events";
 import net from "node:net";
-import { Errors, Transporters } from "moleculer";
+import { Errors, Transporters, type ServiceBroker } from "moleculer";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ConsumeMessage } from "amqplib";
-import { EventDurableAmqpTransporter, coalesceWritesPerTick, type QueueType } from "../../lib/amqp-transporter";
+import { EventDurableAmqpTransporter, coalesceWritesPerTick, isTransporterWorking, type QueueType } from "../../lib/amqp-transporter";
 import { EVENTS } from "../../lib/contracts";
 import { createBrokerOptions } from "../../moleculer.config";
 
@@ -110,6 +110,19 @@ describe("the AMQP transporter's grouped events", () => {
 
 describe("the AMQP transporter's readiness (consumesQueuesOf)", () => {
 	afterEach(() => vi.restoreAllMocks());
+
+	it("counts the transporter as working only while a channel consumes the node's queues, whatever transit.connected says", () => {
+		const transporter = new EventDurableAmqpTransporter({ url: "amqp://unused" });
+		// Moleculer's transit stays "connected" through an outage, once it has connected.
+		const broker = { transit: { connected: true, tx: transporter } } as unknown as ServiceBroker;
+		const connection = {};
+		Object.assign(transporter as unknown as Record<string, unknown>, { channel: fakeChannel(), connection, connected: true });
+		expect(isTransporterWorking(broker)).toBe(false); // Moleculer has not subscribed on this connection yet
+		Object.assign(transporter as unknown as Record<string, unknown>, { subscribedConnection: connection });
+		expect(isTransporterWorking(broker)).toBe(true);
+		(transporter as unknown as { channel: unknown }).channel = null; // closed
+		expect(isTransporterWorking(broker)).toBe(false);
+	});
 
 	it("counts a service's queues as consumed once its event queues are too, and only while connected", async () => {
 		let eventQueueConsumed!: () => void;
