@@ -228,17 +228,19 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 	/**
 	 * With `queueType: "quorum"`, the shared queues are quorum queues. They keep their expiry (RabbitMQ
 	 * 3.10 takes `x-expires` and message TTLs on them, but no auto-delete, exclusive or transient
-	 * queue). The node's own queues stay classic, and become transient: a durable classic queue
-	 * whose RabbitMQ node is down can be neither declared nor consumed ("NOT_FOUND ... home node is
-	 * down"), and the Moleculer node it belonged to stayed deaf until then (issue 19); a transient
-	 * one goes with its RabbitMQ node, and is declared afresh on the one the transporter reconnects to.
+	 * queue). The node's own queues stay classic, and become exclusive to its connection: a durable
+	 * classic queue whose RabbitMQ node is down can be neither declared nor consumed ("NOT_FOUND ...
+	 * home node is down"), and the Moleculer node it belonged to stayed deaf until then (issue 19);
+	 * an exclusive one goes with its connection, and is declared afresh on the RabbitMQ node the
+	 * transporter reconnects to. (Transient non-exclusive queues would do too, but RabbitMQ 4.3
+	 * refuses them by default.)
 	 */
 	override _getQueueOptions(packetType: string, balancedQueue?: boolean): Record<string, unknown> {
 		const options = super._getQueueOptions(packetType, balancedQueue);
 		if (this.queueType === "classic") return options;
 		// Explicit, so that a broker whose default queue type is quorum makes the node's own queues classic still.
 		const queueArguments = { ...options.arguments, "x-queue-type": balancedQueue ? "quorum" : "classic" };
-		return balancedQueue ? { ...options, arguments: queueArguments } : { ...options, durable: false, arguments: queueArguments };
+		return balancedQueue ? { ...options, arguments: queueArguments } : { ...options, durable: false, exclusive: true, arguments: queueArguments };
 	}
 
 	override prepublish(packet: Packets.Packet<Packets.PacketPayload>): Promise<void> {

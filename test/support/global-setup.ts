@@ -53,7 +53,7 @@ async function deleteTestQueues(url: string): Promise<void> {
 	const list = async (what: string, ...columns: string[]) => {
 		try {
 			const { stdout } = await execFileAsync("rabbitmqctl", [what, "-q", "--no-table-headers", "name", ...columns], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 });
-			return stdout.split("\n").map(line => line.trim().split(/\s+/)).filter(([name]) => TEST_PREFIXES.some(prefix => name.startsWith(prefix)));
+			return stdout.split("\n").map(line => line.split("\t")).filter(([name]) => TEST_PREFIXES.some(prefix => name.startsWith(prefix)));
 		} catch {
 			return [];
 		}

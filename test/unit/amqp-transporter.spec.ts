@@ -170,12 +170,12 @@ describe("the AMQP transporter's queue types", () => {
 		expect(options("HEARTBEAT")).toEqual({ autoDelete: true });
 	});
 
-	it("with quorum, makes the shared queues quorum queues and the node's own transient classic ones, expiries kept", () => {
+	it("with quorum, makes the shared queues quorum queues and the node's own classic ones exclusive to its connection, expiries kept", () => {
 		const options = queueOptions("quorum");
 		expect(options("REQ", true)).toEqual({ arguments: { "x-queue-type": "quorum" } });
 		expect(options("EVENTLB", true)).toEqual({ expires: 60_000, arguments: { "x-queue-type": "quorum" } });
-		expect(options("REQ")).toEqual({ expires: 60_000, durable: false, arguments: { "x-queue-type": "classic" } });
-		expect(options("HEARTBEAT")).toEqual({ autoDelete: true, durable: false, arguments: { "x-queue-type": "classic" } });
+		expect(options("REQ")).toEqual({ expires: 60_000, durable: false, exclusive: true, arguments: { "x-queue-type": "classic" } });
+		expect(options("HEARTBEAT")).toEqual({ autoDelete: true, durable: false, exclusive: true, arguments: { "x-queue-type": "classic" } });
 	});
 
 	it("is configured by AMQP_QUEUE_TYPE, which refuses anything but classic and quorum", () => {
