@@ -33,6 +33,11 @@ const run = promisify(execFile);
 const DEBIAN_BIN_DIR = "/usr/lib/rabbitmq/bin";
 const bin = (tool: string) => (existsSync(path.join(DEBIAN_BIN_DIR, tool)) ? path.join(DEBIAN_BIN_DIR, tool) : tool);
 
+/** Whether RabbitMQ's server is installed here. */
+export function rabbitmqInstalled(): boolean {
+	return [DEBIAN_BIN_DIR, ...(process.env.PATH ?? "").split(path.delimiter)].some(dir => dir && existsSync(path.join(dir, "rabbitmq-server")));
+}
+
 export interface RabbitClusterOptions {
 	/** Names the nodes (`<name>-1@localhost`...) and the folder; one cluster per name at a time. */
 	name?: string;
@@ -62,8 +67,8 @@ export interface RabbitCluster {
 	stopNode(index: number, how?: "graceful" | "kill"): Promise<void>;
 	/** Starts node `index` again on its data; resolves once it accepts AMQP connections. */
 	startNode(index: number): Promise<void>;
-	/** `rabbitmqctl` against node `index`; resolves with its output. */
-	ctl(index: number, args: string[]): Promise<string>;
+	/** A CLI tool (`rabbitmqctl`, `rabbitmq-queues`...) against node `index`; resolves with its output. */
+	ctl(index: number, args: string[], tool?: string): Promise<string>;
 	/** Kills every node and removes the folder; safe to call twice. */
 	destroy(): Promise<void>;
 }
@@ -136,7 +141,8 @@ export async function startRabbitCluster(options: RabbitClusterOptions = {}): Pr
 	const cliEnv = { ...process.env, HOME: home, RABBITMQ_CONF_ENV_FILE: path.join(home, "rabbitmq-env.conf") };
 	writeFileSync(cliEnv.RABBITMQ_CONF_ENV_FILE, "");
 
-	const ctl = async (index: number, args: string[]) => (await run(bin("rabbitmqctl"), ["-n", nodes[index].nodename, ...args], { env: cliEnv, timeout: 120_000 })).stdout;
+	const ctl = async (index: number, args: string[], tool = "rabbitmqctl") =>
+		(await run(bin(tool), ["-n", nodes[index].nodename, ...args], { env: cliEnv, timeout: 120_000 })).stdout;
 
 	const nodeFolder = (index: number) => path.join(folder, `node-${index + 1}`);
 	for (const [index, node] of nodes.entries()) {
