@@ -161,7 +161,6 @@ export async function startRabbitCluster(options: RabbitClusterOptions = {}): Pr
 			env: {
 				...cliEnv,
 				RABBITMQ_NODENAME: nodes[index].nodename,
-				RABBITMQ_NODE_IP_ADDRESS: "127.0.0.1",
 				RABBITMQ_DIST_PORT: String(nodes[index].distPort),
 				RABBITMQ_CONFIG_FILE: path.join(dir, "rabbitmq.conf"),
 				RABBITMQ_ADVANCED_CONFIG_FILE: path.join(dir, "advanced.config"),
