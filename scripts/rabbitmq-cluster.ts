@@ -227,13 +227,12 @@ export async function startRabbitCluster(options: RabbitClusterOptions = {}): Pr
 	try {
 		nodes.forEach((_, index) => spawnNode(index));
 		await Promise.all(nodes.map((_, index) => awaitBoot(index)));
-		await Promise.all(
-			nodes.slice(1).map(async (_, i) => {
-				await ctl(i + 1, ["stop_app"]);
-				await ctl(i + 1, ["join_cluster", nodes[0].nodename]);
-				await ctl(i + 1, ["start_app"]);
-			})
-		);
+		// One at a time: two nodes joining at once can fail to start Mnesia ("badmatch ... mnesia_app").
+		for (let index = 1; index < size; index++) {
+			await ctl(index, ["stop_app"]);
+			await ctl(index, ["join_cluster", nodes[0].nodename]);
+			await ctl(index, ["start_app"]);
+		}
 		await ctl(0, ["add_vhost", vhost, "--default-queue-type", "quorum"]);
 		await ctl(0, ["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"]);
 		return cluster;
@@ -247,7 +246,7 @@ async function main(command: string | undefined, name: string | undefined) {
 	if (command === "up") {
 		const cluster = await startRabbitCluster({ name });
 		console.log(`RabbitMQ cluster up: ${cluster.nodes.map(node => node.nodename).join(", ")} (data in ${cluster.folder}); quorum queues by default in its vhost.`);
-		console.log(`TRANSPORTER='${cluster.urls.join(";")}'`);
+		console.log(`TRANSPORTER='${cluster.urls.join(",")}'`);
 	} else if (command === "down") {
 		await destroyRabbitCluster(name);
 		console.log("RabbitMQ cluster down.");

@@ -7,7 +7,8 @@
  * node is stopped gracefully and restarted, then another is killed (SIGKILL) and restarted.
  * Afterwards: nothing lost, nothing applied twice, every ledger balanced, no service process
  * exited, and every request's fate, per phase, is reported: the share that failed during each
- * failover. Figures are printed and written to test-results/broker-cluster.json.
+ * failover. Figures are printed and written to test-results/broker-cluster.json, the services'
+ * output to test-results/broker-cluster.log.
  *
  * Durations: FAULT_BROKER_DOWN_SECONDS (how long a node stays away before it is started again),
  * FAULT_BROKER_ORDERS_PER_SECOND, FAULT_BROKER_READS_PER_SECOND.
@@ -46,6 +47,8 @@ const RABBIT_CLUSTER_NAME = "faults-broker";
 
 let rabbit: RabbitCluster | undefined;
 let cluster: FaultCluster | undefined;
+/** What the services printed, kept past the cluster's stop. */
+let output: string[] = [];
 const figures: Record<string, unknown> = { downSeconds: DOWN_SECONDS, ordersPerSecond: ORDERS_PER_SECOND, readsPerSecond: READS_PER_SECOND };
 
 /** The node list rotated by `by`: each process starts on another node, as behind a load balancer. */
@@ -87,11 +90,14 @@ describe.skipIf(!rabbitmqInstalled())("a three-node RabbitMQ cluster with quorum
 			rabbitmqUrl: index => rotated(rabbit!.urls, index).join(","),
 			env: { OUTBOX_POLL_INTERVAL_MS: "500", OUTBOX_RETRY_BASE_MS: "500", OUTBOX_RETRY_MAX_MS: "5000" }
 		});
+		output = cluster.output;
 	});
 
 	afterAll(async () => {
 		mkdirSync(path.join(PROJECT_ROOT, "test-results"), { recursive: true });
 		writeFileSync(path.join(PROJECT_ROOT, "test-results/broker-cluster.json"), JSON.stringify(figures, null, 2));
+		// The services' own account of each failover (JSON lines), to read beside the figures.
+		writeFileSync(path.join(PROJECT_ROOT, "test-results/broker-cluster.log"), output.join(""));
 		console.log(`\nBroker cluster figures:\n${JSON.stringify(figures, null, 2)}\n`);
 		await cluster?.stop();
 		await rabbit?.destroy();
