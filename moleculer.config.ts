@@ -5,9 +5,9 @@
  */
 import { Validators, type BrokerOptions, type Middleware, type ReplOptions, type ServiceBroker } from "moleculer";
 import { stopEmbeddedPostgres } from "./lib/database";
-import { EventDurableAmqpTransporter } from "./lib/amqp-transporter";
+import { EventDurableAmqpTransporter, QUEUE_TYPES } from "./lib/amqp-transporter";
 import { EVENTS } from "./lib/contracts";
-import { positiveInteger } from "./lib/env";
+import { oneOf, positiveInteger } from "./lib/env";
 import { createFaultInjectionMiddleware, parseFaultRates } from "./lib/fault-injection";
 import { createHealthServerMiddleware } from "./lib/health-server";
 import { loggerOptions } from "./lib/logging";
@@ -37,6 +37,9 @@ function amqpTransporter(url: string, env: NodeJS.ProcessEnv) {
 		// the queues of departed nodes would pile up. Events waiting in it are not lost: their
 		// outbox re-emits them. Tests use minutes.
 		autoDeleteQueues: positiveInteger(env, "AMQP_QUEUE_EXPIRY_MS", 86_400_000),
+		// `quorum` for a RabbitMQ cluster: the shared queues replicated, so that a node's loss loses
+		// and blocks nothing. Classic by default: an existing queue cannot change type (README).
+		queueType: oneOf(env, "AMQP_QUEUE_TYPE", QUEUE_TYPES, "classic"),
 		prefetch: 10
 	});
 }

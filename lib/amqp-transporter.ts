@@ -9,15 +9,25 @@
  *   each ack) with its own system call, and on loopback each one costs as much as a small query;
  * - an event for one group is sent as it is: Moleculer deep-copies an event's packet, payload
  *   included, for each of its groups, to give each copy that one group;
- * - it tells whether it consumes a local service's queues (`consumesQueuesOf`), for readiness.
+ * - it tells whether it consumes a local service's queues (`consumesQueuesOf`), for readiness;
+ * - no broker event ends the process or leaves it deaf (issue 19): a consumer that RabbitMQ
+ *   cancels (amqplib passes `null`, which Moleculer reads `.content` of), a channel RabbitMQ closes
+ *   (a channel error, a queue gone), a send on a channel that closed under it: each is turned into
+ *   a lost connection, the one loss Moleculer recovers from (reconnect after 5 s, redeclare,
+ *   resubscribe). Meanwhile `hasWorkingChannel()` is false, and sends fail with a retryable error;
+ * - `queueType: "quorum"` makes the shared queues quorum queues (replicated over a cluster's
+ *   nodes); Moleculer's `queueOptions` cannot, as it applies to the node's own auto-deleted queues too.
  */
 import type { Writable } from "node:stream";
-import { Transporters, type Packet as Packets } from "moleculer";
+import type { Channel, ConsumeMessage } from "amqplib";
+import { Errors, Transporters, type Packet as Packets, type ServiceBroker } from "moleculer";
 
 const EVENT_PACKET = "EVENT"; // Moleculer's PACKET_EVENT
 
 /** Moleculer's options, plus `socketOptions`, which it passes to amqplib but does not declare. */
-type AmqpOptions = Exclude<ConstructorParameters<typeof Transporters.AMQP>[0], string | undefined> & { socketOptions?: { noDelay?: boolean } };
+type AmqpOptions = Exclude<ConstructorParameters<typeof Transporters.AMQP>[0], string | undefined> & {
+	socketOptions?: { noDelay?: boolean; clientProperties?: Record<string, unknown> };
+};
 
 /** What the parent keeps of amqplib's connection: its socket is `connection.connection.stream`. */
 interface AmqplibConnectionHolder {
@@ -46,9 +56,34 @@ export function coalesceWritesPerTick(socket: Writable): void {
 	} as Writable["write"];
 }
 
+export const QUEUE_TYPES = ["classic", "quorum"] as const;
+export type QueueType = (typeof QUEUE_TYPES)[number];
+
 export interface EventDurableAmqpOptions extends AmqpOptions {
 	/** Events sent without persistence. */
 	transientEvents?: readonly string[];
+	/** The type of the shared (balanced) request and event queues; default `classic`. */
+	queueType?: QueueType;
+}
+
+/**
+ * RabbitMQ's refusal to declare an existing queue with other settings ("PRECONDITION_FAILED -
+ * inequivalent arg 'x-queue-type' for queue '...'"): the queue's name and the differing setting.
+ */
+function inequivalentQueue(err: unknown): { queue: string; setting: string } | null {
+	const match = /inequivalent arg '([^']+)' for queue '([^']+)'/.exec(String((err as Error | undefined)?.message));
+	return (err as { code?: number } | undefined)?.code === 406 && match ? { setting: match[1], queue: match[2] } : null;
+}
+
+/**
+ * Whether the broker's transporter can send and receive now. `transit.connected` stays true
+ * through an outage once the first connection is made; ours also says whether it has a channel
+ * that consumes the node's queues.
+ */
+export function isTransporterWorking(broker: ServiceBroker): boolean {
+	const transit = broker.transit;
+	if (!transit) return true;
+	return transit.connected && (transit.tx instanceof EventDurableAmqpTransporter ? transit.tx.hasWorkingChannel() : transit.tx.connected);
 }
 
 /** What the transporter reads of a packet it sends: its type and, for an event, the event's name. */
@@ -57,19 +92,59 @@ interface SentPacket {
 	payload?: { event?: string };
 }
 
+/** Acks or nacks (requeues) a message. On a channel closed since, amqplib throws, and RabbitMQ has requeued it by itself. */
+function settle(channel: Channel, msg: ConsumeMessage, outcome: "ack" | "nack"): void {
+	try {
+		if (outcome === "ack") channel.ack(msg);
+		else channel.nack(msg);
+	} catch {
+		// The channel is gone, and with it the delivery: nothing left to settle.
+	}
+}
+
 export class EventDurableAmqpTransporter extends Transporters.AMQP {
 	private readonly transientEvents: ReadonlySet<string>;
 	private readonly transientMessageOptions: Record<string, unknown>;
+	private readonly queueType: QueueType;
 	/** Services whose request and event queues are consumed, as of the last (re)subscription on this connection. */
 	private consumedServices: ReadonlySet<string> = new Set();
 	/** Event queue subscriptions of the (re)subscription in progress: Moleculer does not wait for them. */
 	private eventSubscriptions: Promise<unknown>[] = [];
 	private subscriptionRound = 0;
+	/** The connection on which Moleculer last finished subscribing to the node's queues and announcing it. */
+	private subscribedConnection: unknown = null;
+	/** The connection given up on (closed so that Moleculer reconnects): each loss is handled once. */
+	private abandonedConnection: unknown = null;
 
-	constructor({ transientEvents = [], ...options }: EventDurableAmqpOptions) {
+	constructor({ transientEvents = [], queueType = "classic", ...options }: EventDurableAmqpOptions) {
 		super(options);
 		this.transientEvents = new Set(transientEvents);
 		this.transientMessageOptions = { ...this.opts.messageOptions, persistent: false };
+		this.queueType = queueType;
+		// Moleculer adopts each new channel by assigning it: the one moment to watch it before it is used.
+		let channel: Channel | null = null;
+		Object.defineProperty(this, "channel", {
+			get: () => channel,
+			set: (next: Channel | null) => {
+				channel = next;
+				if (next) this.watchChannel(next);
+			}
+		});
+	}
+
+	override init(...args: Parameters<Transporters.Base["init"]>): void {
+		super.init(...args);
+		// RabbitMQ shows it as the connection's name (management UI, `rabbitmqctl list_connections
+		// client_properties`): which node a connection is, to close or to look at.
+		const opts = this.opts as AmqpOptions;
+		opts.socketOptions = { ...opts.socketOptions, clientProperties: { connection_name: this.nodeID } };
+	}
+
+	/** A reconnection Moleculer scheduled before the broker stopped (its timer is not cleared) would open a connection nobody closes. */
+	override connect(...args: unknown[]): Promise<void> {
+		if (this.broker.stopping) return this.broker.Promise.resolve();
+		// The typings omit the error callback that Moleculer's transit passes.
+		return (super.connect as (...connectArgs: unknown[]) => Promise<void>).apply(this, args);
 	}
 
 	/**
@@ -80,35 +155,90 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 	 * exist yet, and RabbitMQ drops them.
 	 */
 	consumesQueuesOf(fullName: string): boolean {
-		return this.connected && this.consumedServices.has(fullName);
+		return this.hasWorkingChannel() && this.consumedServices.has(fullName);
+	}
+
+	/** Whether a channel is open and consumes the node's own queues: false from a loss until Moleculer has subscribed again. */
+	hasWorkingChannel(): boolean {
+		return this.connected && this.channel !== null && this.subscribedConnection !== null && this.connection === this.subscribedConnection;
 	}
 
 	override subscribeBalancedEvent(event: string, group: string): Promise<void> {
-		const subscribed = super.subscribeBalancedEvent(event, group);
-		this.eventSubscriptions.push(Promise.resolve(subscribed));
+		const subscribed = Promise.resolve(super.subscribeBalancedEvent(event, group));
+		this.eventSubscriptions.push(subscribed);
+		// Moleculer drops this promise: its failure is the round's (makeBalancedSubscriptions), not an unhandled rejection.
+		subscribed.catch(() => undefined);
 		return subscribed;
 	}
 
 	override makeBalancedSubscriptions(): Promise<void> {
 		const round = ++this.subscriptionRound;
+		const channel = this.channel;
 		const services = this.broker.getLocalNodeInfo().services.map(service => String(service.fullName));
 		this.eventSubscriptions = [];
 		return super
 			.makeBalancedSubscriptions()
 			.then(() => Promise.all(this.eventSubscriptions))
-			.then(() => {
-				// Without a channel the parent subscribes nothing and still resolves; a later round supersedes this one.
-				const channel = (this as unknown as { channel?: unknown }).channel;
-				if (channel && round === this.subscriptionRound) this.consumedServices = new Set(services);
-			});
+			.then(
+				() => {
+					// Without a channel the parent subscribes nothing and still resolves; a later round supersedes this one.
+					if (channel && channel === this.channel && round === this.subscriptionRound) this.consumedServices = new Set(services);
+				},
+				// Moleculer runs this on a service change without handling a rejection: a queue that cannot
+				// be declared or consumed (its channel closed meanwhile) is a lost channel.
+				(err: Error) => this.recover(`A subscription failed (${err.message})`)
+			);
 	}
 
 	override onConnected(wasReconnect?: boolean): Promise<unknown> {
+		const connection = this.connection;
+		// Lost while Moleculer was subscribing on it: the next connection subscribes again.
+		if (connection === this.abandonedConnection) return this.broker.Promise.resolve();
 		// A new connection consumes nothing until Moleculer subscribes again.
 		this.consumedServices = new Set();
 		const socket = (this as unknown as AmqplibConnectionHolder).connection?.connection?.stream;
 		if (socket) coalesceWritesPerTick(socket);
-		return super.onConnected(wasReconnect);
+		return super.onConnected(wasReconnect).then(result => {
+			if (connection === this.connection && connection !== this.abandonedConnection) this.subscribedConnection = connection;
+			return result;
+		});
+	}
+
+	/**
+	 * Moleculer's, but for what RabbitMQ may do meanwhile: a consumer it cancels (its queue deleted,
+	 * its node down) gets `null`, and a message is settled on the channel it came on (on a newer
+	 * channel its delivery tag is unknown, and RabbitMQ closes that channel too).
+	 */
+	override _consumeCB(cmd: string, needAck = false): (msg: ConsumeMessage | null) => void | Promise<void> {
+		const channel = this.channel as Channel;
+		return msg => {
+			if (msg === null) return this.recover(`RabbitMQ cancelled the consumer of a ${cmd} queue (deleted, or on a node that went down)`);
+			const received = this.receive(cmd, msg.content);
+			if (!needAck) return received;
+			return Promise.resolve(received).then(
+				() => settle(channel, msg, "ack"),
+				(err: unknown) => {
+					this.logger.error("Message handling error.", err);
+					settle(channel, msg, "nack");
+				}
+			);
+		};
+	}
+
+	/**
+	 * With `queueType: "quorum"`, the shared queues are quorum queues. They keep their expiry (RabbitMQ
+	 * 3.10 takes `x-expires` and message TTLs on them, but no auto-delete, exclusive or transient
+	 * queue). The node's own queues stay classic, and become transient: a durable classic queue
+	 * whose RabbitMQ node is down can be neither declared nor consumed ("NOT_FOUND ... home node is
+	 * down"), and the Moleculer node it belonged to stayed deaf until then (issue 19); a transient
+	 * one goes with its RabbitMQ node, and is declared afresh on the one the transporter reconnects to.
+	 */
+	override _getQueueOptions(packetType: string, balancedQueue?: boolean): Record<string, unknown> {
+		const options = super._getQueueOptions(packetType, balancedQueue);
+		if (this.queueType === "classic") return options;
+		// Explicit, so that a broker whose default queue type is quorum makes the node's own queues classic still.
+		const queueArguments = { ...options.arguments, "x-queue-type": balancedQueue ? "quorum" : "classic" };
+		return balancedQueue ? { ...options, arguments: queueArguments } : { ...options, durable: false, arguments: queueArguments };
 	}
 
 	override prepublish(packet: Packets.Packet<Packets.PacketPayload>): Promise<void> {
@@ -121,16 +251,72 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 		return super.prepublish(packet);
 	}
 
+	/** Moleculer sends an event to each of its groups without waiting: a failed send must not be an unhandled rejection (the outbox re-emits the event). */
+	override publishBalancedEvent(packet: Packets.Packet<Packets.PacketEventPayload>, group: string): Promise<void> {
+		return super.publishBalancedEvent(packet, group).catch((err: Error) => this.logger.warn(`An event for group ${group} was not sent: ${err.message}`));
+	}
+
 	override send(topic: string, data: Buffer, meta: { packet?: SentPacket } & Record<string, unknown>): Promise<void> {
-		const durable = this.opts.messageOptions;
 		const { type, payload } = meta.packet ?? {};
-		if (type === EVENT_PACKET && !this.transientEvents.has(payload?.event ?? "")) return super.send(topic, data, meta);
+		const durable = this.opts.messageOptions;
 		// The parent reads the options synchronously while sending: swap them for this message only.
-		this.opts.messageOptions = this.transientMessageOptions;
+		if (type !== EVENT_PACKET || this.transientEvents.has(payload?.event ?? "")) this.opts.messageOptions = this.transientMessageOptions;
 		try {
 			return super.send(topic, data, meta);
+		} catch (err) {
+			// amqplib throws on a channel that closed under it (the connection lost mid-publish), and
+			// Moleculer's callers expect a rejection: a throw in its heartbeat timer ends the process.
+			this.recover(`The channel closed while sending (${(err as Error).message})`);
+			// Its constructor takes no arguments (its typings say otherwise).
+			return Promise.reject(Reflect.construct(Errors.BrokerDisconnectedError, []));
 		} finally {
 			this.opts.messageOptions = durable;
 		}
+	}
+
+	/** Watches a new channel, before Moleculer uses it, for what RabbitMQ may do to it. */
+	private watchChannel(channel: Channel): void {
+		// Moleculer sets the prefetch without handling the answer: a channel closed before RabbitMQ
+		// answers (a node going down as we connect) would reject it unhandled, and end the process.
+		const setPrefetch = channel.prefetch.bind(channel);
+		channel.prefetch = (count, global) => {
+			const answer = setPrefetch(count, global);
+			answer.catch(() => undefined);
+			return answer;
+		};
+		channel.on("error", err => this.stopOnInequivalentQueue(err));
+		channel.once("close", () => this.recover("The channel closed"));
+	}
+
+	/**
+	 * A queue made before under other settings (another AMQP_QUEUE_TYPE) is refused on every
+	 * (re)declaration, so no reconnection can help: the process stops, saying what to do.
+	 */
+	private stopOnInequivalentQueue(err: unknown): void {
+		const refused = inequivalentQueue(err);
+		// Any other channel error: the parent logs it, and the channel's close recovers.
+		if (!refused) return;
+		this.broker.fatal(
+			`RabbitMQ has queue '${refused.queue}' with another '${refused.setting}' than this node declares (AMQP_QUEUE_TYPE=${this.queueType}): it was made under other settings. ` +
+				`Start with a new NAMESPACE, or delete the namespace's queues first (README, "Quorum queues on a RabbitMQ cluster").`
+		);
+	}
+
+	/**
+	 * Turns a loss Moleculer does not recover from (a closed channel, a cancelled consumer) into the
+	 * one it does: a lost connection, after which it reconnects (5 s later), redeclares and
+	 * resubscribes everything, and announces the node again.
+	 */
+	private recover(cause: string): void {
+		const connection = this.connection as { close(): Promise<void> } | null;
+		// Moleculer closes them itself while it disconnects.
+		if (!connection || connection === this.abandonedConnection || this.transit.disconnecting) return;
+		this.abandonedConnection = connection;
+		// Until it is back, sends fail at once with a retryable error instead of going nowhere.
+		this.connected = false;
+		this.consumedServices = new Set();
+		this.logger.warn(`${cause}: reconnecting to RabbitMQ.`);
+		// Deferred: amqplib may be closing it itself (a lost connection closes its channels first).
+		setImmediate(() => connection.close().catch(() => undefined));
 	}
 }

@@ -3,8 +3,9 @@
  * run no gateway (an orders or payments instance in a cluster), as Kubernetes probes expect:
  * - `GET /health`: 200 while the process lives, from the moment the broker is created (a slow
  *   start, say migrations waiting for a lock, is not a dead process);
- * - `GET /ready`: 200 once the broker has started, the transporter is connected, the node consumes
- *   its services' RabbitMQ queues (a second or so after the start) and every local service with a
+ * - `GET /ready`: 200 once the broker has started, the transporter works (on RabbitMQ: a channel
+ *   open, not lost since), the node consumes its services' RabbitMQ queues (a second or so after the
+ *   start, and again after a reconnection) and every local service with a
  *   database answers its `readiness` action; 503 (with the checks) otherwise, and from the moment
  *   a graceful stop begins.
  * Both answer only what a probe needs: no node id (host name and pid), no error text (issue 15).
@@ -13,7 +14,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Middleware, ServiceBroker } from "moleculer";
-import { EventDurableAmqpTransporter } from "./amqp-transporter";
+import { EventDurableAmqpTransporter, isTransporterWorking } from "./amqp-transporter";
 import { answerClientError } from "./http-server";
 import { setSecurityHeaders } from "./security-headers";
 
@@ -23,10 +24,9 @@ interface Check {
 }
 
 async function readinessChecks(broker: ServiceBroker, stopping: boolean): Promise<Check[]> {
-	const transit = broker.transit as { connected?: boolean } | undefined;
 	const checks: Check[] = [
 		{ name: "broker", ready: broker.started && !stopping },
-		{ name: "transporter", ready: transit ? transit.connected === true : true }
+		{ name: "transporter", ready: isTransporterWorking(broker) }
 	];
 	if (!broker.started) return checks;
 	const transporter = (broker.transit as { tx?: unknown } | undefined)?.tx;

@@ -19,6 +19,7 @@ import type { PassThrough } from "node:stream";
 import { Errors, type Context, type ServiceBroker, type ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import { EVENTS, type OrderView, type RequestMeta } from "../lib/contracts";
+import { isTransporterWorking } from "../lib/amqp-transporter";
 import { authenticatorFromEnv, headerValue, type Authenticator } from "../lib/authentication";
 import { createBoundedHttpServer, type HttpServerLimits } from "../lib/http-server";
 import { positiveInteger } from "../lib/env";
@@ -269,15 +270,14 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 			},
 
 			/**
-			 * Readiness: the transporter is connected, each service's database is migrated and
+			 * Readiness: the transporter works (on RabbitMQ, a channel open that consumes the node's queues), each service's database is migrated and
 			 * answering, and its routes are generated (moleculer-web does that a moment after the
 			 * service appears).
 			 */
 			ready: {
 				async handler(ctx: Context<object, RequestMeta>): Promise<{ status: string; checks: ReadinessCheck[] }> {
-					const transit = this.broker.transit as { connected?: boolean } | undefined;
 					const checks: ReadinessCheck[] = [
-						{ name: "transporter", ready: transit ? transit.connected === true : true },
+						{ name: "transporter", ready: isTransporterWorking(this.broker) },
 						...(this.broker.stopping ? [{ name: "broker", ready: false, error: "stopping" }] : [])
 					];
 					for (const service of DATABASE_SERVICES) {

@@ -49,25 +49,28 @@ const TEST_PREFIXES = ["MOL-test-", "MOL-cluster-test-"];
  * RabbitMQ. Listing needs `rabbitmqctl` (a local RabbitMQ); without it nothing is removed.
  */
 async function deleteTestQueues(url: string): Promise<void> {
-	const list = async (what: string) => {
+	/** The rows (name first, then the columns asked for) of the test namespaces' queues or exchanges. */
+	const list = async (what: string, ...columns: string[]) => {
 		try {
-			const { stdout } = await execFileAsync("rabbitmqctl", [what, "-q", "--no-table-headers", "name"], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 });
-			return stdout.split("\n").map(line => line.trim()).filter(name => TEST_PREFIXES.some(prefix => name.startsWith(prefix)));
+			const { stdout } = await execFileAsync("rabbitmqctl", [what, "-q", "--no-table-headers", "name", ...columns], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 });
+			return stdout.split("\n").map(line => line.trim().split(/\s+/)).filter(([name]) => TEST_PREFIXES.some(prefix => name.startsWith(prefix)));
 		} catch {
 			return [];
 		}
 	};
-	const [queues, exchanges] = [await list("list_queues"), await list("list_exchanges")];
+	const [queues, exchanges] = [await list("list_queues", "type", "consumers"), await list("list_exchanges")];
 	if (queues.length + exchanges.length === 0) return;
 	const connection = await amqp.connect(url);
 	connection.on("error", () => undefined);
-	for (const queue of queues) {
+	for (const [queue, type, consumers] of queues) {
+		// RabbitMQ refuses `ifUnused` on a quorum queue (and closes the connection): its consumers as listed instead.
+		if (type === "quorum" && consumers !== "0") continue;
 		const channel = await connection.createChannel(); // a refused delete closes its channel...
 		channel.on("error", () => undefined); // ...with an error event, which must not crash the run
-		await channel.deleteQueue(queue, { ifUnused: true }).catch(() => undefined);
+		await channel.deleteQueue(queue, { ifUnused: type !== "quorum" }).catch(() => undefined);
 		await channel.close().catch(() => undefined);
 	}
-	for (const exchange of exchanges) {
+	for (const [exchange] of exchanges) {
 		const channel = await connection.createChannel();
 		channel.on("error", () => undefined);
 		await channel.deleteExchange(exchange, { ifUnused: true }).catch(() => undefined);

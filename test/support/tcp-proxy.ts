@@ -18,6 +18,11 @@ export class TcpProxy {
 		return this.listeningPort;
 	}
 
+	/** Whether a connection goes through it now. */
+	get inUse(): boolean {
+		return this.sockets.size > 0;
+	}
+
 	/** Listens on a free port (or the given one) and returns it. */
 	async start(port = 0): Promise<number> {
 		const server = createServer(client => this.forward(client));

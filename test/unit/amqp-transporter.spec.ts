@@ -1,15 +1,23 @@
 /**
  * Which messages RabbitMQ is asked to persist (events yes, but for the transient ones; requests
- * and responses no), an event for one group sent without a copy, and the writes of one tick
- * leaving in one system call (on a real loopback socket).
+ * and responses no), an event for one group sent without a copy, the writes of one tick leaving
+ * in one system call (on a real loopback socket), the queues' types, and how each thing RabbitMQ
+ * does to a channel turns into a reconnection (issue 19; against RabbitMQ itself:
+ * test/integration/amqp-recovery.amqp.spec.ts).
  */
-import { once } from "node:events";
+import { EventEmitter, once } from "node:events";
 import net from "node:net";
-import { Transporters } from "moleculer";
+import { Errors, Transporters } from "moleculer";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { EventDurableAmqpTransporter, coalesceWritesPerTick } from "../../lib/amqp-transporter";
+import type { ConsumeMessage } from "amqplib";
+import { EventDurableAmqpTransporter, coalesceWritesPerTick, type QueueType } from "../../lib/amqp-transporter";
 import { EVENTS } from "../../lib/contracts";
 import { createBrokerOptions } from "../../moleculer.config";
+
+/** What the transporter uses of an amqplib channel. */
+function fakeChannel(methods: Record<string, unknown> = {}) {
+	return Object.assign(new EventEmitter(), { ack: vi.fn(), nack: vi.fn(), prefetch: vi.fn(async () => ({})) }, methods);
+}
 
 function transporterWithRecordingChannel(
 	transporter = new EventDurableAmqpTransporter({
@@ -20,7 +28,7 @@ function transporterWithRecordingChannel(
 ) {
 	const sent: { persistent?: boolean; priority?: number }[] = [];
 	const record = (...args: unknown[]) => sent.push(args.at(-1) as { persistent?: boolean });
-	(transporter as unknown as { channel: unknown }).channel = { sendToQueue: record, publish: record };
+	(transporter as unknown as { channel: unknown }).channel = fakeChannel({ sendToQueue: record, publish: record });
 	(transporter as unknown as { broker: unknown }).broker = { Promise };
 	return { transporter, sent };
 }
@@ -113,9 +121,12 @@ describe("the AMQP transporter's readiness (consumesQueuesOf)", () => {
 		});
 		vi.spyOn(Transporters.AMQP.prototype, "subscribeBalancedEvent").mockReturnValue(eventSubscription);
 		const transporter = new EventDurableAmqpTransporter({ url: "amqp://unused" });
+		const connection = {};
 		Object.assign(transporter as unknown as Record<string, unknown>, {
 			broker: { Promise, getLocalNodeInfo: () => ({ services: [{ fullName: "probe" }] }) },
-			channel: {},
+			channel: fakeChannel(),
+			connection,
+			subscribedConnection: connection, // Moleculer has subscribed to the node's own queues on it
 			connected: true
 		});
 
@@ -129,6 +140,134 @@ describe("the AMQP transporter's readiness (consumesQueuesOf)", () => {
 
 		(transporter as unknown as { connected: boolean }).connected = false; // the connection dropped
 		expect(transporter.consumesQueuesOf("probe")).toBe(false);
+	});
+});
+
+describe("the AMQP transporter's queue types", () => {
+	const queueOptions = (queueType?: QueueType) => {
+		const transporter = new EventDurableAmqpTransporter({ url: "amqp://unused", autoDeleteQueues: 60_000, queueType });
+		return (packetType: string, balanced?: boolean) => transporter._getQueueOptions(packetType, balanced);
+	};
+
+	it("declares the queues as Moleculer does, by default", () => {
+		const options = queueOptions();
+		expect(options("REQ", true)).toEqual({});
+		expect(options("EVENTLB", true)).toEqual({ expires: 60_000 });
+		expect(options("RES")).toEqual({ expires: 60_000 });
+		expect(options("HEARTBEAT")).toEqual({ autoDelete: true });
+	});
+
+	it("with quorum, makes the shared queues quorum queues and the node's own transient classic ones, expiries kept", () => {
+		const options = queueOptions("quorum");
+		expect(options("REQ", true)).toEqual({ arguments: { "x-queue-type": "quorum" } });
+		expect(options("EVENTLB", true)).toEqual({ expires: 60_000, arguments: { "x-queue-type": "quorum" } });
+		expect(options("REQ")).toEqual({ expires: 60_000, durable: false, arguments: { "x-queue-type": "classic" } });
+		expect(options("HEARTBEAT")).toEqual({ autoDelete: true, durable: false, arguments: { "x-queue-type": "classic" } });
+	});
+
+	it("is configured by AMQP_QUEUE_TYPE, which refuses anything but classic and quorum", () => {
+		const configured = (AMQP_QUEUE_TYPE?: string) => createBrokerOptions({ TRANSPORTER: "amqp://unused", AMQP_QUEUE_TYPE }).transporter as EventDurableAmqpTransporter;
+		expect(configured()._getQueueOptions("REQ", true)).toEqual({});
+		expect(configured("quorum")._getQueueOptions("REQ", true)).toEqual({ arguments: { "x-queue-type": "quorum" } });
+		expect(() => configured("stream")).toThrow('AMQP_QUEUE_TYPE must be one of classic, quorum, not "stream".');
+	});
+});
+
+describe("the AMQP transporter's recovery from what RabbitMQ does to its channel (issue 19)", () => {
+	const message = { content: Buffer.from("{}"), fields: { deliveryTag: 1 } } as unknown as ConsumeMessage;
+	const nextTurn = () => new Promise(resolve => setImmediate(resolve));
+
+	function transporterOnFakeConnection() {
+		const transporter = new EventDurableAmqpTransporter({ url: "amqp://unused" });
+		const connection = { close: vi.fn(async () => undefined) };
+		const channel = fakeChannel();
+		Object.assign(transporter as unknown as Record<string, unknown>, {
+			broker: { Promise, fatal: vi.fn() },
+			transit: { disconnecting: false },
+			logger: { warn: vi.fn(), error: vi.fn(), info: vi.fn() },
+			connection,
+			subscribedConnection: connection,
+			channel,
+			connected: true
+		});
+		transporter.receive = vi.fn(async () => undefined);
+		return { transporter, connection, channel, fatal: (transporter.broker as unknown as { fatal: ReturnType<typeof vi.fn> }).fatal };
+	}
+
+	it("reconnects once when RabbitMQ cancels its consumers (amqplib delivers null), instead of crashing", async () => {
+		const { transporter, connection } = transporterOnFakeConnection();
+		const consume = transporter._consumeCB("REQ", true);
+		expect(() => consume(null)).not.toThrow();
+		consume(null);
+		expect(transporter.connected).toBe(false); // sends fail at once, with a retryable error
+		expect(transporter.hasWorkingChannel()).toBe(false);
+		await nextTurn();
+		expect(connection.close).toHaveBeenCalledTimes(1); // Moleculer reconnects on its close
+	});
+
+	it("reconnects when RabbitMQ closes the channel, but not when Moleculer closes it to stop", async () => {
+		const { transporter, connection, channel } = transporterOnFakeConnection();
+		channel.emit("close");
+		await nextTurn();
+		expect(connection.close).toHaveBeenCalledTimes(1);
+
+		const stopping = transporterOnFakeConnection();
+		stopping.transporter.transit.disconnecting = true;
+		stopping.channel.emit("close");
+		await nextTurn();
+		expect(stopping.connection.close).not.toHaveBeenCalled();
+	});
+
+	it("settles a message on the channel it came on, and nowhere once that channel is gone", async () => {
+		const { transporter, channel: first } = transporterOnFakeConnection();
+		const consume = transporter._consumeCB("REQ", true);
+		const second = fakeChannel();
+		(transporter as unknown as { channel: unknown }).channel = second; // a reconnection meanwhile
+		await consume(message);
+		expect(first.ack).toHaveBeenCalledWith(message);
+		expect(second.ack).not.toHaveBeenCalled(); // its delivery tag is unknown there: RabbitMQ would close that channel
+
+		first.ack.mockImplementation(() => {
+			throw new Error("Channel closed");
+		});
+		await expect(consume(message)).resolves.toBeUndefined();
+	});
+
+	it("fails a send on a channel that closed under it with a retryable error, instead of throwing", async () => {
+		const { transporter, connection } = transporterOnFakeConnection();
+		const closed = () => {
+			throw new Error("Channel closed");
+		};
+		(transporter as unknown as { channel: unknown }).channel = fakeChannel({ sendToQueue: closed, publish: closed });
+		const sent = transporter.send("MOL.REQB.probe.hello", Buffer.from("{}"), { balanced: true, packet: { type: "REQ" } });
+		await expect(sent).rejects.toBeInstanceOf(Errors.BrokerDisconnectedError);
+		await nextTurn();
+		expect(connection.close).toHaveBeenCalledTimes(1);
+	});
+
+	it("leaves no prefetch unhandled when the channel closes before RabbitMQ answers it", async () => {
+		const { transporter } = transporterOnFakeConnection();
+		const unhandled: unknown[] = [];
+		const record = (reason: unknown) => unhandled.push(reason);
+		process.on("unhandledRejection", record);
+		(transporter as unknown as { channel: unknown }).channel = fakeChannel({ prefetch: () => Promise.reject(new Error("Channel ended, no reply will be forthcoming")) });
+		void transporter.channel.prefetch(10); // as Moleculer does
+		await nextTurn();
+		process.off("unhandledRejection", record);
+		expect(unhandled).toEqual([]);
+	});
+
+	it("stops the process with one line saying what to do when a queue exists with another type", () => {
+		const { channel, fatal } = transporterOnFakeConnection();
+		channel.emit("error", Object.assign(new Error("Channel closed by server: 404 (NOT-FOUND) with message \"NOT_FOUND - no queue 'q'\""), { code: 404 }));
+		expect(fatal).not.toHaveBeenCalled(); // any other channel error: a reconnection
+
+		const refusal = `PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue 'MOL-ns.REQB.orders.create' in vhost '/': received the value 'quorum' of type 'longstr' but current is none`;
+		channel.emit("error", Object.assign(new Error(`Channel closed by server: 406 (PRECONDITION-FAILED) with message "${refusal}"`), { code: 406 }));
+		expect(fatal).toHaveBeenCalledTimes(1);
+		const [line] = fatal.mock.calls[0] as [string];
+		expect(line).toMatch(/^RabbitMQ has queue 'MOL-ns\.REQB\.orders\.create' with another 'x-queue-type' than this node declares \(AMQP_QUEUE_TYPE=classic\)/);
+		expect(line).toContain("Start with a new NAMESPACE, or delete the namespace's queues first");
 	});
 });
 
