@@ -44,6 +44,8 @@ const READS_PER_SECOND = Number(process.env.FAULT_BROKER_READS_PER_SECOND ?? 10)
 const STEADY_SECONDS = 10;
 const USERS = 50;
 const RABBIT_CLUSTER_NAME = "faults-broker";
+/** Longest a process may stay unready while a node is away: the reconnection delay (5 s), resubscribing, a busy machine. */
+const MAX_UNREADY_SECONDS = 10;
 
 let rabbit: RabbitCluster | undefined;
 let cluster: FaultCluster | undefined;
@@ -64,17 +66,29 @@ interface RecordedAttempt extends Attempt {
 	kind: "create" | "read";
 }
 
-/** What the clients saw in one phase: requests, failures (no answer, 5xx, 429), their statuses, the slowest. */
+const isFailure = (a: Attempt) => a.status === 0 || a.status >= 500 || a.status === 429;
+const share = (part: number, whole: number) => (whole ? Math.round((part / whole) * 1000) / 10 : 0);
+
+/**
+ * What the clients saw in one phase. Reads are not retried, so their failed share is the share of
+ * the phase's time the gateway could not answer; creates are retried with their key at once (from
+ * 100 ms), so a few failing seconds make many failed attempts.
+ */
 function summarise(phase: Phase, attempts: RecordedAttempt[], notReady: Map<string, number>) {
 	const inPhase = attempts.filter(a => a.at >= phase.from && a.at < phase.to);
-	const failed = inPhase.filter(a => a.status === 0 || a.status >= 500 || a.status === 429);
-	const statuses = inPhase.reduce<Record<string, number>>((counts, a) => ({ ...counts, [`${a.kind} ${a.status}`]: (counts[`${a.kind} ${a.status}`] ?? 0) + 1 }), {});
+	const failed = inPhase.filter(isFailure);
+	const ofKind = (kind: RecordedAttempt["kind"]) => {
+		const all = inPhase.filter(a => a.kind === kind);
+		const failures = all.filter(isFailure).length;
+		return { requests: all.length, failed: failures, failedShare: share(failures, all.length) };
+	};
 	return {
 		seconds: Math.round((phase.to - phase.from) / 100) / 10,
-		requests: inPhase.length,
-		failed: failed.length,
-		failedShare: inPhase.length ? Math.round((failed.length / inPhase.length) * 1000) / 10 : 0,
-		statuses,
+		reads: ofKind("read"),
+		creates: ofKind("create"),
+		/** From the first failed request's start to the last one's end. */
+		failingSeconds: failed.length ? Math.round((Math.max(...failed.map(a => a.at + a.ms)) - Math.min(...failed.map(a => a.at))) / 100) / 10 : 0,
+		statuses: inPhase.reduce<Record<string, number>>((counts, a) => ({ ...counts, [`${a.kind} ${a.status}`]: (counts[`${a.kind} ${a.status}`] ?? 0) + 1 }), {}),
 		slowestMs: Math.max(0, ...inPhase.map(a => a.ms)),
 		/** Seconds each process answered /ready with anything but 200 (sampled every 500 ms). */
 		notReadySeconds: Object.fromEntries([...notReady].filter(([, samples]) => samples > 0).map(([id, samples]) => [id, samples / 2]))
@@ -88,7 +102,10 @@ describe.skipIf(!rabbitmqInstalled())("a three-node RabbitMQ cluster with quorum
 		figures.secondsToStartTheRabbitCluster = Math.round((Date.now() - booting) / 100) / 10;
 		cluster = await startFaultCluster({
 			rabbitmqUrl: index => rotated(rabbit!.urls, index).join(","),
-			env: { OUTBOX_POLL_INTERVAL_MS: "500", OUTBOX_RETRY_BASE_MS: "500", OUTBOX_RETRY_MAX_MS: "5000" }
+			// AMQP_QUEUE_TYPE as well as the vhost's default: with the default alone, each process's own
+			// auto-delete queues are durable classic ones, and a killed node left them unusable
+			// ("NOT_FOUND - home node ... is down") until it was back, its processes deaf meanwhile.
+			env: { AMQP_QUEUE_TYPE: "quorum", OUTBOX_POLL_INTERVAL_MS: "500", OUTBOX_RETRY_BASE_MS: "500", OUTBOX_RETRY_MAX_MS: "5000" }
 		});
 		output = cluster.output;
 	});
@@ -206,6 +223,15 @@ describe.skipIf(!rabbitmqInstalled())("a three-node RabbitMQ cluster with quorum
 
 		expect(cluster!.unexpectedExits).toEqual([]);
 		expect(quiet).toBe(true);
+		// A broker event is a dependency away (503, or 504 for a call already sent), never an internal error.
+		expect(attempts.filter(a => a.status === 500)).toEqual([]);
+		// A node's loss costs its processes a reconnection (Moleculer retries after 5 s), not the node's absence;
+		// once it is back, nothing fails any more.
+		for (const [i, p] of phases.entries()) {
+			const summary = summarise(p, attempts, notReadyByPhase[i]);
+			if (p.name.includes("until it is back")) for (const seconds of Object.values(summary.notReadySeconds)) expect(seconds, p.name).toBeLessThanOrEqual(MAX_UNREADY_SECONDS);
+			else expect(summary.reads.failed + summary.creates.failed, p.name).toBe(0);
+		}
 		expectNothingLost(outcome, placed);
 		expect(outcome.finished).toBe(placed.length);
 		// Every process serves again: none is left half-connected.

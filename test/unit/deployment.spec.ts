@@ -137,10 +137,11 @@ describe("docker-compose.rabbitmq-cluster.yml (RabbitMQ as a three-node cluster 
 		expect(setting("default_queue_type")).toEqual(["quorum"]);
 	});
 
-	it("gives every service all the nodes to fail over to, and starts it once they are healthy", () => {
+	it("gives every service all the nodes to fail over to and quorum queues, and starts it once the nodes are healthy", () => {
 		for (const name of APP_SERVICES) {
 			const service = overlay.services[name];
-			expect(Object.keys(service.environment ?? {}), name).toEqual(["TRANSPORTER"]);
+			expect(Object.keys(service.environment ?? {}).sort(), name).toEqual(["AMQP_QUEUE_TYPE", "TRANSPORTER"]);
+			expect(service.environment?.AMQP_QUEUE_TYPE, name).toBe("quorum");
 			const hosts = amqpUrls(service.environment!.TRANSPORTER).map(url => new URL(url).hostname);
 			expect(hosts, name).toEqual(NODES);
 			// The base file's `rabbitmq` dependency stays: Compose merges depends_on.
