@@ -16,7 +16,7 @@
  * by their pid files) are killed and the folder is removed first. The shared epmd (port 4369) is
  * used as it is: it is the machine's, and forgets a node when that node's VM exits.
  *
- *   npx tsx scripts/rabbitmq-cluster.ts up [name]     # prints the TRANSPORTER value; nodes keep running
+ *   npx tsx scripts/rabbitmq-cluster.ts up [name]     # prints the settings for `npm run cluster`; nodes keep running
  *   npx tsx scripts/rabbitmq-cluster.ts down [name]   # kills the nodes, removes the folder
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
@@ -246,7 +246,7 @@ async function main(command: string | undefined, name: string | undefined) {
 	if (command === "up") {
 		const cluster = await startRabbitCluster({ name });
 		console.log(`RabbitMQ cluster up: ${cluster.nodes.map(node => node.nodename).join(", ")} (data in ${cluster.folder}); quorum queues by default in its vhost.`);
-		console.log(`TRANSPORTER='${cluster.urls.join(",")}'`);
+		console.log(`export TRANSPORTER='${cluster.urls.join(",")}' AMQP_QUEUE_TYPE=quorum`);
 	} else if (command === "down") {
 		await destroyRabbitCluster(name);
 		console.log("RabbitMQ cluster down.");
