@@ -296,10 +296,12 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 		const refused = inequivalentQueue(err);
 		// Any other channel error: the parent logs it, and the channel's close recovers.
 		if (!refused) return;
-		this.broker.fatal(
+		this.logger.fatal(
 			`RabbitMQ has queue '${refused.queue}' with another '${refused.setting}' than this node declares (AMQP_QUEUE_TYPE=${this.queueType}): it was made under other settings. ` +
 				`Start with a new NAMESPACE, or delete the namespace's queues first (README, "Quorum queues on a RabbitMQ cluster").`
 		);
+		// As broker.fatal stops, without its error argument, which the text log prints as "undefined".
+		process.exit(1);
 	}
 
 	/**

@@ -38,9 +38,16 @@ async function queuesOf(namespace: string): Promise<Record<string, { type: strin
 function brokerFor(nodeID: string, namespace: string, queueType: QueueType, env: NodeJS.ProcessEnv): ServiceBroker {
 	const options = createBrokerOptions({ NAMESPACE: namespace, NODE_ID: nodeID, AMQP_QUEUE_TYPE: queueType, AMQP_QUEUE_EXPIRY_MS: "60000", ...env });
 	const broker = new ServiceBroker({ ...options, logger: false });
-	// Stopping the process is what a refused queue must do: recorded here, the test's process goes on.
-	vi.spyOn(broker, "fatal").mockImplementation(() => undefined);
+	vi.spyOn(broker.transit!.tx.logger, "fatal");
 	return broker;
+}
+
+/** Stopping the process is what a refused queue must do: recorded instead, the tests' process goes on. */
+function recordProcessExits() {
+	let exit: ReturnType<typeof vi.spyOn>;
+	beforeAll(() => void (exit = vi.spyOn(process, "exit").mockImplementation((() => undefined) as typeof process.exit)));
+	afterAll(() => exit.mockRestore());
+	return () => exit;
 }
 
 const randomSuffix = () => Math.random().toString(16).slice(2, 10);
@@ -59,6 +66,8 @@ describe.skipIf(!rabbitmqUrl).each(QUEUE_TYPES)("a node over RabbitMQ with %s qu
 	let admin: amqp.ChannelModel;
 	let healthPort: number;
 	const itWithQuorumQueues = it.runIf(queueType === "quorum");
+	const itWithClassicQueues = it.runIf(queueType === "classic");
+	const processExit = recordProcessExits();
 
 	const probeService: ServiceSchema = {
 		name: "probe",
@@ -97,7 +106,7 @@ describe.skipIf(!rabbitmqUrl).each(QUEUE_TYPES)("a node over RabbitMQ with %s qu
 		await caller.emit("probe.happened");
 		await waitFor("the event to arrive", async () => eventsReceived > before, 5000);
 		expect(probe.started).toBe(true);
-		expect(probe.fatal).not.toHaveBeenCalled();
+		expect(processExit()).not.toHaveBeenCalled();
 		expect(unhandledRejections).toEqual([]);
 	}
 
@@ -145,6 +154,23 @@ describe.skipIf(!rabbitmqUrl).each(QUEUE_TYPES)("a node over RabbitMQ with %s qu
 		expect(await consumersOf(`${prefix}.REQB.probe.hello`)).toBeGreaterThanOrEqual(1);
 	});
 
+	// On a cluster, a queue whose node is down is refused the same way ("NOT_FOUND ... home node is
+	// down"). Classic only: a quorum queue cannot be held exclusively.
+	itWithClassicQueues("keeps reconnecting while a queue it declares is refused, and recovers once it is not", async () => {
+		const queue = `${prefix}.REQB.probe.hello`;
+		const reconnections = vi.spyOn(transporter().logger, "warn");
+		const locker = await amqp.connect(rabbitmqUrl!);
+		await expectRecovery(async () => {
+			await deleteQueue(queue);
+			// Another connection's exclusive queue of that name: RabbitMQ refuses the node's declaration
+			// (RESOURCE_LOCKED) and closes its channel, failing the other declarations in flight with it.
+			await (await locker.createChannel()).assertQueue(queue, { exclusive: true });
+			await waitFor("a refused declaration", async () => reconnections.mock.calls.filter(([line]) => /reconnecting/.test(String(line))).length >= 2, 15_000);
+			await locker.close();
+		});
+		reconnections.mockRestore();
+	});
+
 	itWithQuorumQueues("recovers when RabbitMQ closes its channel on a channel error", async () => {
 		// Any channel error closes the channel: here a 404 on a queue that does not exist.
 		await expectRecovery(() => expect(transporter().channel.checkQueue(`${prefix}.missing`)).rejects.toThrow(/NOT_FOUND/));
@@ -182,6 +208,7 @@ describe.skipIf(!rabbitmqUrl)("quorum queues over the classic queues of an earli
 	const unhandledRejections: unknown[] = [];
 	const recordRejection = (reason: unknown) => unhandledRejections.push(reason);
 	let running: ServiceBroker | undefined;
+	const processExit = recordProcessExits();
 
 	beforeAll(() => void process.on("unhandledRejection", recordRejection));
 	afterAll(async () => {
@@ -202,8 +229,9 @@ describe.skipIf(!rabbitmqUrl)("quorum queues over the classic queues of an earli
 		await classic.stop();
 
 		const quorum = await start("quorum");
-		const fatal = vi.mocked(quorum.fatal);
-		await waitFor("the start to be stopped", async () => fatal.mock.calls.length > 0, 10_000);
+		await waitFor("the start to be stopped", async () => processExit().mock.calls.length > 0, 10_000);
+		const fatal = vi.mocked(quorum.transit!.tx.logger.fatal);
+		expect(fatal).toHaveBeenCalledTimes(1);
 		const [line] = fatal.mock.calls[0];
 		expect(line).toMatch(new RegExp(`queue 'MOL-${namespace}\\.REQB\\.[^']+'`));
 		expect(line).toContain("'x-queue-type'");

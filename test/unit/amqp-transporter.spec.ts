@@ -7,10 +7,10 @@
  */
 import { EventEmitter, once } from "node:events";
 import net from "node:net";
-import { Errors, Transporters } from "moleculer";
+import { Errors, Transporters, type ServiceBroker } from "moleculer";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ConsumeMessage } from "amqplib";
-import { EventDurableAmqpTransporter, coalesceWritesPerTick, type QueueType } from "../../lib/amqp-transporter";
+import { EventDurableAmqpTransporter, coalesceWritesPerTick, isTransporterWorking, type QueueType } from "../../lib/amqp-transporter";
 import { EVENTS } from "../../lib/contracts";
 import { createBrokerOptions } from "../../moleculer.config";
 
@@ -111,6 +111,19 @@ describe("the AMQP transporter's grouped events", () => {
 describe("the AMQP transporter's readiness (consumesQueuesOf)", () => {
 	afterEach(() => vi.restoreAllMocks());
 
+	it("counts the transporter as working only while a channel consumes the node's queues, whatever transit.connected says", () => {
+		const transporter = new EventDurableAmqpTransporter({ url: "amqp://unused" });
+		// Moleculer's transit stays "connected" through an outage, once it has connected.
+		const broker = { transit: { connected: true, tx: transporter } } as unknown as ServiceBroker;
+		const connection = {};
+		Object.assign(transporter as unknown as Record<string, unknown>, { channel: fakeChannel(), connection, connected: true });
+		expect(isTransporterWorking(broker)).toBe(false); // Moleculer has not subscribed on this connection yet
+		Object.assign(transporter as unknown as Record<string, unknown>, { subscribedConnection: connection });
+		expect(isTransporterWorking(broker)).toBe(true);
+		(transporter as unknown as { channel: unknown }).channel = null; // closed
+		expect(isTransporterWorking(broker)).toBe(false);
+	});
+
 	it("counts a service's queues as consumed once its event queues are too, and only while connected", async () => {
 		let eventQueueConsumed!: () => void;
 		const eventSubscription = new Promise<void>(resolve => (eventQueueConsumed = resolve));
@@ -182,16 +195,16 @@ describe("the AMQP transporter's recovery from what RabbitMQ does to its channel
 		const connection = { close: vi.fn(async () => undefined) };
 		const channel = fakeChannel();
 		Object.assign(transporter as unknown as Record<string, unknown>, {
-			broker: { Promise, fatal: vi.fn() },
+			broker: { Promise },
 			transit: { disconnecting: false },
-			logger: { warn: vi.fn(), error: vi.fn(), info: vi.fn() },
+			logger: { warn: vi.fn(), error: vi.fn(), info: vi.fn(), fatal: vi.fn() },
 			connection,
 			subscribedConnection: connection,
 			channel,
 			connected: true
 		});
 		transporter.receive = vi.fn(async () => undefined);
-		return { transporter, connection, channel, fatal: (transporter.broker as unknown as { fatal: ReturnType<typeof vi.fn> }).fatal };
+		return { transporter, connection, channel };
 	}
 
 	it("reconnects once when RabbitMQ cancels its consumers (amqplib delivers null), instead of crashing", async () => {
@@ -258,16 +271,21 @@ describe("the AMQP transporter's recovery from what RabbitMQ does to its channel
 	});
 
 	it("stops the process with one line saying what to do when a queue exists with another type", () => {
-		const { channel, fatal } = transporterOnFakeConnection();
+		const { transporter, channel } = transporterOnFakeConnection();
+		const exit = vi.spyOn(process, "exit").mockImplementation((() => undefined) as typeof process.exit);
+		const fatal = vi.mocked(transporter.logger.fatal);
 		channel.emit("error", Object.assign(new Error("Channel closed by server: 404 (NOT-FOUND) with message \"NOT_FOUND - no queue 'q'\""), { code: 404 }));
-		expect(fatal).not.toHaveBeenCalled(); // any other channel error: a reconnection
+		expect(exit).not.toHaveBeenCalled(); // any other channel error: a reconnection
 
 		const refusal = `PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue 'MOL-ns.REQB.orders.create' in vhost '/': received the value 'quorum' of type 'longstr' but current is none`;
 		channel.emit("error", Object.assign(new Error(`Channel closed by server: 406 (PRECONDITION-FAILED) with message "${refusal}"`), { code: 406 }));
+		expect(exit).toHaveBeenCalledWith(1);
 		expect(fatal).toHaveBeenCalledTimes(1);
-		const [line] = fatal.mock.calls[0] as [string];
+		const [line, ...more] = fatal.mock.calls[0] as [string];
+		expect(more).toEqual([]); // nothing that prints as another line (or as "undefined")
 		expect(line).toMatch(/^RabbitMQ has queue 'MOL-ns\.REQB\.orders\.create' with another 'x-queue-type' than this node declares \(AMQP_QUEUE_TYPE=classic\)/);
 		expect(line).toContain("Start with a new NAMESPACE, or delete the namespace's queues first");
+		exit.mockRestore();
 	});
 });
 
