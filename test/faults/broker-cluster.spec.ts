@@ -126,7 +126,7 @@ describe.skipIf(!rabbitmqInstalled())("a three-node RabbitMQ cluster with quorum
 		const users = Array.from({ length: USERS }, (_, i) => `user-${i}`);
 		await openFundedAccounts(port, users, () => 100_000);
 
-		// Every durable queue is a quorum queue (the vhost's default), without the code asking.
+		// No durable classic queue: the shared queues are quorum, each process's own ones transient.
 		const queues = (await rabbit!.ctl(0, ["list_queues", "-p", "quorum", "-q", "--no-table-headers", "name", "type", "durable", "auto_delete"]))
 			.split("\n")
 			.filter(Boolean)
