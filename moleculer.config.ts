@@ -27,7 +27,7 @@ import { VALIDATION_MESSAGES } from "./lib/validation";
  */
 function amqpTransporter(url: string, env: NodeJS.ProcessEnv) {
 	return new EventDurableAmqpTransporter({
-		url,
+		url: amqpUrls(url),
 		messageOptions: { persistent: true },
 		// Their loss is repaired anyway: a confirmation or rejection by the producer's re-emit, a
 		// status change by the front end's re-reading of orders still NEW (frontend/src/live.ts).
@@ -54,6 +54,19 @@ function amqpTransporter(url: string, env: NodeJS.ProcessEnv) {
  */
 export function uniqueNodeId(): string {
 	return `${hostname().toLowerCase()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+}
+
+/**
+ * The RabbitMQ nodes TRANSPORTER lists, separated by commas or semicolons (Moleculer's own
+ * separator): every node of a cluster, so that the transporter, which connects to one and tries
+ * the next at each reconnection, fails over when its node goes. A separator counts only before
+ * another `amqp://` or `amqps://`, so a comma in a password needs no escaping.
+ */
+export function amqpUrls(value: string): string[] {
+	return value
+		.split(/[,;](?=\s*amqps?:\/\/)/)
+		.map(url => url.trim())
+		.filter(Boolean);
 }
 
 /** Stops the embedded Postgres, if this process started one, after every service has closed its pool. */

@@ -1,6 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-// `npm run test:faults`: the fault suite alone (it stops and starts the machine's RabbitMQ).
+// `npm run test:faults`: the fault suites alone (they stop and start the machine's RabbitMQ, and
+// broker-cluster.spec.ts runs three RabbitMQ nodes of its own beside it), one file at a time.
 export default defineConfig({
 	test: {
 		environment: "node",

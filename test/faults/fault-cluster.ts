@@ -14,7 +14,8 @@ import { collectOutput, createTestDatabases, freePortBlock, waitFor, type TestDa
 export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
 export interface FaultClusterOptions {
-	rabbitmqUrl: string;
+	/** TRANSPORTER of every node, or of node `index` (the order of CLUSTER_NODES). */
+	rabbitmqUrl: string | ((index: number) => string);
 	/** Where the services find their databases (a proxy in front of them, say); default: the fresh databases. */
 	databaseUrls?(databases: TestDatabases): { orders: string; payments: string };
 	/** Settings of every process, over the suite's defaults. */
@@ -30,6 +31,8 @@ export interface FaultCluster {
 	pools: { orders: Pool; payments: Pool };
 	/** Everything the processes printed. */
 	output: string[];
+	/** Processes that exited without being killed or stopped by the suite. */
+	unexpectedExits: { id: string; code: number | null; signal: string | null; at: number }[];
 	kill(id: string): void;
 	/** Starts a node again and waits until it is ready. */
 	restart(id: string): Promise<void>;
@@ -44,6 +47,9 @@ export async function startFaultCluster(options: FaultClusterOptions): Promise<F
 	const port = await freePortBlock(1 + CLUSTER_NODES.length); // the gateway and the health ports
 	const output: string[] = [];
 	const processes = new Map<string, ChildProcess>();
+	const unexpectedExits: FaultCluster["unexpectedExits"] = [];
+	/** Children killed or stopped on purpose: their exit is expected. */
+	const ended = new WeakSet<ChildProcess>();
 
 	const start = (index: number) => {
 		const { id, services } = CLUSTER_NODES[index];
@@ -51,7 +57,7 @@ export async function startFaultCluster(options: FaultClusterOptions): Promise<F
 			SERVICES: services,
 			NODE_ID: `${namespace}-${id}`,
 			NAMESPACE: namespace,
-			TRANSPORTER: options.rabbitmqUrl,
+			TRANSPORTER: typeof options.rabbitmqUrl === "string" ? options.rabbitmqUrl : options.rabbitmqUrl(index),
 			AMQP_QUEUE_EXPIRY_MS: "300000",
 			ORDERS_DATABASE_URL: urls.orders,
 			PAYMENTS_DATABASE_URL: urls.payments,
@@ -62,6 +68,9 @@ export async function startFaultCluster(options: FaultClusterOptions): Promise<F
 			...options.env
 		});
 		collectOutput(child, output);
+		child.once("exit", (code, signal) => {
+			if (!ended.has(child)) unexpectedExits.push({ id, code, signal, at: Date.now() });
+		});
 		processes.set(id, child);
 	};
 	const ready = (index: number) => async () => (await fetch(`http://127.0.0.1:${port + 1 + index}/ready`).catch(() => null))?.ok;
@@ -76,8 +85,11 @@ export async function startFaultCluster(options: FaultClusterOptions): Promise<F
 		databases,
 		pools,
 		output,
+		unexpectedExits,
 		kill(id) {
-			processes.get(id)?.kill("SIGKILL");
+			const child = processes.get(id);
+			if (child) ended.add(child);
+			child?.kill("SIGKILL");
 		},
 		async restart(id) {
 			const index = CLUSTER_NODES.findIndex(node => node.id === id);
@@ -85,6 +97,7 @@ export async function startFaultCluster(options: FaultClusterOptions): Promise<F
 			await waitFor(`${id} to be ready`, ready(index), 60_000);
 		},
 		async stop() {
+			for (const child of processes.values()) ended.add(child);
 			for (const child of processes.values()) if (child.exitCode === null) child.kill("SIGTERM");
 			await sleep(2000);
 			for (const child of processes.values()) if (child.exitCode === null) child.kill("SIGKILL");
@@ -102,10 +115,31 @@ export interface Answer {
 	attempts: number;
 }
 
-/** A client: retries with the same Idempotency-Key until it gets an answer that is not the server's fault (or `patienceMs` passes). */
-export async function callUntilAnswered(port: number, method: string, urlPath: string, user: string, body: unknown, key: string, patienceMs = 180_000): Promise<Answer> {
+/** One HTTP attempt of a client: when it started, how long it took, and its status (0: no answer). */
+export interface Attempt {
+	at: number;
+	ms: number;
+	status: number;
+}
+
+/**
+ * A client: retries with the same Idempotency-Key until it gets an answer that is not the server's
+ * fault (or `patienceMs` passes); `onAttempt` hears of every attempt.
+ */
+export async function callUntilAnswered(
+	port: number,
+	method: string,
+	urlPath: string,
+	user: string,
+	body: unknown,
+	key: string,
+	patienceMs = 180_000,
+	onAttempt?: (attempt: Attempt) => void
+): Promise<Answer> {
 	const deadline = Date.now() + patienceMs;
 	for (let attempt = 1; ; attempt++) {
+		const at = Date.now();
+		let status = 0;
 		try {
 			const res = await fetch(`http://127.0.0.1:${port}${urlPath}`, {
 				method,
@@ -113,6 +147,7 @@ export async function callUntilAnswered(port: number, method: string, urlPath: s
 				body: JSON.stringify(body),
 				signal: AbortSignal.timeout(15_000)
 			});
+			status = res.status;
 			if (res.status < 500 && res.status !== 429 && res.status !== 409) return { status: res.status, body: await res.json(), attempts: attempt };
 			if (res.status === 409) {
 				const answer = await res.json();
@@ -120,6 +155,8 @@ export async function callUntilAnswered(port: number, method: string, urlPath: s
 			}
 		} catch {
 			// connection refused or reset, timeout: retry
+		} finally {
+			onAttempt?.({ at, ms: Date.now() - at, status });
 		}
 		if (Date.now() > deadline) return { status: 0, body: null, attempts: attempt };
 		await sleep(Math.min(2000, 100 * attempt));

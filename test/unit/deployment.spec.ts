@@ -8,6 +8,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { PROJECT_ROOT } from "../../lib/paths";
+import { amqpUrls } from "../../moleculer.config";
 
 const read = (file: string) => readFileSync(path.join(PROJECT_ROOT, file), "utf8");
 
@@ -29,6 +30,7 @@ const CODE_VARIABLES = new Set([
 const RUNNER_VARIABLES = new Set(["SERVICES", "SERVICEDIR"]);
 
 type Service = {
+	hostname?: string;
 	build?: unknown;
 	image?: string;
 	environment?: Record<string, string>;
@@ -103,6 +105,47 @@ describe("docker-compose.yml", () => {
 			// The health check asks the port this process serves /ready on.
 			const readyPort = name === "api" ? env.PORT : env.HEALTH_PORT;
 			expect(compose.services[name].healthcheck?.test.join(" "), name).toContain(`127.0.0.1:${readyPort}/ready`);
+		}
+	});
+});
+
+describe("docker-compose.rabbitmq-cluster.yml (RabbitMQ as a three-node cluster with quorum queues)", () => {
+	const overlay = parse(read("docker-compose.rabbitmq-cluster.yml"), { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+	const clusterConf = read("docker/rabbitmq/cluster.conf");
+	const NODES = ["rabbitmq", "rabbitmq-2", "rabbitmq-3"];
+	const setting = (key: string) => [...clusterConf.matchAll(new RegExp(`^${key.replace(/\./g, "\\.")}\\s*=\\s*(\\S+)$`, "gm"))].map(m => m[1]);
+
+	it("makes the single RabbitMQ the first of three nodes that know each other by name", () => {
+		expect(Object.keys(overlay.services).filter(name => name.startsWith("rabbitmq")).sort()).toEqual(NODES);
+		expect(setting("cluster_formation.peer_discovery_backend")).toEqual(["classic_config"]);
+		const members = [1, 2, 3].flatMap(i => setting(`cluster_formation.classic_config.nodes.${i}`));
+		expect(members).toEqual(NODES.map(node => `rabbit@${overlay.services[node].hostname}`));
+		const cookies = new Set(NODES.map(node => overlay.services[node].environment?.RABBITMQ_ERLANG_COOKIE));
+		expect(cookies.size, "one Erlang cookie for every node").toBe(1);
+		expect([...cookies][0]).toBeTruthy();
+		for (const node of NODES) {
+			expect(overlay.services[node].volumes, node).toContain("./docker/rabbitmq/cluster.conf:/etc/rabbitmq/conf.d/20-cluster.conf:ro");
+		}
+		for (const node of NODES.slice(1)) {
+			expect(overlay.services[node].image, node).toBe(compose.services.rabbitmq.image);
+			expect(overlay.services[node].healthcheck, node).toEqual(compose.services.rabbitmq.healthcheck);
+			expect(Object.keys(overlay.volumes), node).toContain(overlay.services[node].volumes?.[0].split(":")[0]);
+		}
+	});
+
+	it("makes every durable queue a quorum queue", () => {
+		expect(setting("default_queue_type")).toEqual(["quorum"]);
+	});
+
+	it("gives every service all the nodes to fail over to and quorum queues, and starts it once the nodes are healthy", () => {
+		for (const name of APP_SERVICES) {
+			const service = overlay.services[name];
+			expect(Object.keys(service.environment ?? {}).sort(), name).toEqual(["AMQP_QUEUE_TYPE", "TRANSPORTER"]);
+			expect(service.environment?.AMQP_QUEUE_TYPE, name).toBe("quorum");
+			const hosts = amqpUrls(service.environment!.TRANSPORTER).map(url => new URL(url).hostname);
+			expect(hosts, name).toEqual(NODES);
+			// The base file's `rabbitmq` dependency stays: Compose merges depends_on.
+			expect(service.depends_on, name).toEqual({ "rabbitmq-2": { condition: "service_healthy" }, "rabbitmq-3": { condition: "service_healthy" } });
 		}
 	});
 });
