@@ -23,6 +23,7 @@ import type { Channel, ConsumeMessage } from "amqplib";
 import { Errors, Transporters, type Middleware, type Packet as Packets, type ServiceBroker } from "moleculer";
 
 const EVENT_PACKET = "EVENT"; // Moleculer's PACKET_EVENT
+const REQUEST_PACKET = "REQ"; // Moleculer's PACKET_REQUEST
 
 /** Moleculer's options, plus `socketOptions`, which it passes to amqplib but does not declare. */
 type AmqpOptions = Exclude<ConstructorParameters<typeof Transporters.AMQP>[0], string | undefined> & {
@@ -89,7 +90,7 @@ export function isTransporterWorking(broker: ServiceBroker): boolean {
 /** What the transporter reads of a packet it sends: its type and, for an event, the event's name. */
 interface SentPacket {
 	type?: string;
-	payload?: { event?: string };
+	payload?: { event?: string; timeout?: number };
 }
 
 /** Acks or nacks (requeues) a message. On a channel closed since, amqplib throws, and RabbitMQ has requeued it by itself. */
@@ -213,6 +214,14 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 		const channel = this.channel as Channel;
 		return msg => {
 			if (msg === null) return this.recover(`RabbitMQ cancelled the consumer of a ${cmd} queue (deleted, or on a node that went down)`);
+			// A request runs at most once. RabbitMQ hands one out again when the instance that took it
+			// lost its connection before acknowledging it (a crash, a recovery above): it may have been
+			// applied, and a second run would place an order or credit a top-up twice for a caller
+			// without an Idempotency-Key. Dropped, the call times out (504: "may have been applied").
+			if (cmd === REQUEST_PACKET && msg.fields.redelivered) {
+				this.logger.warn("Dropped a request RabbitMQ delivered again: it may have been applied by an instance that lost its connection.");
+				return settle(channel, msg, "ack");
+			}
 			const received = this.receive(cmd, msg.content);
 			if (!needAck) return received;
 			return Promise.resolve(received).then(
@@ -226,7 +235,7 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 	}
 
 	/**
-	 * With `queueType: "quorum"`, the shared queues are quorum queues. They keep their expiry (RabbitMQ
+	 * With `queueType: "quorum"`, the shared queues are quorum queues. The event queues keep their expiry (RabbitMQ
 	 * 3.10 takes `x-expires` and message TTLs on them, but no auto-delete, exclusive or transient
 	 * queue). The node's own queues stay classic, and become exclusive to its connection: a durable
 	 * classic queue whose RabbitMQ node is down can be neither declared nor consumed ("NOT_FOUND ...
@@ -263,6 +272,11 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 		const durable = this.opts.messageOptions;
 		// The parent reads the options synchronously while sending: swap them for this message only.
 		if (type !== EVENT_PACKET || this.transientEvents.has(payload?.event ?? "")) this.opts.messageOptions = this.transientMessageOptions;
+		// A request dies in its queue once its caller has stopped waiting: run later (every instance
+		// away for longer, then back), it would apply what the caller, answered 504, may have sent again.
+		// RabbitMQ takes whole milliseconds only: a nested call's remaining time is fractional, and an
+		// invalid expiration closes the channel.
+		if (type === REQUEST_PACKET && payload?.timeout) this.opts.messageOptions = { ...this.transientMessageOptions, expiration: String(Math.max(1, Math.ceil(payload.timeout))) };
 		try {
 			return super.send(topic, data, meta);
 		} catch (err) {
@@ -333,8 +347,8 @@ type Call = (target: CallTarget, params?: unknown, opts?: Record<string, unknown
  * consumer, not to the queue of the one instance moleculer-web picked from the registry: a killed
  * instance stays listed for 30 to 60 s (the heartbeat timeout), and each request sent to its own
  * queue waited there for the whole request timeout (about half of them, with two instances: 504).
- * A request taken by an instance that dies before answering is handed to another when its
- * connection drops (it is acknowledged only once handled): creates are safe to send twice with an
+ * A request taken by an instance that dies before answering is not run again (`_consumeCB`: it
+ * may have been applied); its caller times out, and a client retries a create with its
  * Idempotency-Key. Calls that name a node (`nodeID`), and calls to this process's own actions
  * (its `/ready` must be its own), keep their target.
  */

@@ -40,11 +40,16 @@ describe("the AMQP transporter", () => {
 		await transporter.send("MOL.EVENTB.orders.outbox.confirmed", Buffer.from("{}"), { balanced: true, packet: { type: "EVENT", payload: { event: "outbox.confirmed" } } });
 		await transporter.send("MOL.REQB.orders.create", Buffer.from("{}"), { balanced: true, packet: { type: "REQ" } });
 		await transporter.send("MOL.RES.node-1", Buffer.from("{}"), { balanced: false, packet: { type: "RES", target: "node-1" } });
+		// A request expires when its caller stops waiting (issue 19: run later, it could apply twice).
+		await transporter.send("MOL.REQB.orders.create", Buffer.from("{}"), { balanced: true, packet: { type: "REQ", payload: { timeout: 10_000 } } });
+		await transporter.send("MOL.REQB.payments.paymentTrail", Buffer.from("{}"), { balanced: true, packet: { type: "REQ", payload: { timeout: 9_871.25 } } });
 		expect(sent).toEqual([
 			{ persistent: true, priority: 1 },
 			{ persistent: false, priority: 1 },
 			{ persistent: false, priority: 1 },
-			{ persistent: false, priority: 1 }
+			{ persistent: false, priority: 1 },
+			{ persistent: false, priority: 1, expiration: "10000" },
+			{ persistent: false, priority: 1, expiration: "9872" } // whole milliseconds, or RabbitMQ closes the channel
 		]);
 		expect(transporter.opts.messageOptions).toEqual({ persistent: true, priority: 1 });
 	});
@@ -229,6 +234,16 @@ describe("the AMQP transporter's recovery from what RabbitMQ does to its channel
 		stopping.channel.emit("close");
 		await nextTurn();
 		expect(stopping.connection.close).not.toHaveBeenCalled();
+	});
+
+	it("runs a request at most once: one RabbitMQ delivers again (its first taker lost its connection) is dropped, an event is not", async () => {
+		const { transporter, channel } = transporterOnFakeConnection();
+		const redelivered = { ...message, fields: { deliveryTag: 2, redelivered: true } } as unknown as ConsumeMessage;
+		await transporter._consumeCB("REQ", true)(redelivered);
+		expect(transporter.receive).not.toHaveBeenCalled();
+		expect(channel.ack).toHaveBeenCalledWith(redelivered);
+		await transporter._consumeCB("EVENT", true)(redelivered);
+		expect(transporter.receive).toHaveBeenCalledTimes(1);
 	});
 
 	it("settles a message on the channel it came on, and nowhere once that channel is gone", async () => {
