@@ -324,14 +324,22 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 			 * registered and written to (found when the per-user cap refused the bench's 11th window).
 			 */
 			async callAction(route: unknown, actionName: string, req: RoutedRequest, res: ServerResponse, params: object, isStream?: boolean) {
-				if (req.$endpoint?.action.name !== STREAM_ACTION) return ApiGateway.methods!.callAction.call(this, route, actionName, req, res, params, isStream);
+				const action = req.$endpoint?.action.name;
+				// Liveness and readiness are this process's own: through RabbitMQ, `/health` failed while the
+				// transporter reconnected, and a liveness probe would restart a gateway that is fine (issue 19).
+				if (action === "api.health" || action === "api.ready") {
+					const answer = await (action === "api.health" ? this.actions.health : this.actions.ready)(params, { meta: req.$ctx.meta });
+					this.sendResponse(req, res, answer, req.$endpoint!.action);
+					return true;
+				}
+				if (action !== STREAM_ACTION) return ApiGateway.methods!.callAction.call(this, route, actionName, req, res, params, isStream);
 				// The caller's meta itself, not a copy: the action sets the response's type and headers in it.
 				const stream = (await this.actions.streamOrderEvents(params, { meta: req.$ctx.meta })) as PassThrough;
 				// A client gone before the response starts (an async authentication gives it time) would
 				// never be piped to, so never unpiped: the stream is ended with its response, whenever.
 				if (res.destroyed || res.writableEnded) stream.destroy();
 				else res.once("close", () => stream.destroy());
-				this.sendResponse(req, res, stream, req.$endpoint.action);
+				this.sendResponse(req, res, stream, req.$endpoint!.action);
 				return true;
 			},
 
