@@ -90,6 +90,15 @@ interface LiveConsumers {
 
 const listenerKey = (eventName: string, group: string) => `${group}\u0000${eventName}`;
 
+/** What the outbox counts, each in its Prometheus counter and in the activity window (lib/outbox-activity.ts). */
+const COUNTED_METRICS = Object.freeze({
+	emitted: MESSAGING_METRICS.OUTBOX_EMITTED,
+	reemitted: MESSAGING_METRICS.OUTBOX_REEMITTED,
+	confirmed: MESSAGING_METRICS.OUTBOX_CONFIRMED,
+	dead: MESSAGING_METRICS.OUTBOX_DEAD
+} as const);
+type OutboxCount = keyof typeof COUNTED_METRICS;
+
 /**
  * How often the gauges read the outbox's summary: an index scan of the pending rows, not worth
  * running every poll on every instance.
@@ -170,8 +179,11 @@ export interface OutboxMethods {
 	relayPendingEvents(): Promise<number>;
 	/** Asks for a relay round now; rounds never overlap, a request during one runs another after it. */
 	wakeOutboxRelay(): void;
-	/** Counts events parked as dead (metric and activity), whoever parked them: a rejection, or retention past the redelivery horizon. */
-	countParkedEvents(count: number): void;
+	/**
+	 * Counts what the outbox did, in its Prometheus counter and the operator page's activity; `dead`
+	 * whoever parked the events: a rejection, or retention past the redelivery horizon.
+	 */
+	countOutbox(what: OutboxCount, count?: number): void;
 }
 
 interface OutboxInternals {
@@ -289,7 +301,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 					const fields = { ...eventLogFields(eventId, row.event_name, null, row.trace_id), failures: row.failures, attempt, kind };
 					if (row.dead_at) {
 						this.logger.error(fields, `Event parked as dead: ${reason}`);
-						this.countParkedEvents(1);
+						this.countOutbox("dead");
 					} else if (kind === FAILURE_KINDS.OUTAGE) {
 						this.logger.info(fields, `The consumer met an outage; the event is retried (not counted as a failure): ${reason}`);
 					} else if (row.counted) {
@@ -309,8 +321,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 					if (ctx.params.source !== this.name || ctx.params.eventIds.length === 0) return;
 					const confirmed = await this.queryRows<{ target_group: string }>(confirmEvents(ctx.params.eventIds));
 					this.heardFrom(confirmed.map(row => row.target_group));
-					this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_CONFIRMED, { service: this.name }, confirmed.length);
-					this.outboxActivity.count("confirmed", confirmed.length);
+					this.countOutbox("confirmed", confirmed.length);
 				}
 			},
 
@@ -329,9 +340,9 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 				return row.id;
 			},
 
-			countParkedEvents(count: number) {
-				this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_DEAD, { service: this.name }, count);
-				this.outboxActivity.count("dead", count);
+			countOutbox(what: OutboxCount, count = 1) {
+				this.broker.metrics.increment(COUNTED_METRICS[what], { service: this.name }, count);
+				this.outboxActivity.count(what, count);
 			},
 
 			wakeOutboxRelay() {
@@ -447,14 +458,11 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 				}
 				const envelope: EventEnvelope<unknown> = { eventId: row.id, source: this.name, payload: row.payload };
 				const eventMeta: EventMeta = { schemaVersion: EVENT_SCHEMA_VERSION, attempt: row.attempts };
-				const labels = { service: this.name };
 				if (row.attempts > 1) {
 					this.logger.info({ ...logFields, attempt: row.attempts }, "Re-emitting an unconfirmed event.");
-					this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_REEMITTED, labels);
-					this.outboxActivity.count("reemitted");
+					this.countOutbox("reemitted");
 				}
-				this.broker.metrics.increment(MESSAGING_METRICS.OUTBOX_EMITTED, labels);
-				this.outboxActivity.count("emitted");
+				this.countOutbox("emitted");
 				this.awaitAnswerFrom(row.target_group);
 				const trace = storedTraceContext(row);
 				// A span per emit, in the row's trace: the consumer's handler is its child, and the

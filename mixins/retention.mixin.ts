@@ -62,7 +62,7 @@ interface RetentionLocalVars {
 }
 
 export function createRetentionMixin(options: RetentionOptions = retentionOptionsFromEnv()): Partial<ServiceSchema> {
-	const schema: Partial<ServiceSchema<object, RetentionMethods & DbMethods & Pick<OutboxMethods, "countParkedEvents">, RetentionLocalVars>> = {
+	const schema: Partial<ServiceSchema<object, RetentionMethods & DbMethods & Pick<OutboxMethods, "countOutbox">, RetentionLocalVars>> = {
 		methods: {
 			async runRetention(): Promise<Record<string, number> | null> {
 				const [won] = await this.queryRows(claimMaintenanceRun("retention", options.intervalMs));
@@ -83,7 +83,7 @@ export function createRetentionMixin(options: RetentionOptions = retentionOption
 				};
 				if (removed.expiredEvents > 0) {
 					this.logger.error(removed, "Events unconfirmed past the redelivery horizon were parked as dead.");
-					this.countParkedEvents(removed.expiredEvents);
+					this.countOutbox("dead", removed.expiredEvents);
 				}
 				else if (Object.values(removed).some(n => n > 0)) this.logger.info(removed, "Retention removed old rows.");
 				return removed;

@@ -68,7 +68,7 @@ describe("emitting to live consumer groups only (issue 14)", () => {
 				registry: { getEventList: () => liveGroups.map(group => ({ name: "payment.requested", group })) }
 			}
 		};
-		for (const name of ["emitOutboxRow", "liveConsumers", "awaitAnswerFrom"]) self[name] = schema.methods[name].bind(self);
+		for (const name of ["emitOutboxRow", "liveConsumers", "awaitAnswerFrom", "countOutbox"]) self[name] = schema.methods[name].bind(self);
 		schema.created.call(self);
 		return { emit, emitOutboxRow: self.emitOutboxRow as (row: object) => Promise<void> };
 	}
