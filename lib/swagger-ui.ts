@@ -12,9 +12,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 // Only the path helper: the package's index loads the whole UI bundle into the server (~40 MB).
 import getAbsoluteFSPath from "swagger-ui-dist/absolute-path";
+import { toPublicError } from "./public-errors";
 
 const SWAGGER_UI_DIR = getAbsoluteFSPath();
-import { toPublicError } from "./public-errors";
 
 const JAVASCRIPT = "application/javascript; charset=utf-8";
 
