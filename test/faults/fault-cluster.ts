@@ -14,7 +14,11 @@ import { collectOutput, createTestDatabases, freePortBlock, waitFor, type TestDa
 export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
 export interface FaultClusterOptions {
-	/** TRANSPORTER of every node, or of node `index` (the order of CLUSTER_NODES). */
+	/**
+	 * TRANSPORTER of every node (the machine's RabbitMQ, whose queues of the cluster's namespace are
+	 * deleted when it stops), or of node `index` (the order of CLUSTER_NODES; a RabbitMQ of the
+	 * suite's own, which it removes itself).
+	 */
 	rabbitmqUrl: string | ((index: number) => string);
 	/** Where the services find their databases (a proxy in front of them, say); default: the fresh databases. */
 	databaseUrls?(databases: TestDatabases): { orders: string; payments: string };
@@ -104,7 +108,7 @@ export async function startFaultCluster(options: FaultClusterOptions): Promise<F
 			await pools.orders.end();
 			await pools.payments.end();
 			await databases.drop();
-			await deleteUnusedQueues(options.rabbitmqUrl, [`MOL-${namespace}.`]);
+			if (typeof options.rabbitmqUrl === "string") await deleteUnusedQueues(options.rabbitmqUrl, [`MOL-${namespace}.`]);
 		}
 	};
 }

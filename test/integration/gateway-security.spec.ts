@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authenticatorFromEnv } from "../../lib/authentication";
 import type { RateLimiter } from "../../lib/rate-limit";
 import { PAGE_CONTENT_SECURITY_POLICY } from "../../lib/security-headers";
+import { asMiddleware } from "../support/middlewares";
 import { openEventStream, startSystem, waitFor, type TestSystem } from "../support/system";
 
 const SECRET = "a-test-secret-of-reasonable-length";
@@ -114,7 +115,7 @@ describe("JWT mode with an HMAC secret", () => {
 		["no expiry", { sub: "alice", noExpiry: true }],
 		["a lifetime over the maximum", { sub: "alice", exp: now() + 86_400 * 30 }],
 		["an issue date long before its expiry", { sub: "alice", iat: now() - 86_400 * 2, exp: now() + 60 }]
-	])("refuses a token whose subject or expiry is %s with 401, and creates nothing (issue 15)", async (_label, { noExpiry, ...claims }) => {
+	])("refuses a token whose subject or expiry is %s with 401, and creates nothing (issue 15)", async (_label, { noExpiry, ...claims }: { noExpiry?: boolean } & Record<string, unknown>) => {
 		const token = await signClaims({ exp: noExpiry ? undefined : now() + 300, ...claims }, key);
 		for (const path of ["/api/orders", "/api/accounts"]) {
 			const res = await system.request("POST", path, { body: path === "/api/orders" ? { amount: 1, description: "x" } : {}, headers: bearer(token) });
@@ -415,7 +416,7 @@ describe("event stream caps (issue 15, finding 7)", () => {
 
 /** Makes the orders service fail the way a real outage or a bug would, once switched on. */
 function failingOrders(): Middleware & { failing: boolean } {
-	const middleware = {
+	const middleware = asMiddleware({
 		name: "FailingOrders",
 		failing: false,
 		localAction(next: (ctx: Context) => Promise<unknown>, action: { name: string }) {
@@ -428,7 +429,7 @@ function failingOrders(): Middleware & { failing: boolean } {
 				return next(ctx);
 			};
 		}
-	};
+	});
 	return middleware;
 }
 
@@ -477,7 +478,7 @@ describe("what errors say (issue 15, finding 3)", () => {
 describe("a call that outlasts the gateway's timeout (issue 15, second attack)", () => {
 	let system: TestSystem;
 	/** The top-up commits 600 ms after the gateway has given up on it. */
-	const slowTopUp: Middleware = {
+	const slowTopUp = asMiddleware({
 		name: "SlowTopUp",
 		localAction(next: (ctx: Context) => Promise<unknown>, action: { name: string }) {
 			if (action.name !== "payments.topUp") return next;
@@ -486,7 +487,7 @@ describe("a call that outlasts the gateway's timeout (issue 15, second attack)",
 				return next(ctx);
 			};
 		}
-	};
+	});
 
 	beforeAll(async () => {
 		system = await startSystem({ api: { rateLimitPerMinute: 0, callTimeoutMs: 200 }, paymentsMiddlewares: [slowTopUp] });

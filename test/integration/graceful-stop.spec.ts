@@ -4,7 +4,6 @@
  * still in flight when its process stopped ends after the restart.
  */
 import type { ChildProcess } from "node:child_process";
-import path from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { spawnRunner } from "../../scripts/runner-process";

@@ -9,7 +9,7 @@
  * works; every periodic statement reads through an index.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { ServiceBroker, type Context, type Middleware } from "moleculer";
+import { ServiceBroker, type Context } from "moleculer";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EVENTS, PAYMENT_DECISIONS_ACTION, type PaymentDecision } from "../../lib/contracts";
@@ -21,6 +21,7 @@ import type { SqlQuery } from "../../lib/sql";
 import { createBrokerOptions } from "../../moleculer.config";
 import { createOrdersService } from "../../services/orders.service";
 import { RECONCILER_METRICS, type ReconcileRound, type ReconcilerMethods, type ReconcilerOptions } from "../../services/orders.reconciler";
+import { asMiddleware } from "../support/middlewares";
 import { startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
 const OUTBOX = { pollIntervalMs: 100, batchSize: 100, retry: { baseMs: 200, maxMs: 400 }, parking: { maxFailures: 2, minAgeMs: 0 } };
@@ -29,7 +30,7 @@ const RECONCILER: ReconcilerOptions = { intervalMs: 600_000, overdueAfterMs: 60_
 
 /** While set, payments answers the reconciler's question only after the caller has given up. */
 let paymentsHangs = false;
-const hangingPayments: Middleware = {
+const hangingPayments = asMiddleware({
 	name: "HangingPayments",
 	localAction(next: (ctx: Context) => Promise<unknown>, action: { name: string }) {
 		if (action.name !== PAYMENT_DECISIONS_ACTION) return next;
@@ -38,7 +39,7 @@ const hangingPayments: Middleware = {
 			return next(ctx);
 		};
 	}
-};
+});
 
 let system: TestSystem;
 const suffix = randomBytes(3).toString("hex");

@@ -7,9 +7,10 @@
  * both emits in the same trace.
  */
 import { randomBytes } from "node:crypto";
-import { ServiceBroker, type Context, type Middleware } from "moleculer";
+import { ServiceBroker, type Context } from "moleculer";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from "vitest";
-import { EVENTS, type EventEnvelope, type PaymentRequestedPayload } from "../../lib/contracts";
+import { EVENTS, type PaymentRequestedPayload } from "../../lib/contracts";
+import { dropFirstDelivery } from "../support/middlewares";
 import { brokerOptions, startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
 const rabbitmqUrl = inject("rabbitmqUrl");
@@ -27,21 +28,6 @@ interface ExportedSpan {
 /** Amount (in minor units) of the orders whose payment request is lost on its first delivery. */
 const DROPPED_ONCE_AMOUNT_MINOR = 777;
 
-/** Loses the first delivery of the payment requests of DROPPED_ONCE_AMOUNT_MINOR, as a broken transport would. */
-function dropFirstRequestOfMarkedOrders(): Middleware {
-	const seen = new Set<string>();
-	return {
-		name: "DropFirstRequestOfMarkedOrders",
-		localEvent(next: (ctx: Context<EventEnvelope<PaymentRequestedPayload>>) => Promise<void>, event: { name: string }) {
-			if (event.name !== EVENTS.PAYMENT_REQUESTED) return next;
-			return async (ctx: Context<EventEnvelope<PaymentRequestedPayload>>) => {
-				if (ctx.params.payload?.amountMinor !== DROPPED_ONCE_AMOUNT_MINOR || seen.has(ctx.params.eventId)) return next(ctx);
-				seen.add(ctx.params.eventId);
-			};
-		}
-	};
-}
-
 const hex = (bytes: number) => randomBytes(bytes).toString("hex");
 
 describe.skipIf(!rabbitmqUrl)("tracing through the outbox (event exporter, RabbitMQ)", () => {
@@ -50,7 +36,7 @@ describe.skipIf(!rabbitmqUrl)("tracing through the outbox (event exporter, Rabbi
 	const spans: ExportedSpan[] = [];
 
 	beforeAll(async () => {
-		system = await startSystem({ transporter: rabbitmqUrl!, env: { TRACING_EXPORTER: "event" }, paymentsMiddlewares: [dropFirstRequestOfMarkedOrders()] });
+		system = await startSystem({ transporter: rabbitmqUrl!, env: { TRACING_EXPORTER: "event" }, paymentsMiddlewares: [dropFirstDelivery<PaymentRequestedPayload>(EVENTS.PAYMENT_REQUESTED, request => request.amountMinor === DROPPED_ONCE_AMOUNT_MINOR)] });
 		collector = new ServiceBroker(brokerOptions(`collector-${hex(4)}`, system.namespace, rabbitmqUrl!));
 		collector.createService({
 			name: "span-collector",
@@ -159,7 +145,8 @@ describe.skipIf(!rabbitmqUrl)("tracing through the outbox (event exporter, Rabbi
 		const adopted = await system.request("GET", "/api/accounts/balance", { user, headers: { "X-Request-ID": requestId } });
 		expect(adopted.headers.get("x-request-id")).toBe(requestId);
 
-		for (const headers of [{ "X-Request-ID": "<script>alert(1)</script>" }, { "X-Correlation-ID": "x".repeat(5000) }, { traceparent: `00-${"0".repeat(32)}-${hex(8)}-01` }, { traceparent: "garbage" }]) {
+		const unusable: Record<string, string>[] = [{ "X-Request-ID": "<script>alert(1)</script>" }, { "X-Correlation-ID": "x".repeat(5000) }, { traceparent: `00-${"0".repeat(32)}-${hex(8)}-01` }, { traceparent: "garbage" }];
+		for (const headers of unusable) {
 			const res = await system.request("GET", "/api/accounts/balance", { user, headers });
 			expect(res.status, JSON.stringify(headers)).toBe(200);
 			const answered = res.headers.get("x-request-id")!;

@@ -5,9 +5,17 @@
 import type { Context, Middleware } from "moleculer";
 import type { EventEnvelope } from "../../lib/contracts";
 
+/**
+ * A test's middleware as a Moleculer middleware. Its hooks take plain handlers (`next(ctx)`);
+ * Moleculer's typings want handlers bound to a service, which a hook never needs.
+ */
+export function asMiddleware<T extends { name: string }>(middleware: T): Middleware & T {
+	return middleware as unknown as Middleware & T;
+}
+
 /** Counts the deliveries of an event that reached its handler and finished. */
 export function deliveryCounter(eventName: string): Middleware & { count: number } {
-	const counter = {
+	const counter = asMiddleware({
 		name: "DeliveryCounter",
 		count: 0,
 		localEvent(next: (ctx: Context) => Promise<void>, event: { name: string }) {
@@ -20,23 +28,26 @@ export function deliveryCounter(eventName: string): Middleware & { count: number
 				}
 			};
 		}
-	};
+	});
 	return counter;
 }
 
-/** Loses the first delivery of every event id of `eventName`, as a broken transport would. */
-export function dropFirstDelivery(eventName: string): Middleware & { dropped: Set<string> } {
+/**
+ * Loses the first delivery of every event id of `eventName` (of those `only` picks), as a broken
+ * transport would.
+ */
+export function dropFirstDelivery<TPayload = unknown>(eventName: string, only: (payload: TPayload) => boolean = () => true): Middleware & { dropped: Set<string> } {
 	const dropped = new Set<string>();
-	return {
+	return asMiddleware({
 		name: "DropFirstDelivery",
 		dropped,
-		localEvent(next: (ctx: Context<EventEnvelope<unknown>>) => Promise<void>, event: { name: string }) {
+		localEvent(next: (ctx: Context<EventEnvelope<TPayload>>) => Promise<void>, event: { name: string }) {
 			if (event.name !== eventName) return next;
-			return async (ctx: Context<EventEnvelope<unknown>>) => {
-				if (dropped.has(ctx.params.eventId)) return next(ctx);
+			return async (ctx: Context<EventEnvelope<TPayload>>) => {
+				if (dropped.has(ctx.params.eventId) || !only(ctx.params.payload)) return next(ctx);
 				dropped.add(ctx.params.eventId);
 			};
 		}
-	};
+	});
 }
 

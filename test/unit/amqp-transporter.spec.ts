@@ -39,7 +39,7 @@ describe("the AMQP transporter", () => {
 		await transporter.send("MOL.EVENTB.payments.payment.requested", Buffer.from("{}"), { balanced: true, packet: { type: "EVENT", payload: { event: "payment.requested" } } });
 		await transporter.send("MOL.EVENTB.orders.outbox.confirmed", Buffer.from("{}"), { balanced: true, packet: { type: "EVENT", payload: { event: "outbox.confirmed" } } });
 		await transporter.send("MOL.REQB.orders.create", Buffer.from("{}"), { balanced: true, packet: { type: "REQ" } });
-		await transporter.send("MOL.RES.node-1", Buffer.from("{}"), { balanced: false, packet: { type: "RES", target: "node-1" } });
+		await transporter.send("MOL.RES.node-1", Buffer.from("{}"), { balanced: false, packet: { type: "RES" } });
 		// A request expires when its caller stops waiting (issue 19: run later, it could apply twice).
 		await transporter.send("MOL.REQB.orders.create", Buffer.from("{}"), { balanced: true, packet: { type: "REQ", payload: { timeout: 10_000 } } });
 		await transporter.send("MOL.REQB.payments.paymentTrail", Buffer.from("{}"), { balanced: true, packet: { type: "REQ", payload: { timeout: 9_871.25 } } });
@@ -224,7 +224,7 @@ describe("the AMQP transporter's recovery from what RabbitMQ does to its channel
 	});
 
 	it("reconnects when RabbitMQ closes the channel, but not when Moleculer closes it to stop", async () => {
-		const { transporter, connection, channel } = transporterOnFakeConnection();
+		const { connection, channel } = transporterOnFakeConnection();
 		channel.emit("close");
 		await nextTurn();
 		expect(connection.close).toHaveBeenCalledTimes(1);

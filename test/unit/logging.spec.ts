@@ -18,7 +18,7 @@ describe("JSON log lines", () => {
 	});
 
 	it("is chosen by LOG_FORMAT, json by default in production", () => {
-		const formatter = (env: NodeJS.ProcessEnv) => (loggerOptions(env) as { options: { formatter: unknown } }).options.formatter;
+		const formatter = (env: NodeJS.ProcessEnv) => (loggerOptions(env) as unknown as { options: { formatter: unknown } }).options.formatter;
 		expect(formatter({ NODE_ENV: "production" })).toBe(formatJsonLine);
 		expect(formatter({ LOG_FORMAT: "json" })).toBe(formatJsonLine);
 		expect(formatter({})).toBe("short");

@@ -10,6 +10,7 @@ function window(index: number, change: Partial<SoakWindow> & { rssMb?: number; f
 		ordersPerSecond: 250,
 		createToFinal: { p50: 25, p95: 40, p99: 50, max: 60 },
 		errors: 0,
+		cpuMsPerOrder: { postgres: 2.5, rest: 7 },
 		processes: [
 			{ name: "api-1", rssMb: 105, fds: 25 },
 			{ name: "orders-1", rssMb, fds }
@@ -24,7 +25,7 @@ function window(index: number, change: Partial<SoakWindow> & { rssMb?: number; f
 }
 
 function soak(windows: SoakWindow[], queuesAtEnd = 81): SoakResult {
-	return { windows, queuesAtStart: 81, queuesAtEnd, databaseConnectionCeiling: 44 };
+	return { windows, queuesAtStart: 81, queuesAtEnd, databaseConnectionCeiling: 44, autovacuum: true };
 }
 
 const failed = (result: SoakResult) => checkSoak(result).filter(check => !check.met).map(check => check.target);

@@ -50,7 +50,8 @@ describe("the gateway's request trace", () => {
 	});
 
 	it("drops what moleculer-web took unchecked: an unusable X-Request-ID, any X-Correlation-ID, a header sent twice", () => {
-		for (const headers of [{ "x-request-id": "<script>" }, { "x-request-id": "x".repeat(33) }, { "x-correlation-id": TRACE }, { "x-request-id": [TRACE, TRACE] }, { traceparent: [`00-${TRACE}-${PARENT}-01`, `00-${TRACE}-${PARENT}-01`] }]) {
+		const unusable: Record<string, string | string[]>[] = [{ "x-request-id": "<script>" }, { "x-request-id": "x".repeat(33) }, { "x-correlation-id": TRACE }, { "x-request-id": [TRACE, TRACE] }, { traceparent: [`00-${TRACE}-${PARENT}-01`, `00-${TRACE}-${PARENT}-01`] }];
+		for (const headers of unusable) {
 			const options: Record<string, unknown> = { requestID: "unchecked" };
 			adoptRequestTrace(options, request(headers));
 			expect(options, JSON.stringify(headers)).toEqual({});
