@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest"
 import { authenticatorFromEnv } from "../../lib/authentication";
 import { JOURNEY_STEPS } from "../../lib/order-journey";
 import { PROJECT_ROOT } from "../../lib/paths";
-import { startSystem, TEST_OUTBOX, waitFor, type TestSystem } from "../support/system";
+import { breakHandler, openAccount, placeOrder as placeOrderByApi, startSystem, TEST_OUTBOX, waitFor, type TestSystem } from "../support/system";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SCREENSHOTS = path.join(PROJECT_ROOT, "test-results/screenshots");
@@ -180,29 +180,20 @@ describe("Content-Security-Policy in Chromium (issue 15)", () => {
 describe("the operator page in Chromium (issue 16)", () => {
 	const stamp = `${Date.now()}-${randomBytes(2).toString("hex")}`;
 
-	async function openAccount(user: string, amount: number): Promise<void> {
-		expect((await system.request("POST", "/api/accounts", { user, body: {} })).status).toBe(201);
-		expect((await system.request("POST", "/api/accounts/topup", { user, body: { amount } })).status).toBe(200);
-	}
-
 	/**
 	 * A dead event made as a real one is: payments' handler fails for this user's orders (a trigger
 	 * raising in its transaction, as a bug would), so orders' `payment.requested` is re-emitted, fails
 	 * again and is parked as dead. Returns the order and a way to fix the "bug".
 	 */
 	async function orderStuckOnDeadRequest(user: string) {
-		const trigger = `broken_payments_${stamp.replace(/\W/g, "_")}`;
-		await system.sql("payments", `CREATE FUNCTION ${trigger}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'payments cannot store this payment (a bug)'; END $$`);
-		await system.sql("payments", `CREATE TRIGGER ${trigger} BEFORE INSERT ON payment_transactions FOR EACH ROW WHEN (NEW.user_id = '${user}') EXECUTE FUNCTION ${trigger}()`);
-		const created = await system.request("POST", "/api/orders", { user, body: { amount: 25, description: "Stuck book" } });
-		expect(created.status).toBe(201);
-		const orderId: string = created.body.id;
+		const broken = await breakHandler(system, "payments", "INSERT ON payment_transactions", `NEW.user_id = '${user}'`, "payments cannot store this payment (a bug)");
+		const orderId = await placeOrderByApi(system, user, 25, "Stuck book");
 		const [{ request_event_id: eventId }] = await system.sql("orders", "SELECT request_event_id FROM orders WHERE id = $1", [orderId]);
 		await waitFor("the payment request to be parked as dead", async () => {
 			const [row] = await system.sql("orders", "SELECT dead_at FROM outbox_events WHERE id = $1", [eventId]);
 			return row?.dead_at ?? null;
 		});
-		return { orderId, fix: () => system.sql("payments", `DROP TRIGGER ${trigger} ON payment_transactions; DROP FUNCTION ${trigger}()`) };
+		return { orderId, fix: () => broken.fixed() };
 	}
 
 	const serviceCard = (page: Page, service: string) => page.locator(`[data-testid=ops-service][data-service=${service}]`);
@@ -215,7 +206,7 @@ describe("the operator page in Chromium (issue 16)", () => {
 
 	it("lets an operator replay a dead event after confirming, and watch its order end", async () => {
 		const user = `stuck-${stamp}`;
-		await openAccount(user, 100);
+		await openAccount(system, user, 100);
 		const stuck = await orderStuckOnDeadRequest(user);
 		const page = await openAs(OPERATOR, { width: 1280, height: 900 });
 		await page.getByRole("link", { name: "Operator page" }).click();
@@ -276,7 +267,7 @@ describe("the operator page in Chromium (issue 16)", () => {
 
 	it("shows every hop of a finished order, in the owner's order details and on the operator page", async () => {
 		const user = `journey-${stamp}`;
-		await openAccount(user, 100);
+		await openAccount(system, user, 100);
 		const page = await openAs(user);
 		await page.getByTestId("live-status").filter({ hasText: "Live" }).waitFor();
 		await placeOrder(page, "10", "Followed book");

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authenticatorFromEnv } from "../../lib/authentication";
 import { JOURNEY_STEPS } from "../../lib/order-journey";
 import { PAGE_CONTENT_SECURITY_POLICY } from "../../lib/security-headers";
-import { startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
+import { breakHandler, openAccount, placeOrder, startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
 /** Parks an event after two failures, at any age: a broken handler parks its event within a second. */
 const OUTBOX = { pollIntervalMs: 100, batchSize: 100, retry: { baseMs: 200, maxMs: 400 }, parking: { maxFailures: 2, minAgeMs: 0 } };
@@ -28,32 +28,13 @@ afterAll(async () => {
 	await system?.stop();
 });
 
-async function openAccount(user: string, amount: number): Promise<void> {
-	expect((await system.request("POST", "/api/accounts", { user, body: {} })).status).toBe(201);
-	expect((await system.request("POST", "/api/accounts/topup", { user, body: { amount } })).status).toBe(200);
-}
-
-async function placeOrder(user: string, amount: number): Promise<string> {
-	const created = await system.request("POST", "/api/orders", { user, body: { amount, description: "operator test" } });
-	expect(created.status).toBe(201);
-	return created.body.id;
-}
-
-/** Makes payments' handler fail for one user's orders, as a bug would, until `fixed()`. */
-async function breakPayments(user: string): Promise<{ fixed(): Promise<unknown> }> {
-	const name = `broken_payments_${suffix}`;
-	await system.sql("payments", `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'a broken handler (test)'; END $$`);
-	await system.sql("payments", `CREATE TRIGGER ${name} BEFORE INSERT ON payment_transactions FOR EACH ROW WHEN (NEW.user_id = '${user}') EXECUTE FUNCTION ${name}()`);
-	return { fixed: () => system.sql("payments", `DROP TRIGGER ${name} ON payment_transactions; DROP FUNCTION ${name}()`) };
-}
-
 const isDead = async (eventId: string) => (await system.sql("orders", "SELECT dead_at FROM outbox_events WHERE id = $1", [eventId]))[0]?.dead_at !== null;
 
 describe("who may use the operator routes", () => {
 	it("answers 401 without a caller, 403 FORBIDDEN to a non-operator and 200 to an operator, on every admin route", async () => {
 		const user = `plain-${suffix}`;
-		await openAccount(user, 10);
-		const orderId = await placeOrder(user, 1);
+		await openAccount(system, user, 10);
+		const orderId = await placeOrder(system, user, 1, "operator test");
 		const routes: [string, string, unknown?][] = [
 			["GET", "/api/admin/outbox"],
 			["GET", "/api/admin/dead-events"],
@@ -94,7 +75,7 @@ describe("who may use the operator routes", () => {
 describe("an order's journey", () => {
 	it("shows every hop of a finished order, in time order, to its owner and to operators, and to nobody else", async () => {
 		const user = `journey-${suffix}`;
-		await openAccount(user, 10);
+		await openAccount(system, user, 10);
 		const requestId = "0f8fad5b-d9cb-469f-a165-70867728950e";
 		const created = await system.request("POST", "/api/orders", { user, body: { amount: 4, description: "traced" }, headers: { "X-Request-ID": requestId } });
 		const orderId = created.body.id as string;
@@ -145,12 +126,12 @@ describe("an order's journey", () => {
 describe("dead events", () => {
 	it("shows an order waiting on a dead request, refuses hostile replays, and an operator's replay ends the order", async () => {
 		const user = `dead-${suffix}`;
-		await openAccount(user, 10);
-		const broken = await breakPayments(user);
+		await openAccount(system, user, 10);
+		const broken = await breakHandler(system, "payments", "INSERT ON payment_transactions", `NEW.user_id = '${user}'`);
 		let orderId: string;
 		let requestEventId: string;
 		try {
-			orderId = await placeOrder(user, 3);
+			orderId = await placeOrder(system, user, 3, "operator test");
 			[{ request_event_id: requestEventId }] = await system.sql("orders", "SELECT request_event_id FROM orders WHERE id = $1", [orderId]);
 			await waitFor("the request to be parked as dead", () => isDead(requestEventId).then(dead => dead || null));
 		} finally {
@@ -224,11 +205,11 @@ describe("dead events", () => {
 describe("dead events while a service's database fails (attack on issue 16)", () => {
 	it("lists the other services' dead events and names the failing one, instead of a 500 for all", async () => {
 		const user = `outage-${suffix}`;
-		await openAccount(user, 10);
-		const broken = await breakPayments(user);
+		await openAccount(system, user, 10);
+		const broken = await breakHandler(system, "payments", "INSERT ON payment_transactions", `NEW.user_id = '${user}'`);
 		let requestEventId: string;
 		try {
-			const orderId = await placeOrder(user, 2);
+			const orderId = await placeOrder(system, user, 2, "operator test");
 			[{ request_event_id: requestEventId }] = await system.sql("orders", "SELECT request_event_id FROM orders WHERE id = $1", [orderId]);
 			await waitFor("the request to be parked as dead", () => isDead(requestEventId).then(dead => dead || null));
 		} finally {

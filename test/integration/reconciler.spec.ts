@@ -22,7 +22,7 @@ import { createBrokerOptions } from "../../moleculer.config";
 import { createOrdersService } from "../../services/orders.service";
 import { RECONCILER_METRICS, type ReconcileRound, type ReconcilerMethods, type ReconcilerOptions } from "../../services/orders.reconciler";
 import { asMiddleware } from "../support/middlewares";
-import { startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
+import { breakHandler, openAccount, placeOrder, startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
 const OUTBOX = { pollIntervalMs: 100, batchSize: 100, retry: { baseMs: 200, maxMs: 400 }, parking: { maxFailures: 2, minAgeMs: 0 } };
 /** No round on the timer unless a test asks for one; an hour-old order is overdue. */
@@ -52,17 +52,6 @@ afterAll(async () => {
 	await system?.stop();
 });
 
-async function openAccount(user: string, amount: number): Promise<void> {
-	expect((await system.request("POST", "/api/accounts", { user, body: {} })).status).toBe(201);
-	expect((await system.request("POST", "/api/accounts/topup", { user, body: { amount } })).status).toBe(200);
-}
-
-async function placeOrder(user: string, amount: number, description: string): Promise<string> {
-	const created = await system.request("POST", "/api/orders", { user, body: { amount, description } });
-	expect(created.status).toBe(201);
-	return created.body.id;
-}
-
 /** A NEW order written directly, as an order placed before requests were linked: no request_event_id. */
 async function unlinkedOrder(user: string, amountMinor: number, age = "1 hour"): Promise<string> {
 	const id = randomUUID();
@@ -82,15 +71,6 @@ const order = async (id: string) => (await system.sql("orders", "SELECT status, 
 const balance = async (user: string) => (await system.request("GET", "/api/accounts/balance", { user })).body.balance;
 const decisionsOf = async (orderId: string) => system.sql("payments", "SELECT outcome, result_event_id FROM payment_transactions WHERE order_id = $1", [orderId]);
 
-/** Makes a handler fail on every delivery, the way a bug would: `write` (e.g. "UPDATE ON orders") fails `when` it holds, until `fixed()`. */
-async function breakHandler(database: "orders" | "payments", write: string, when: string): Promise<{ fixed(): Promise<unknown> }> {
-	const name = `broken_${database}_${suffix}`;
-	const table = write.split(" ON ")[1];
-	await system.sql(database, `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'a broken handler (test)'; END $$`);
-	await system.sql(database, `CREATE TRIGGER ${name} BEFORE ${write} FOR EACH ROW WHEN (${when}) EXECUTE FUNCTION ${name}()`);
-	return { fixed: () => system.sql(database, `DROP TRIGGER ${name} ON ${table}; DROP FUNCTION ${name}()`) };
-}
-
 async function waitForDead(database: "orders" | "payments", where: string, value: string) {
 	return waitFor(`the ${database} event to be parked as dead`, async () => {
 		const [row] = await system.sql(database, `SELECT id, attempts, failures, dead_at, confirmed_at FROM outbox_events WHERE ${where}`, [value]);
@@ -101,12 +81,12 @@ async function waitForDead(database: "orders" | "payments", where: string, value
 describe("the reconciler", () => {
 	it("ends an order whose payment result was parked as dead, and confirms the dead event without a replay", async () => {
 		const user = `dead-result-${suffix}`;
-		await openAccount(user, 10);
-		const broken = await breakHandler("orders", "UPDATE ON orders", "NEW.description = 'result handler broken'");
+		await openAccount(system, user, 10);
+		const broken = await breakHandler(system, "orders", "UPDATE ON orders", "NEW.description = 'result handler broken'");
 		let orderId: string;
 		let dead: { id: string; attempts: number; failures: number };
 		try {
-			orderId = await placeOrder(user, 4, "result handler broken");
+			orderId = await placeOrder(system, user, 4, "result handler broken");
 			dead = await waitForDead("payments", "event_name = 'payment.processed' AND payload->>'orderId' = $1", orderId);
 		} finally {
 			await broken.fixed();
@@ -131,12 +111,12 @@ describe("the reconciler", () => {
 
 	it("revives an order's payment request parked as dead, and the order ends", async () => {
 		const user = `dead-request-${suffix}`;
-		await openAccount(user, 10);
-		const broken = await breakHandler("payments", "INSERT ON payment_transactions", `NEW.user_id = '${user}'`);
+		await openAccount(system, user, 10);
+		const broken = await breakHandler(system, "payments", "INSERT ON payment_transactions", `NEW.user_id = '${user}'`);
 		let orderId: string;
 		let requestEventId: string;
 		try {
-			orderId = await placeOrder(user, 3, "request handler broken");
+			orderId = await placeOrder(system, user, 3, "request handler broken");
 			requestEventId = (await order(orderId)).request_event_id;
 			await waitForDead("orders", "id = $1", requestEventId);
 		} finally {
@@ -175,7 +155,7 @@ describe("the reconciler", () => {
 
 	it.each(lostRequests)("requests the payment again for %s, and it is charged once", async (_case, setUp) => {
 		const user = `lost-request-${randomBytes(3).toString("hex")}`;
-		await openAccount(user, 10);
+		await openAccount(system, user, 10);
 		const orderId = await setUp(user);
 		const before = (await order(orderId)).request_event_id;
 
@@ -190,9 +170,9 @@ describe("the reconciler", () => {
 
 	it("leaves young orders and ended orders alone", async () => {
 		const user = `left-alone-${suffix}`;
-		await openAccount(user, 10);
+		await openAccount(system, user, 10);
 		const young = await unlinkedOrder(user, 100, "1 second");
-		const ended = await placeOrder(user, 1, "ended");
+		const ended = await placeOrder(system, user, 1, "ended");
 		await waitForOrderEnd(system, user, ended);
 		await makeOverdue(ended);
 		const endedBefore = await order(ended);
@@ -209,7 +189,7 @@ describe("the reconciler", () => {
 
 	it("does nothing when payments cannot answer in time, and the next round does the work", async () => {
 		const user = `unreachable-${suffix}`;
-		await openAccount(user, 10);
+		await openAccount(system, user, 10);
 		const orderId = await unlinkedOrder(user, 500);
 		paymentsHangs = true;
 		let round: ReconcileRound;
@@ -267,10 +247,10 @@ describe("a round", () => {
 describe("payments.paymentDecisions", () => {
 	it("answers each decided order with the id of the event written with the decision", async () => {
 		const user = `decisions-${suffix}`;
-		await openAccount(user, 1);
-		const paid = await placeOrder(user, 1, "paid");
+		await openAccount(system, user, 1);
+		const paid = await placeOrder(system, user, 1, "paid");
 		await waitForOrderEnd(system, user, paid);
-		const refused = await placeOrder(user, 1, "refused");
+		const refused = await placeOrder(system, user, 1, "refused");
 		await waitForOrderEnd(system, user, refused);
 		const undecided = randomUUID();
 

@@ -8,7 +8,7 @@ import type { ChildProcess } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import { ServiceBroker, type BrokerOptions, type Middleware, type Service } from "moleculer";
 import { Pool } from "pg";
-import { inject } from "vitest";
+import { expect, inject } from "vitest";
 import { createDatabases, dropDatabases } from "../../scripts/throwaway-databases";
 import { createBrokerOptions } from "../../moleculer.config";
 import type { OutboxOptions } from "../../mixins/outbox.mixin";
@@ -211,6 +211,37 @@ export async function waitForOrderEnd(system: TestSystem, user: string, orderId:
 		const { body } = await system.request("GET", `/api/orders/${orderId}`, { user });
 		return body.status !== "NEW" ? body : null;
 	}, timeoutMs);
+}
+
+/** Opens the user's account and tops it up by `amount`. */
+export async function openAccount(system: TestSystem, user: string, amount: number): Promise<void> {
+	expect((await system.request("POST", "/api/accounts", { user, body: {} })).status).toBe(201);
+	expect((await system.request("POST", "/api/accounts/topup", { user, body: { amount } })).status).toBe(200);
+}
+
+/** Places an order for the user; returns its id. */
+export async function placeOrder(system: TestSystem, user: string, amount: number, description = "test order"): Promise<string> {
+	const created = await system.request("POST", "/api/orders", { user, body: { amount, description } });
+	expect(created.status).toBe(201);
+	return created.body.id;
+}
+
+/**
+ * Makes a service's handler fail on every delivery, the way a bug would: `write` (e.g. "INSERT ON
+ * payment_transactions", in the handler's transaction) raises `message` `when` it holds, until `fixed()`.
+ */
+export async function breakHandler(
+	system: TestSystem,
+	database: "orders" | "payments",
+	write: string,
+	when: string,
+	message = "a broken handler (test)"
+): Promise<{ fixed(): Promise<unknown> }> {
+	const name = `broken_${database}_${randomBytes(4).toString("hex")}`;
+	const table = write.split(" ON ")[1];
+	await system.sql(database, `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '${message}'; END $$`);
+	await system.sql(database, `CREATE TRIGGER ${name} BEFORE ${write} FOR EACH ROW WHEN (${when}) EXECUTE FUNCTION ${name}()`);
+	return { fixed: () => system.sql(database, `DROP TRIGGER ${name} ON ${table}; DROP FUNCTION ${name}()`) };
 }
 
 export { freePort, freePortBlock } from "../../scripts/free-port";
