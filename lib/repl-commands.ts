@@ -14,6 +14,7 @@
 import { inspect } from "node:util";
 import { Errors, type ServiceBroker } from "moleculer";
 import { convertArgs } from "moleculer-repl/src/utils";
+import { newestDeadFirst, toDeadEventView } from "./dead-events";
 import type { Journey } from "./order-journey";
 import type { DeadEventRow } from "./outbox-sql";
 import type { OutboxStatus } from "../mixins/outbox.mixin";
@@ -150,17 +151,16 @@ const deadCommand: ReplCommand<ParsedArgs & { service?: string }> = {
 		const services = args.service === undefined ? outboxServices(broker) : [args.service];
 		const params = args.options.limit === undefined ? {} : { limit: args.options.limit };
 		const answers = await callEach<DeadEventRow[]>(broker, services, "deadEvents", params);
-		const events = answers.flatMap(({ service, result }) => (result.status === "fulfilled" ? result.value.map(event => ({ service, ...event })) : []));
-		events.sort((a, b) => new Date(b.dead_at).getTime() - new Date(a.dead_at).getTime());
+		const events = newestDeadFirst(answers.map(({ service, result }) => (result.status === "fulfilled" ? result.value.map(row => toDeadEventView(service, row)) : [])));
 		if (events.length) {
 			// The order under its event's id: two ids side by side would not fit a terminal.
 			const rows = events.map(event => [
 				event.service,
-				event.payload?.orderId ? `${event.id}\norder ${event.payload.orderId}` : event.id,
-				`${event.event_name} → ${event.target_group}`,
+				event.orderId ? `${event.id}\norder ${event.orderId}` : event.id,
+				`${event.eventName} → ${event.targetGroup}`,
 				String(event.failures),
-				formatTime(event.dead_at),
-				event.last_error ?? ""
+				formatTime(event.deadAt),
+				event.lastError ?? ""
 			]);
 			printTable(helpers, ["Service", "Event id", "Event", "Failures", "Dead since (UTC)", "Last error"], rows, {
 				3: { alignment: "right" },

@@ -18,6 +18,7 @@ import type { RequestMeta } from "../lib/contracts";
 import { requireUserId } from "../lib/identity";
 import { ACTIVITY_BUCKET_SECONDS, sumActivity, type ActivityBucket } from "../lib/outbox-activity";
 import type { Journey } from "../lib/order-journey";
+import { newestDeadFirst, toDeadEventView, type DeadEventView } from "../lib/dead-events";
 import type { DeadEventRow } from "../lib/outbox-sql";
 import { DEAD_EVENTS_PARAMS, REPLAY_DEAD_EVENTS_PARAMS, type OutboxActivity, type OutboxStatus } from "../mixins/outbox.mixin";
 
@@ -36,19 +37,6 @@ export interface ServiceOps {
 	oldestPendingAgeSeconds: number;
 	dead: number;
 	activity: ActivityBucket[];
-}
-
-export interface DeadEventView {
-	service: OutboxService;
-	id: string;
-	eventName: string;
-	targetGroup: string;
-	orderId: string | null;
-	attempts: number;
-	failures: number;
-	lastError: string | null;
-	createdAt: string;
-	deadAt: string;
 }
 
 interface DeadEventsParams {
@@ -70,22 +58,6 @@ interface OperatorMethods {
 
 const SERVICE_RULE = { type: "enum", values: OUTBOX_SERVICES } as const;
 const ORDER_JOURNEY = "orders.journey";
-
-function toDeadEventView(service: OutboxService, row: DeadEventRow): DeadEventView {
-	const orderId = row.payload?.orderId;
-	return {
-		service,
-		id: row.id,
-		eventName: row.event_name,
-		targetGroup: row.target_group,
-		orderId: typeof orderId === "string" ? orderId : null,
-		attempts: row.attempts,
-		failures: row.failures,
-		lastError: row.last_error,
-		createdAt: new Date(row.created_at).toISOString(),
-		deadAt: new Date(row.dead_at).toISOString()
-	};
-}
 
 export function createOperatorActions(): Partial<ServiceSchema> {
 	const schema: Partial<ServiceSchema<object, OperatorMethods>> = {
@@ -162,8 +134,7 @@ export function createOperatorActions(): Partial<ServiceSchema> {
 							}
 						})
 					);
-					const events = lists.flat().sort((a, b) => b.deadAt.localeCompare(a.deadAt));
-					return { events: events.slice(0, limit), unavailable: OUTBOX_SERVICES.filter(name => unavailable.includes(name)) };
+					return { events: newestDeadFirst(lists).slice(0, limit), unavailable: OUTBOX_SERVICES.filter(name => unavailable.includes(name)) };
 				}
 			},
 
