@@ -65,7 +65,8 @@ function OrderJourneyView({ api, orderId, onForbidden }: { api: ApiClient; order
 			return false;
 		}
 	}, [api, orderId, onForbidden]);
-	// A failed first read (an unknown id, most often) waits for Retry; a shown journey keeps following.
+	// A failed first read (an unknown id, most often) waits for Retry, which clears the error and so
+	// polls again (at once); a shown journey keeps following.
 	usePolling(load, JOURNEY_POLL_INTERVAL_MS, journey === null ? error === null : isSettling(journey));
 
 	return (
@@ -73,7 +74,7 @@ function OrderJourneyView({ api, orderId, onForbidden }: { api: ApiClient; order
 			{error && (
 				<>
 					<Alert>{error}</Alert>
-					<button type="button" className="button" onClick={() => void load()}>
+					<button type="button" className="button" onClick={() => setError(null)}>
 						Retry
 					</button>
 				</>

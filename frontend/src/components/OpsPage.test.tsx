@@ -341,4 +341,23 @@ describe("OpsPage: find an order", () => {
 		expect(await screen.findByRole("alert")).toHaveTextContent("No order has this ID.");
 		expect(requests.filter(request => request.url.endsWith("/journey"))).toHaveLength(1);
 	});
+
+	it("reads a journey once per Retry, then follows it while it may change", async () => {
+		const order = makeOrder({ id: "o2", createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() });
+		let answer: () => Journey | Response = () => errorResponse(503, "SERVICE_UNAVAILABLE", "Temporarily unavailable");
+		const { requests } = mockJourneys({ o2: () => answer() });
+		const reads = () => requests.filter(request => request.url.endsWith("/journey")).length;
+		const user = renderPage();
+		await find(user, "o2");
+		await screen.findByRole("button", { name: "Retry" });
+		expect(reads()).toBe(1);
+
+		const waiting = makeJourney(order);
+		waiting.hops = waiting.hops.slice(0, 2);
+		waiting.pending = { step: "requestConfirmed", since: order.createdAt, why: "waiting for payments (attempt 2)" };
+		answer = () => waiting;
+		await user.click(screen.getByRole("button", { name: "Retry" }));
+		await screen.findByTestId("journey-pending");
+		expect(reads()).toBe(2);
+	});
 });
