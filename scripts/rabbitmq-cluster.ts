@@ -61,8 +61,6 @@ export interface RabbitCluster {
 	readonly nodes: readonly RabbitClusterNode[];
 	/** Every node's URL, node 1 first: what TRANSPORTER lists. */
 	readonly urls: readonly string[];
-	/** Whether node `index` (0-based) runs. */
-	isRunning(index: number): boolean;
 	/** Stops node `index`: gracefully (SIGTERM, as `rabbitmqctl stop`), or at once (SIGKILL). Resolves once its VM exited. */
 	stopNode(index: number, how?: "graceful" | "kill"): Promise<void>;
 	/** Starts node `index` again on its data; resolves once it accepts AMQP connections. */
@@ -163,6 +161,7 @@ export async function startRabbitCluster(options: RabbitClusterOptions = {}): Pr
 				RABBITMQ_NODENAME: nodes[index].nodename,
 				RABBITMQ_DIST_PORT: String(nodes[index].distPort),
 				RABBITMQ_CONFIG_FILE: path.join(dir, "rabbitmq.conf"),
+				// A file never written: the node reads none, rather than the machine's /etc/rabbitmq one.
 				RABBITMQ_ADVANCED_CONFIG_FILE: path.join(dir, "advanced.config"),
 				RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, "enabled_plugins"),
 				RABBITMQ_MNESIA_BASE: path.join(dir, "mnesia"),
@@ -207,7 +206,6 @@ export async function startRabbitCluster(options: RabbitClusterOptions = {}): Pr
 		folder,
 		nodes,
 		urls: nodes.map(node => node.url),
-		isRunning: index => processes[index] !== null,
 		async stopNode(index, how = "graceful") {
 			processes[index]?.kill(how === "kill" ? "SIGKILL" : "SIGTERM");
 			await awaitExit(index);

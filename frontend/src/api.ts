@@ -217,7 +217,7 @@ export interface ApiClient {
 export const RETRY_DELAY_MS = 500;
 const ORDER_LIST_LIMIT = 50;
 /** Dead events listed on the operator page (each service's card says when there are more). */
-export const DEAD_EVENT_LIST_LIMIT = 200;
+const DEAD_EVENT_LIST_LIMIT = 200;
 
 export function createApiClient(userId: string, options: ApiClientOptions = {}): ApiClient {
 	const fetchFunction: FetchFunction = options.fetch ?? ((input, init) => fetch(input, init));

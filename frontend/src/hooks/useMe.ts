@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { errorMessage, type ApiClient, type Me } from "../api";
 
-export type MeState = { kind: "loading" } | { kind: "ready"; me: Me } | { kind: "failed"; message: string };
+type MeState = { kind: "loading" } | { kind: "ready"; me: Me } | { kind: "failed"; message: string };
 
 /** Who the server says the caller is (whether an operator), asked on mount. */
 export function useMe(api: ApiClient) {
