@@ -8,7 +8,7 @@
 import { connect } from "node:net";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSystem, type TestSystem } from "../support/system";
+import { startSystem, type TestSystem, waitFor } from "../support/system";
 
 let system: TestSystem;
 const USER = `hostile-${Date.now()}`;
@@ -40,12 +40,18 @@ async function send(method: string, path: string, init: { headers?: Record<strin
 	return response.status;
 }
 
-/** A request that must never fail on our side, and must change nothing when it is refused. */
+/**
+ * A request that must never fail on our side, and must change nothing when it is refused. An
+ * accepted order goes on writing after its answer (the payment), so the next request waits for it
+ * to end: otherwise that payment lands between the next snapshots and looks like the refused
+ * request's write.
+ */
 async function expectNoServerErrorAndNoWriteWhenRefused(request: () => Promise<number>): Promise<void> {
 	const before = await snapshot();
 	const status = await request();
 	expect(status, "a 5xx for a caller's request").toBeLessThan(500);
 	if (status >= 400) expect(await snapshot(), `a rejected request (${status}) wrote something`).toBe(before);
+	else await waitFor("every accepted order to end", async () => Number((await system.sql("orders", "SELECT count(*) AS n FROM orders WHERE status = 'NEW'"))[0].n) === 0);
 }
 
 /** Bodies near the real ones (right keys, wrong values) as well as anything at all. */
