@@ -7,12 +7,10 @@ COPY package.json package-lock.json ./
 COPY frontend/package.json frontend/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json moleculer.config.ts ./
-COPY lib lib
+COPY platform platform
 COPY mixins mixins
-COPY migrations migrations
 COPY services services
-COPY scripts scripts
-COPY types types
+COPY tools tools
 COPY frontend frontend
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 

@@ -1,25 +1,26 @@
 /**
  * Broker options, the same on every node: transport (RabbitMQ when TRANSPORTER is set, otherwise
  * all services in one process), validation, timeouts and shutdown, and the embedded Postgres'
- * lifecycle. Where each service's database is: lib/database.ts.
+ * lifecycle. Where each service's database is: platform/database.ts.
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { Validators, type BrokerOptions, type Middleware, type ReplOptions, type ServiceBroker } from "moleculer";
-import { stopEmbeddedPostgres } from "./lib/database";
-import { EventDurableAmqpTransporter, QUEUE_TYPES, requestsBalancedByRabbitMq } from "./lib/amqp-transporter";
-import { EVENTS } from "./lib/contracts";
-import { oneOf, positiveInteger } from "./lib/env";
-import { createFaultInjectionMiddleware, parseFaultRates } from "./lib/fault-injection";
-import { createHealthServerMiddleware } from "./lib/health-server";
-import { loggerOptions } from "./lib/logging";
-import { tracingOptionsFromEnv } from "./lib/tracing";
-import { replCommands } from "./lib/repl-commands";
-import { VALIDATION_MESSAGES } from "./lib/validation";
+import { stopEmbeddedPostgres } from "./platform/database";
+import { EventDurableAmqpTransporter, QUEUE_TYPES, requestsBalancedByRabbitMq } from "./platform/amqp-transporter";
+import { ORDER_EVENTS } from "./services/orders/contracts";
+import { MESSAGING_EVENTS } from "./mixins/messaging-contracts";
+import { oneOf, positiveInteger } from "./platform/config";
+import { createFaultInjectionMiddleware, parseFaultRates } from "./tools/fault-injection";
+import { createHealthServerMiddleware } from "./platform/health-server";
+import { loggerOptions } from "./platform/logging";
+import { tracingOptionsFromEnv } from "./platform/tracing";
+import { replCommands } from "./tools/repl-commands";
+import { VALIDATION_MESSAGES } from "./platform/validation";
 
 /**
  * RabbitMQ settings that make the normal path durable: persistent events (requests are not, nor
- * the events whose loss is repaired anyway: lib/amqp-transporter.ts), queues that outlive their
+ * the events whose loss is repaired anyway: platform/amqp-transporter.ts), queues that outlive their
  * consumers, and balancing by RabbitMQ itself (`disableBalancer`), so an event for a consumer
  * group that is briefly offline waits in its queue instead of being dropped. This is not the
  * guarantee (there are no publisher confirms, a throwing handler's message is acked and gone):
@@ -31,7 +32,7 @@ function amqpTransporter(url: string, env: NodeJS.ProcessEnv) {
 		messageOptions: { persistent: true },
 		// Their loss is repaired anyway: a confirmation or rejection by the producer's re-emit, a
 		// status change by the front end's re-reading of orders still NEW (frontend/src/live.ts).
-		transientEvents: [EVENTS.OUTBOX_CONFIRMED, EVENTS.OUTBOX_REJECTED, EVENTS.ORDER_STATUS_CHANGED],
+		transientEvents: [MESSAGING_EVENTS.OUTBOX_CONFIRMED, MESSAGING_EVENTS.OUTBOX_REJECTED, ORDER_EVENTS.ORDER_STATUS_CHANGED],
 		// amqplib leaves Nagle's algorithm on: small messages then wait for the peer's delayed
 		// ACK (~40 ms) before they leave, on every hop of an order's path.
 		socketOptions: { noDelay: true },
@@ -96,7 +97,7 @@ export function createBrokerOptions(env: NodeJS.ProcessEnv = process.env): Broke
 		tracking: { enabled: true, shutdownTimeout: 10_000 },
 		registry: { strategy: "RoundRobin", preferLocal: true },
 
-		// Moleculer's tracer (TRACING_EXPORTER; off when unset), one trace per order across the outbox: lib/tracing.ts.
+		// Moleculer's tracer (TRACING_EXPORTER; off when unset), one trace per order across the outbox: platform/tracing.ts.
 		tracing: tracingOptionsFromEnv(env),
 
 		// Prometheus metrics (Moleculer's own and the outbox's) at http://host:METRICS_PORT/metrics.
@@ -105,7 +106,7 @@ export function createBrokerOptions(env: NodeJS.ProcessEnv = process.env): Broke
 			: { enabled: false },
 
 		// The operator's commands (outbox, dead, replay, order, as) in every REPL: `npm run dev`'s and `npm run repl`'s.
-		// moleculer-repl reads them as lib/repl-commands.ts types them, not as Moleculer's typings say.
+		// moleculer-repl reads them as tools/repl-commands.ts types them, not as Moleculer's typings say.
 		replOptions: { customCommands: replCommands as unknown as ReplOptions["customCommands"] },
 
 		validator: new Validators.Fastest({ useNewCustomCheckerFunction: true, messages: VALIDATION_MESSAGES }),

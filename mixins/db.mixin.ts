@@ -3,10 +3,10 @@
  *
  * At start the database is made reachable (the embedded server started, the database created if
  * missing), the service's migrations are applied, and only then does moleculer-db connect. After
- * start the one live Sequelize instance is `this.adapter.db` and the model `this.adapter.model`.
+ * start the one live Sequelize instance is `this.adapter.db`.
  * moleculer-db's generic CRUD actions are removed: every action a service exposes is its own.
  *
- * Statements (all from the SQL builders in lib/) run on the pg connections of Sequelize's pool,
+ * Statements (all from the SQL builders beside the mixins and the services) run on the pg connections of Sequelize's pool,
  * without Sequelize's query layer: it costs more CPU per statement than pg itself (bind-parameter
  * rewriting, logging and hook plumbing; measured at a seventh of a service process' CPU under load)
  * and adds nothing to hand-written, parameterised SQL.
@@ -16,18 +16,17 @@ import DbService from "moleculer-db";
 import SequelizeAdapter from "moleculer-db-adapter-sequelize";
 import { parse as parseConnectionString } from "pg-connection-string";
 import type { Client as PgClient } from "pg";
-import type { ModelAttributes, ModelOptions, Sequelize } from "sequelize";
-import { databaseFor, prepareDatabase } from "../lib/database";
-import { positiveInteger } from "../lib/env";
-import { runMigrations, type Migration } from "../lib/migrate";
-import { NotificationListener } from "../lib/notification-listener";
-import type { SqlQuery } from "../lib/sql";
+import { DataTypes, type Sequelize } from "sequelize";
+import { databaseFor, prepareDatabase } from "../platform/database";
+import { positiveInteger } from "../platform/config";
+import { runMigrations, type Migration } from "../platform/migrate";
+import { NotificationListener } from "../platform/notification-listener";
+import type { SqlQuery } from "../platform/sql";
 
 export interface DbMixinOptions {
 	/** Also the database name of the embedded default and the `<NAME>_DATABASE_URL` variable. */
 	service: string;
 	migrations: readonly Migration[];
-	model: { name: string; define: ModelAttributes; options?: ModelOptions };
 	/** Overrides the URL from the environment (tests). */
 	databaseUrl?: string;
 }
@@ -89,6 +88,16 @@ function createAdapter(url: string): SequelizeAdapter {
 	});
 }
 
+/**
+ * The adapter will not connect without a model, and nothing here reads one (no statement goes
+ * through Sequelize's models): it gets the migrations' table, which every database has, never synced.
+ */
+const ADAPTER_MODEL = {
+	name: "schema_migration",
+	define: { name: { type: DataTypes.TEXT, primaryKey: true }, applied_at: DataTypes.DATE },
+	options: { tableName: "schema_migrations", timestamps: false }
+};
+
 export function createDbMixin(options: DbMixinOptions): Partial<ServiceSchema> {
 	const lastMigration = options.migrations.at(-1)?.name ?? "";
 	const location = options.databaseUrl ? { url: options.databaseUrl, embedded: false } : databaseFor(options.service);
@@ -102,10 +111,10 @@ export function createDbMixin(options: DbMixinOptions): Partial<ServiceSchema> {
 		}
 	};
 
-	const schema: Partial<ServiceSchema<object, DbMethods, DbLocalVars>> & { adapter: SequelizeAdapter; model: DbMixinOptions["model"] } = {
+	const schema: Partial<ServiceSchema<object, DbMethods, DbLocalVars>> & { adapter: SequelizeAdapter; model: typeof ADAPTER_MODEL } = {
 		mixins: [DbService, databasePreparation] as Partial<ServiceSchema>[],
 		adapter: createAdapter(location.url),
-		model: options.model,
+		model: ADAPTER_MODEL,
 
 		actions: {
 			find: false,

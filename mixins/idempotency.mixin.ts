@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
-import type { RequestMeta } from "../lib/contracts";
+import type { RequestMeta } from "../platform/identity";
 import {
 	insertIdempotencyRecord,
 	lockIdempotencyKey,
@@ -20,8 +20,8 @@ import {
 	setLockTimeout,
 	tryLockIdempotencyKey,
 	type IdempotencyRecord
-} from "../lib/idempotency-sql";
-import { SQLSTATE, sqlStateOf } from "../lib/sql";
+} from "./idempotency-sql";
+import { SQLSTATE, sqlStateOf } from "../platform/sql";
 import type { DbMethods, DbTransaction } from "./db.mixin";
 
 export interface IdempotentResponse<TBody> {
@@ -55,7 +55,7 @@ function requestHash(params: object): string {
 /** How long a request waits for a concurrent one with the same key, far below the gateway's 10 s call timeout. */
 const KEY_LOCK_WAIT_MS = 2000;
 
-/** `retryAfterSeconds` becomes the answer's Retry-After header (lib/public-errors.ts). */
+/** `retryAfterSeconds` becomes the answer's Retry-After header (services/api/public-errors.ts). */
 function keyInUse(): Errors.MoleculerClientError {
 	return new Errors.MoleculerClientError(
 		"A request with this Idempotency-Key is still in progress; retry it shortly with the same key.",

@@ -10,7 +10,7 @@
  * again.
  *
  * An event that cannot be applied is answered `outbox.rejected`, with what kind of failure it met
- * (lib/failure-classification.ts) and the attempt it carried: a malformed one for good (the
+ * (mixins/failure-classification.ts) and the attempt it carried: a malformed one for good (the
  * producer parks it at once); one that met an outage (this service's database unavailable, say)
  * as such, which never counts towards parking; any other failure with its error (the producer
  * retries it with backoff and parks it only after repeated failures and a minimum age). Nothing is
@@ -24,11 +24,11 @@
  */
 import Validator, { type ValidationError, type ValidationSchema } from "fastest-validator";
 import type { Context, ServiceSchema } from "moleculer";
-import { EVENTS, type EventEnvelope, type EventMeta, type OutboxConfirmedPayload, type OutboxRejectedPayload } from "../lib/contracts";
-import { FAILURE_KINDS, classifyFailure, type FailureKind } from "../lib/failure-classification";
-import { recordInboxEvent } from "../lib/inbox-sql";
-import { eventLogFields } from "../lib/logging";
-import { MESSAGING_METRICS, registerMessagingMetrics } from "../lib/messaging-metrics";
+import { MESSAGING_EVENTS, type EventEnvelope, type EventMeta, type OutboxConfirmedPayload, type OutboxRejectedPayload } from "./messaging-contracts";
+import { FAILURE_KINDS, classifyFailure, type FailureKind } from "./failure-classification";
+import { recordInboxEvent } from "./inbox-sql";
+import { eventLogFields } from "../platform/logging";
+import { MESSAGING_METRICS, registerMessagingMetrics } from "./messaging-metrics";
 import type { DbMethods, DbTransaction } from "./db.mixin";
 
 export type InboxOutcome = "applied" | "duplicate" | "rejected";
@@ -141,7 +141,7 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 						...(Number.isInteger(attempt) && (attempt as number) > 0 && { attempt })
 					};
 					try {
-						await this.broker.emit(EVENTS.OUTBOX_REJECTED, rejection, { groups: [source!] });
+						await this.broker.emit(MESSAGING_EVENTS.OUTBOX_REJECTED, rejection, { groups: [source!] });
 					} catch (err) {
 						// Not fatal: unanswered, the event is re-emitted when its retry is due.
 						this.logger.warn(logFields, "Could not answer the producer.", err);
@@ -205,7 +205,7 @@ export function createInboxMixin(): Partial<ServiceSchema> {
 					batches.map(async ([source, eventIds]) => {
 						const confirmation: OutboxConfirmedPayload = { source, eventIds };
 						try {
-							await this.broker.emit(EVENTS.OUTBOX_CONFIRMED, confirmation, { groups: [source] });
+							await this.broker.emit(MESSAGING_EVENTS.OUTBOX_CONFIRMED, confirmation, { groups: [source] });
 						} catch (err) {
 							// E.g. the transporter is reconnecting. Not fatal: the producer re-emits, and the
 							// duplicates are skipped and confirmed again.

@@ -12,15 +12,15 @@
  * Latency: the process that commits an event emits it at once (the transaction's `afterCommit`), the row
  * written already claimed for the first retry delay. A row that becomes due otherwise (written by
  * another program, a replayed dead event) wakes every relay of the database at once through
- * Postgres LISTEN/NOTIFY (migrations/shared/outbox-due-notification.ts). The relay's interval only
+ * Postgres LISTEN/NOTIFY (mixins/migrations/0003_notify_due_outbox_events.ts). The relay's interval only
  * picks up retries, rows whose writer died before emitting them, and what a lost notification
  * connection missed.
  *
  * Tracing: each row keeps the trace it was written in (`addOutboxEvent`'s `trace`), and every emit
- * of it, first or re-emit, from whichever process, is a span of that trace (lib/tracing.ts).
+ * of it, first or re-emit, from whichever process, is a span of that trace (platform/tracing.ts).
  *
  * Poison: a consumer that cannot apply an event answers `outbox.rejected` with the kind of failure
- * (lib/failure-classification.ts). A malformed event is parked as dead at once. An outage (the
+ * (mixins/failure-classification.ts). A malformed event is parked as dead at once. An outage (the
  * consumer's database unavailable, say) never counts: the event is re-emitted with backoff for as
  * long as it lasts. Any other failure counts once per attempt, and parks the event only after
  * `parking.maxFailures` of them and once it is `parking.minAgeMs` old, so that no burst of failures can park
@@ -35,13 +35,14 @@
  * backlog is emitted at the pace its consumers answer it.
  */
 import type { Context, ServiceSchema } from "moleculer";
-import { EVENTS, EVENT_SCHEMA_VERSION, type EventEnvelope, type EventMeta, type OutboxConfirmedPayload, type OutboxRejectedPayload } from "../lib/contracts";
-import { FAILURE_KINDS } from "../lib/failure-classification";
-import { positiveInteger } from "../lib/env";
-import { eventLogFields } from "../lib/logging";
-import { MESSAGING_METRICS, registerMessagingMetrics } from "../lib/messaging-metrics";
-import { ACTIVITY_BUCKET_SECONDS, ActivityCounter, type ActivityBucket } from "../lib/outbox-activity";
+import { MESSAGING_EVENTS, EVENT_SCHEMA_VERSION, type EventEnvelope, type EventMeta, type OutboxConfirmedPayload, type OutboxRejectedPayload } from "./messaging-contracts";
+import { FAILURE_KINDS } from "./failure-classification";
+import { positiveInteger } from "../platform/config";
+import { eventLogFields } from "../platform/logging";
+import { MESSAGING_METRICS, registerMessagingMetrics } from "./messaging-metrics";
+import { ACTIVITY_BUCKET_SECONDS, ActivityCounter, type ActivityBucket } from "./outbox-activity";
 import {
+	OUTBOX_DUE_CHANNEL,
 	claimDueEvents,
 	confirmEvents,
 	countUnanswered,
@@ -56,10 +57,9 @@ import {
 	type PendingSummaryRow,
 	type ParkingPolicy,
 	type RetryPolicy
-} from "../lib/outbox-sql";
-import type { NotificationListener } from "../lib/notification-listener";
-import { asParentSpan, storedTraceContext, type TraceContext } from "../lib/tracing";
-import { OUTBOX_DUE_CHANNEL } from "../migrations/shared/outbox-due-notification";
+} from "./outbox-sql";
+import type { NotificationListener } from "../platform/notification-listener";
+import { asParentSpan, storedTraceContext, type TraceContext } from "../platform/tracing";
 import type { DbMethods, DbTransaction } from "./db.mixin";
 import { CONFIRMATION_INTERVAL_MS } from "./inbox.mixin";
 
@@ -90,7 +90,7 @@ interface LiveConsumers {
 
 const listenerKey = (eventName: string, group: string) => `${group}\u0000${eventName}`;
 
-/** What the outbox counts, each in its Prometheus counter and in the activity window (lib/outbox-activity.ts). */
+/** What the outbox counts, each in its Prometheus counter and in the activity window (mixins/outbox-activity.ts). */
 const COUNTED_METRICS = Object.freeze({
 	emitted: MESSAGING_METRICS.OUTBOX_EMITTED,
 	reemitted: MESSAGING_METRICS.OUTBOX_REEMITTED,
@@ -147,7 +147,7 @@ function checkRetryPolicy(retry: RetryPolicy, names = { baseMs: "retry.baseMs", 
 export const DEAD_EVENTS_PARAMS = Object.freeze({ limit: { type: "number", integer: true, min: 1, max: 1000, default: 50, convert: true } } as const);
 export const REPLAY_DEAD_EVENTS_PARAMS = Object.freeze({ ids: { type: "array", items: "uuid", optional: true, max: 1000 } } as const);
 
-/** What `outboxActivity` answers: this instance's figures of the last minutes (lib/outbox-activity.ts). */
+/** What `outboxActivity` answers: this instance's figures of the last minutes (mixins/outbox-activity.ts). */
 export interface OutboxActivity {
 	bucketSeconds: number;
 	buckets: ActivityBucket[];
@@ -277,7 +277,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 			/** A consumer could not apply an event: record why, and park it if it is hopeless. */
 			// Answers are read tolerantly (unknown fields stripped), like events: a consumer one version
 			// ahead must not have its answers refused during a rolling deploy.
-			[EVENTS.OUTBOX_REJECTED]: {
+			[MESSAGING_EVENTS.OUTBOX_REJECTED]: {
 				params: {
 					$$strict: "remove",
 					source: "string",
@@ -311,7 +311,7 @@ export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv(
 			},
 
 			/** A consumer has applied these events (or had already): stop re-emitting them. */
-			[EVENTS.OUTBOX_CONFIRMED]: {
+			[MESSAGING_EVENTS.OUTBOX_CONFIRMED]: {
 				params: {
 					$$strict: "remove",
 					source: "string",

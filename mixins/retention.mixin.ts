@@ -14,10 +14,10 @@
  * retry delay).
  */
 import type { ServiceSchema } from "moleculer";
-import { positiveInteger } from "../lib/env";
-import { claimMaintenanceRun, deleteExpiredRows, type RetainedTable } from "../lib/maintenance-sql";
-import { expireStaleEvents } from "../lib/outbox-sql";
-import { PeriodicJob } from "../lib/periodic-job";
+import { positiveInteger } from "../platform/config";
+import { claimMaintenanceRun, deleteExpiredRows, type RetainedTable } from "./retention-sql";
+import { expireStaleEvents } from "./outbox-sql";
+import { PeriodicJob } from "../platform/periodic-job";
 import type { DbMethods } from "./db.mixin";
 import type { OutboxMethods } from "./outbox.mixin";
 

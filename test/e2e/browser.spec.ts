@@ -8,9 +8,9 @@ import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
-import { authenticatorFromEnv } from "../../lib/authentication";
-import { JOURNEY_STEPS } from "../../lib/order-journey";
-import { PROJECT_ROOT } from "../../lib/paths";
+import { authenticatorFromEnv } from "../../services/api/authentication";
+import { JOURNEY_STEPS } from "../../services/orders/order-journey";
+import { PROJECT_ROOT } from "../../platform/paths";
 import { breakHandler, openAccount, placeOrder as placeOrderByApi, startSystem, TEST_OUTBOX, waitFor, type TestSystem } from "../support/system";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";

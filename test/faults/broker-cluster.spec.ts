@@ -1,7 +1,7 @@
 /**
  * The broker as a three-node RabbitMQ cluster with quorum queues (issue 19), in
  * `npm run test:faults`: the cluster of services (gateway, 2× orders, 2× payments, as separate
- * processes) runs on a RabbitMQ cluster of its own (scripts/rabbitmq-cluster.ts: its own node
+ * processes) runs on a RabbitMQ cluster of its own (tools/rabbitmq-cluster.ts: its own node
  * names, ports and folders; the machine's RabbitMQ is not touched), every process's TRANSPORTER
  * listing every node, starting with a different one. Under steady orders and balance reads, one
  * node is stopped gracefully and restarted, then another is killed (SIGKILL) and restarted.
@@ -18,9 +18,9 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
-import { PROJECT_ROOT } from "../../lib/paths";
-import { CLUSTER_NODES } from "../../scripts/runner-process";
-import { rabbitmqInstalled, startRabbitCluster, type RabbitCluster } from "../../scripts/rabbitmq-cluster";
+import { PROJECT_ROOT } from "../../platform/paths";
+import { CLUSTER_NODES } from "../../tools/runner-process";
+import { rabbitmqInstalled, startRabbitCluster, type RabbitCluster } from "../../tools/rabbitmq-cluster";
 import { waitFor } from "../support/system";
 import {
 	awaitQuiescence,

@@ -7,7 +7,7 @@
 import type { ChildProcess } from "node:child_process";
 import { Pool } from "pg";
 import { expect } from "vitest";
-import { CLUSTER_NODES, spawnRunner } from "../../scripts/runner-process";
+import { CLUSTER_NODES, spawnRunner } from "../../tools/runner-process";
 import { deleteUnusedQueues } from "../support/rabbitmq-queues";
 import { collectOutput, createTestDatabases, freePortBlock, waitFor, type TestDatabases } from "../support/system";
 

@@ -16,7 +16,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from "vitest";
-import { PROJECT_ROOT } from "../../lib/paths";
+import { PROJECT_ROOT } from "../../platform/paths";
 import {
 	awaitQuiescence,
 	callUntilAnswered,

@@ -23,7 +23,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from "vitest";
-import { PROJECT_ROOT } from "../../lib/paths";
+import { PROJECT_ROOT } from "../../platform/paths";
 import { TcpProxy } from "../support/tcp-proxy";
 import {
 	awaitQuiescence,

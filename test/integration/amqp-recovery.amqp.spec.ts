@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import amqp from "amqplib";
 import { ServiceBroker, type ServiceSchema } from "moleculer";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
-import { EventDurableAmqpTransporter, QUEUE_TYPES, type QueueType } from "../../lib/amqp-transporter";
+import { EventDurableAmqpTransporter, QUEUE_TYPES, type QueueType } from "../../platform/amqp-transporter";
 import { createBrokerOptions } from "../../moleculer.config";
 import { freePort, waitFor } from "../support/system";
 import { TcpProxy } from "../support/tcp-proxy";

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from "vitest";
-import { PROJECT_ROOT } from "../../lib/paths";
+import { PROJECT_ROOT } from "../../platform/paths";
 import { collectOutput, createTestDatabases, freePortBlock, waitFor, type TestDatabases } from "../support/system";
 
 const rabbitmqUrl = inject("rabbitmqUrl");
@@ -34,7 +34,7 @@ describe.skipIf(!rabbitmqUrl)("npm run cluster", () => {
 		databases = await createTestDatabases(suffix);
 		port = await freePortBlock(6); // the gateway and the five health ports, PORT+1…PORT+5
 		metricsBase = await freePortBlock(5);
-		cluster = spawn(path.join(PROJECT_ROOT, "node_modules/.bin/tsx"), ["scripts/cluster.ts"], {
+		cluster = spawn(path.join(PROJECT_ROOT, "node_modules/.bin/tsx"), ["tools/cluster.ts"], {
 			cwd: PROJECT_ROOT,
 			env: {
 				...process.env,

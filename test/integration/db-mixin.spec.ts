@@ -6,8 +6,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENTS } from "../../lib/contracts";
-import { recordInboxEvent } from "../../lib/inbox-sql";
+import { PAYMENT_EVENTS } from "../../services/payments/contracts";
+import { recordInboxEvent } from "../../mixins/inbox-sql";
 import type { DbMethods } from "../../mixins/db.mixin";
 import { startSystem, type TestSystem } from "../support/system";
 
@@ -73,10 +73,10 @@ describe("an after-commit callback that throws", () => {
 
 describe("a named statement", () => {
 	it("is prepared on its connection, once, and reused", async () => {
-		const statement = recordInboxEvent(randomUUID(), EVENTS.PAYMENT_PROCESSED, "payments");
+		const statement = recordInboxEvent(randomUUID(), PAYMENT_EVENTS.PAYMENT_PROCESSED, "payments");
 		const prepared = await orders.withTransaction(async tx => {
 			await orders.queryRows(statement, tx);
-			await orders.queryRows(recordInboxEvent(randomUUID(), EVENTS.PAYMENT_PROCESSED, "payments"), tx);
+			await orders.queryRows(recordInboxEvent(randomUUID(), PAYMENT_EVENTS.PAYMENT_PROCESSED, "payments"), tx);
 			// pg_prepared_statements is the session's own: this connection's.
 			return orders.queryRows<{ name: string }>({ text: "SELECT name FROM pg_prepared_statements WHERE name = $1::text", values: [statement.name] }, tx);
 		});

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it, onTestFailed } from "vitest";
-import { isProcessAlive } from "../../lib/embedded-postgres";
+import { isProcessAlive } from "../../platform/embedded-postgres";
 import { freePort, waitFor } from "../support/system";
 
 const ROOT = path.resolve(__dirname, "../..");

@@ -7,7 +7,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENTS, EVENT_SCHEMA_VERSION, type EventEnvelope } from "../../lib/contracts";
+import { EVENT_SCHEMA_VERSION, type EventEnvelope } from "../../mixins/messaging-contracts";
+import { PAYMENT_EVENTS } from "../../services/payments/contracts";
+import { ORDER_EVENTS } from "../../services/orders/contracts";
 import { startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
 let system: TestSystem;
@@ -54,7 +56,7 @@ describe.each(PRODUCERS)("a producer %s", (_name, envelopeOf) => {
 		const orderId = await orderWithoutRequest(user, 300);
 		const eventId = randomUUID();
 		const { envelope, meta } = envelopeOf(eventId, "orders", { orderId, userId: user, amountMinor: 300 });
-		await system.brokers.orders.emit(EVENTS.PAYMENT_REQUESTED, envelope, { groups: ["payments"], meta });
+		await system.brokers.orders.emit(ORDER_EVENTS.PAYMENT_REQUESTED, envelope, { groups: ["payments"], meta });
 
 		await waitFor("the payment to be decided", async () => (await system.sql("payments", "SELECT 1 FROM payment_transactions WHERE order_id = $1", [orderId])).length === 1);
 		expect((await system.request("GET", "/api/accounts/balance", { user })).body.balance).toBe(7);
@@ -66,7 +68,7 @@ describe.each(PRODUCERS)("a producer %s", (_name, envelopeOf) => {
 		const user = `v-${randomUUID().slice(0, 8)}`;
 		const orderId = await orderWithoutRequest(user, 100);
 		const { envelope, meta } = envelopeOf(randomUUID(), "payments", { orderId, outcome: "REFUSED", reason: "INSUFFICIENT_FUNDS" });
-		await system.brokers.payments.emit(EVENTS.PAYMENT_PROCESSED, envelope, { groups: ["orders"], meta });
+		await system.brokers.payments.emit(PAYMENT_EVENTS.PAYMENT_PROCESSED, envelope, { groups: ["orders"], meta });
 		expect(await waitForOrderEnd(system, user, orderId)).toMatchObject({ status: "CANCELLED", cancelReason: "INSUFFICIENT_FUNDS" });
 	});
 });
@@ -74,7 +76,7 @@ describe.each(PRODUCERS)("a producer %s", (_name, envelopeOf) => {
 describe("a payload missing what the consumer needs", () => {
 	it("is parked at once as malformed, naming the field", async () => {
 		const [row] = await system.sql("payments", "INSERT INTO outbox_events (event_name, target_group, payload) VALUES ($1, 'orders', $2) RETURNING id", [
-			EVENTS.PAYMENT_PROCESSED,
+			PAYMENT_EVENTS.PAYMENT_PROCESSED,
 			JSON.stringify({ orderId: randomUUID(), currency: "EUR" }) // no outcome
 		]);
 		const dead = await waitFor("the event to be parked", async () => {

@@ -10,8 +10,8 @@ import { connect } from "node:net";
 import fc from "fast-check";
 import { ServiceBroker, type Service } from "moleculer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DATA_CONTENT_SECURITY_POLICY } from "../../lib/security-headers";
-import { createApiService } from "../../services/api.service";
+import { DATA_CONTENT_SECURITY_POLICY } from "../../platform/security-headers";
+import { createApiService } from "../../services/api/api.service";
 
 const TIMEOUTS = { headersTimeout: 500, requestTimeout: 1000, idleTimeout: 1500 };
 const MAX_CONNECTIONS = 20;

@@ -11,9 +11,9 @@ import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import type { Context, Middleware, Service } from "moleculer";
 import { ConnectionRefusedError } from "sequelize";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authenticatorFromEnv } from "../../lib/authentication";
-import type { RateLimiter } from "../../lib/rate-limit";
-import { PAGE_CONTENT_SECURITY_POLICY } from "../../lib/security-headers";
+import { authenticatorFromEnv } from "../../services/api/authentication";
+import type { RateLimiter } from "../../services/api/rate-limit";
+import { PAGE_CONTENT_SECURITY_POLICY } from "../../platform/security-headers";
 import { asMiddleware } from "../support/middlewares";
 import { openEventStream, startSystem, waitFor, type TestSystem } from "../support/system";
 

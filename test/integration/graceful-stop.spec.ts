@@ -6,7 +6,7 @@
 import type { ChildProcess } from "node:child_process";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
-import { spawnRunner } from "../../scripts/runner-process";
+import { spawnRunner } from "../../tools/runner-process";
 import { collectOutput, createTestDatabases, freePort, waitFor, type TestDatabases } from "../support/system";
 
 let databases: TestDatabases;

@@ -7,7 +7,7 @@ import { connect } from "node:net";
 import fc from "fast-check";
 import { Errors, ServiceBroker } from "moleculer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHealthServerMiddleware } from "../../lib/health-server";
+import { createHealthServerMiddleware } from "../../platform/health-server";
 import { freePort } from "../support/system";
 
 let broker: ServiceBroker;

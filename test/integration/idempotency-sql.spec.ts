@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { Pool } from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { lockIdempotencyKey, restoreLockTimeout, setLockTimeout } from "../../lib/idempotency-sql";
+import { lockIdempotencyKey, restoreLockTimeout, setLockTimeout } from "../../mixins/idempotency-sql";
 import { createTestDatabases, type TestDatabases } from "../support/system";
 
 let databases: TestDatabases;

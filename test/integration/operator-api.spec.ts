@@ -6,9 +6,9 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authenticatorFromEnv } from "../../lib/authentication";
-import { JOURNEY_STEPS } from "../../lib/order-journey";
-import { PAGE_CONTENT_SECURITY_POLICY } from "../../lib/security-headers";
+import { authenticatorFromEnv } from "../../services/api/authentication";
+import { JOURNEY_STEPS } from "../../services/orders/order-journey";
+import { PAGE_CONTENT_SECURITY_POLICY } from "../../platform/security-headers";
 import { breakHandler, openAccount, placeOrder, startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
 /** Parks an event after two failures, at any age: a broken handler parks its event within a second. */

@@ -7,8 +7,8 @@
 import { randomBytes } from "node:crypto";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { authenticatorFromEnv } from "../../lib/authentication";
-import { ACTIVITY_WINDOW_BUCKETS, type ActivityBucket } from "../../lib/outbox-activity";
+import { authenticatorFromEnv } from "../../services/api/authentication";
+import { ACTIVITY_WINDOW_BUCKETS, type ActivityBucket } from "../../mixins/outbox-activity";
 import { dropFirstDelivery } from "../support/middlewares";
 import { startSystem, waitFor, type TestSystem } from "../support/system";
 

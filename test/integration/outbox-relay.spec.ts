@@ -8,8 +8,8 @@
 import { randomUUID } from "node:crypto";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENTS } from "../../lib/contracts";
-import { OUTBOX_DUE_CHANNEL } from "../../migrations/shared/outbox-due-notification";
+import { ORDER_EVENTS } from "../../services/orders/contracts";
+import { OUTBOX_DUE_CHANNEL } from "../../mixins/outbox-sql";
 import { startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
 const NO_POLLING = { pollIntervalMs: 600_000, batchSize: 50, retry: { baseMs: 300, maxMs: 1000 }, parking: { maxFailures: 10, minAgeMs: 0 } };
@@ -43,7 +43,7 @@ async function orderWrittenElsewhere(): Promise<string> {
 		"orders",
 		`WITH o AS (INSERT INTO orders (id, user_id, amount_minor, description) VALUES ($1, $2, 100, 'written elsewhere'))
 		INSERT INTO outbox_events (event_name, target_group, payload) VALUES ($3, 'payments', $4)`,
-		[orderId, user, EVENTS.PAYMENT_REQUESTED, JSON.stringify({ orderId, userId: user, amountMinor: 100 })]
+		[orderId, user, ORDER_EVENTS.PAYMENT_REQUESTED, JSON.stringify({ orderId, userId: user, amountMinor: 100 })]
 	);
 	return orderId;
 }
@@ -62,7 +62,7 @@ describe("relays woken by notifications", () => {
 			"orders",
 			`WITH o AS (INSERT INTO orders (id, user_id, amount_minor, description) VALUES ($1, $2, 100, 'made due by hand'))
 			INSERT INTO outbox_events (event_name, target_group, payload, next_attempt_at) VALUES ($3, 'payments', $4, now() + interval '1 hour') RETURNING id`,
-			[orderId, user, EVENTS.PAYMENT_REQUESTED, JSON.stringify({ orderId, userId: user, amountMinor: 100 })]
+			[orderId, user, ORDER_EVENTS.PAYMENT_REQUESTED, JSON.stringify({ orderId, userId: user, amountMinor: 100 })]
 		);
 		await system.sql("orders", "UPDATE outbox_events SET next_attempt_at = now() WHERE id = $1", [row.id]);
 		expect(await waitForOrderEnd(system, user, orderId, PROMPTLY_MS)).toMatchObject({ status: "FINISHED" });
@@ -128,7 +128,7 @@ describe("a backlog", () => {
 			)
 			INSERT INTO outbox_events (event_name, target_group, payload)
 			SELECT $3, 'payments', jsonb_build_object('orderId', id, 'userId', $1::text, 'amountMinor', 100) FROM o`,
-			[user, backlog, EVENTS.PAYMENT_REQUESTED]
+			[user, backlog, ORDER_EVENTS.PAYMENT_REQUESTED]
 		);
 		const counts = () =>
 			polling.sql("orders", "SELECT count(*)::int AS rows, sum(attempts)::int AS emits, count(confirmed_at)::int AS confirmed FROM outbox_events WHERE created_at >= $1", [since]);

@@ -8,8 +8,8 @@
 import { randomBytes } from "node:crypto";
 import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runMigrations } from "../../lib/migrate";
-import type { FailureKind } from "../../lib/failure-classification";
+import { runMigrations } from "../../platform/migrate";
+import type { FailureKind } from "../../mixins/failure-classification";
 import {
 	claimDueEvents,
 	confirmEvents,
@@ -18,8 +18,8 @@ import {
 	recordEventFailure,
 	reviveDeadEvents,
 	type OutboxRow
-} from "../../lib/outbox-sql";
-import { ordersMigrations } from "../../migrations/orders";
+} from "../../mixins/outbox-sql";
+import { ordersMigrations } from "../../services/orders/migrations/index";
 import { createTestDatabases, type TestDatabases } from "../support/system";
 
 let databases: TestDatabases;

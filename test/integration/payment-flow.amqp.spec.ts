@@ -4,7 +4,9 @@
  * on one account.
  */
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
-import { EVENTS, type EventEnvelope } from "../../lib/contracts";
+import { type EventEnvelope } from "../../mixins/messaging-contracts";
+import { PAYMENT_EVENTS } from "../../services/payments/contracts";
+import { ORDER_EVENTS } from "../../services/orders/contracts";
 import { deliveryCounter, dropFirstDelivery } from "../support/middlewares";
 import { openEventStream, startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
@@ -30,8 +32,8 @@ const balanceOf = async (system: TestSystem, user: string) => (await system.requ
 
 describe.skipIf(!rabbitmqUrl)("payment flow over RabbitMQ", () => {
 	let system: TestSystem;
-	const paymentRequests = deliveryCounter(EVENTS.PAYMENT_REQUESTED);
-	const paymentResults = deliveryCounter(EVENTS.PAYMENT_PROCESSED);
+	const paymentRequests = deliveryCounter(ORDER_EVENTS.PAYMENT_REQUESTED);
+	const paymentResults = deliveryCounter(PAYMENT_EVENTS.PAYMENT_PROCESSED);
 
 	beforeAll(async () => {
 		system = await startSystem({ transporter: rabbitmqUrl!, paymentsMiddlewares: [paymentRequests], ordersMiddlewares: [paymentResults] });
@@ -73,7 +75,7 @@ describe.skipIf(!rabbitmqUrl)("payment flow over RabbitMQ", () => {
 		const envelope: EventEnvelope<unknown> = { eventId: row.id, source: "orders", payload: row.payload };
 
 		const before = paymentRequests.count;
-		await Promise.all(Array.from({ length: 10 }, () => system.brokers.orders.emit(EVENTS.PAYMENT_REQUESTED, envelope, { groups: ["payments"] })));
+		await Promise.all(Array.from({ length: 10 }, () => system.brokers.orders.emit(ORDER_EVENTS.PAYMENT_REQUESTED, envelope, { groups: ["payments"] })));
 		await waitFor("ten duplicate deliveries to be handled", async () => paymentRequests.count >= before + 10);
 
 		expect(await balanceOf(system, user)).toBe(400);
@@ -93,7 +95,7 @@ describe.skipIf(!rabbitmqUrl)("payment flow over RabbitMQ", () => {
 		const ordersService = system.brokers.orders.getLocalService("orders") as unknown as { applyPaymentResult: () => Promise<void> };
 		const applied = vi.spyOn(ordersService, "applyPaymentResult");
 		const before = paymentResults.count;
-		await Promise.all(Array.from({ length: 10 }, () => system.brokers.payments.emit(EVENTS.PAYMENT_PROCESSED, envelope, { groups: ["orders"] })));
+		await Promise.all(Array.from({ length: 10 }, () => system.brokers.payments.emit(PAYMENT_EVENTS.PAYMENT_PROCESSED, envelope, { groups: ["orders"] })));
 		await waitFor("ten duplicate deliveries to be handled", async () => paymentResults.count >= before + 10);
 		// The inbox stopped them before the order was looked at (not only the NEW-status guard).
 		expect(applied).not.toHaveBeenCalled();
@@ -163,8 +165,8 @@ describe.skipIf(!rabbitmqUrl)("payment flow over RabbitMQ", () => {
 
 describe.skipIf(!rabbitmqUrl)("events lost in transport over RabbitMQ", () => {
 	let system: TestSystem;
-	const lostRequests = dropFirstDelivery(EVENTS.PAYMENT_REQUESTED);
-	const lostResults = dropFirstDelivery(EVENTS.PAYMENT_PROCESSED);
+	const lostRequests = dropFirstDelivery(ORDER_EVENTS.PAYMENT_REQUESTED);
+	const lostResults = dropFirstDelivery(PAYMENT_EVENTS.PAYMENT_PROCESSED);
 
 	beforeAll(async () => {
 		system = await startSystem({ transporter: rabbitmqUrl!, paymentsMiddlewares: [lostRequests], ordersMiddlewares: [lostResults] });
@@ -198,8 +200,8 @@ describe.skipIf(!rabbitmqUrl)("events lost in transport over RabbitMQ", () => {
 
 describe("events lost in transport in one process (no transporter)", () => {
 	let system: TestSystem;
-	const lostRequests = dropFirstDelivery(EVENTS.PAYMENT_REQUESTED);
-	const lostResults = dropFirstDelivery(EVENTS.PAYMENT_PROCESSED);
+	const lostRequests = dropFirstDelivery(ORDER_EVENTS.PAYMENT_REQUESTED);
+	const lostResults = dropFirstDelivery(PAYMENT_EVENTS.PAYMENT_PROCESSED);
 
 	beforeAll(async () => {
 		system = await startSystem({ paymentsMiddlewares: [lostRequests], ordersMiddlewares: [lostResults] });

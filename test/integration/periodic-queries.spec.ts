@@ -7,11 +7,11 @@
 import { randomBytes } from "node:crypto";
 import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { claimMaintenanceRun, deleteExpiredRows } from "../../lib/maintenance-sql";
-import { runMigrations } from "../../lib/migrate";
-import { claimDueEvents, countUnanswered, expireStaleEvents, selectPendingSummary } from "../../lib/outbox-sql";
-import type { SqlQuery } from "../../lib/sql";
-import { ordersMigrations } from "../../migrations/orders";
+import { claimMaintenanceRun, deleteExpiredRows } from "../../mixins/retention-sql";
+import { runMigrations } from "../../platform/migrate";
+import { claimDueEvents, countUnanswered, expireStaleEvents, selectPendingSummary } from "../../mixins/outbox-sql";
+import type { SqlQuery } from "../../platform/sql";
+import { ordersMigrations } from "../../services/orders/migrations/index";
 import { createTestDatabases, type TestDatabases } from "../support/system";
 
 let databases: TestDatabases;

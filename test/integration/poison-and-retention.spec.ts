@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENTS } from "../../lib/contracts";
+import { PAYMENT_EVENTS } from "../../services/payments/contracts";
 import { retentionOptionsFromEnv } from "../../mixins/retention.mixin";
 import { startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
@@ -29,7 +29,7 @@ async function strandedOrder(user: string): Promise<string> {
 
 async function addPaymentsOutboxEvent(payload: unknown): Promise<string> {
 	const [row] = await system.sql("payments", "INSERT INTO outbox_events (event_name, target_group, payload) VALUES ($1, 'orders', $2) RETURNING id", [
-		EVENTS.PAYMENT_PROCESSED,
+		PAYMENT_EVENTS.PAYMENT_PROCESSED,
 		JSON.stringify(payload)
 	]);
 	return row.id;

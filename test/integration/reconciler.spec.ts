@@ -12,15 +12,16 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { ServiceBroker, type Context } from "moleculer";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENTS, PAYMENT_DECISIONS_ACTION, type PaymentDecision } from "../../lib/contracts";
-import { claimMaintenanceRun } from "../../lib/maintenance-sql";
-import { reviveDeadEvents } from "../../lib/outbox-sql";
-import { selectPaymentDecisions } from "../../lib/payments-sql";
-import { countOverdueOrders, linkPaymentRequest, selectOverdueOrders } from "../../lib/reconciliation-sql";
-import type { SqlQuery } from "../../lib/sql";
+import { PAYMENT_EVENTS, PAYMENT_DECISIONS_ACTION, type PaymentDecision } from "../../services/payments/contracts";
+import { ORDER_EVENTS } from "../../services/orders/contracts";
+import { claimMaintenanceRun } from "../../mixins/retention-sql";
+import { reviveDeadEvents } from "../../mixins/outbox-sql";
+import { selectPaymentDecisions } from "../../services/payments/payments-sql";
+import { countOverdueOrders, linkPaymentRequest, selectOverdueOrders } from "../../services/orders/reconciliation-sql";
+import type { SqlQuery } from "../../platform/sql";
 import { createBrokerOptions } from "../../moleculer.config";
-import { createOrdersService } from "../../services/orders.service";
-import { RECONCILER_METRICS, type ReconcileRound, type ReconcilerMethods, type ReconcilerOptions } from "../../services/orders.reconciler";
+import { createOrdersService } from "../../services/orders/orders.service";
+import { RECONCILER_METRICS, type ReconcileRound, type ReconcilerMethods, type ReconcilerOptions } from "../../services/orders/orders.reconciler";
 import { asMiddleware } from "../support/middlewares";
 import { breakHandler, openAccount, placeOrder, startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
@@ -137,7 +138,7 @@ describe("the reconciler", () => {
 			async user => {
 				const orderId = await unlinkedOrder(user, 200);
 				const [request] = await system.sql("orders", "INSERT INTO outbox_events (event_name, target_group, payload, confirmed_at) VALUES ($1, 'payments', '{}', now()) RETURNING id", [
-					EVENTS.PAYMENT_REQUESTED
+					ORDER_EVENTS.PAYMENT_REQUESTED
 				]);
 				await system.sql("orders", "UPDATE orders SET request_event_id = $2 WHERE id = $1", [orderId, request.id]);
 				return orderId;
@@ -162,7 +163,7 @@ describe("the reconciler", () => {
 		expect(actionFor(await reconcile(), orderId)).toBe("requested");
 		const after = (await order(orderId)).request_event_id;
 		expect(after).not.toBe(before);
-		expect(await system.sql("orders", "SELECT event_name FROM outbox_events WHERE id = $1", [after])).toEqual([{ event_name: EVENTS.PAYMENT_REQUESTED }]);
+		expect(await system.sql("orders", "SELECT event_name FROM outbox_events WHERE id = $1", [after])).toEqual([{ event_name: ORDER_EVENTS.PAYMENT_REQUESTED }]);
 		expect(await waitForOrderEnd(system, user, orderId)).toMatchObject({ status: "FINISHED" });
 		expect(await balance(user)).toBe(8);
 		expect(await decisionsOf(orderId)).toHaveLength(1);
@@ -229,7 +230,7 @@ describe("a round", () => {
 				)
 				INSERT INTO orders (id, user_id, amount_minor, description, created_at, request_event_id)
 				SELECT gen_random_uuid(), $2, 100, 'waiting', now() - $3::interval, id FROM request RETURNING id`,
-				[EVENTS.PAYMENT_REQUESTED, user, age]
+				[ORDER_EVENTS.PAYMENT_REQUESTED, user, age]
 			);
 			waiting.push(row.id);
 		}
@@ -256,7 +257,7 @@ describe("payments.paymentDecisions", () => {
 
 		const decisions = await system.brokers.orders.call<PaymentDecision[], object>(PAYMENT_DECISIONS_ACTION, { orderIds: [paid, refused, undecided] });
 		const resultEvents = await system.sql("payments", "SELECT id, payload->>'orderId' AS order_id FROM outbox_events WHERE event_name = $1 AND payload->>'orderId' = ANY($2)", [
-			EVENTS.PAYMENT_PROCESSED,
+			PAYMENT_EVENTS.PAYMENT_PROCESSED,
 			[paid, refused]
 		]);
 		const eventOf = (orderId: string) => resultEvents.find(event => event.order_id === orderId)?.id;

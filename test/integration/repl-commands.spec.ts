@@ -1,5 +1,5 @@
 /**
- * The operator's REPL commands (lib/repl-commands.ts, issue 16) on the whole system in one process
+ * The operator's REPL commands (tools/repl-commands.ts, issue 16) on the whole system in one process
  * (real Postgres): each command's action is run as moleculer-repl runs it (its argument parser, its
  * table and colour helpers) and what it prints is what an operator would read. Over RabbitMQ, from
  * a REPL process of its own: repl.amqp.spec.ts.
@@ -9,8 +9,8 @@ import { createRequire } from "node:module";
 import { format, stripVTControlCharacters } from "node:util";
 import { Errors } from "moleculer";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { EVENTS } from "../../lib/contracts";
-import { REPL_COMMANDS, describeError, formatAge, formatTook, type ReplCommand, type ReplHelpers } from "../../lib/repl-commands";
+import { PAYMENT_EVENTS } from "../../services/payments/contracts";
+import { REPL_COMMANDS, describeError, formatAge, formatTook, type ReplCommand, type ReplHelpers } from "../../tools/repl-commands";
 import { startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
 /** moleculer-repl's own packages: what it hands custom commands, and how it parses `--key value`. */
@@ -48,7 +48,7 @@ const row = (...cells: (string | RegExp)[]) => new RegExp(cells.map(cell => (typ
 /** An event of payments that orders parks as dead at once: its order id is malformed. */
 async function deadPaymentsEvent(): Promise<string> {
 	const [event] = await system.sql("payments", "INSERT INTO outbox_events (event_name, target_group, payload) VALUES ($1, 'orders', $2) RETURNING id", [
-		EVENTS.PAYMENT_PROCESSED,
+		PAYMENT_EVENTS.PAYMENT_PROCESSED,
 		JSON.stringify({ orderId: "not-a-uuid", outcome: "PAID", reason: null })
 	]);
 	await waitFor("the malformed event to be parked", async () => (await system.sql("payments", "SELECT dead_at FROM outbox_events WHERE id = $1", [event.id]))[0].dead_at);
@@ -71,7 +71,7 @@ describe("outbox and dead events", () => {
 		const eventId = await deadPaymentsEvent();
 		for (const service of [undefined, "payments"]) {
 			const printed = await run("dead", { service });
-			expect(printed).toMatch(row("payments", eventId, `${EVENTS.PAYMENT_PROCESSED} → orders`, "1", /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/, "Malformed event"));
+			expect(printed).toMatch(row("payments", eventId, `${PAYMENT_EVENTS.PAYMENT_PROCESSED} → orders`, "1", /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/, "Malformed event"));
 			expect(printed).toMatch(row("", "order not-a-uuid", ""));
 		}
 		expect(await run("dead", { service: "orders" })).toBe(">> No dead events.");

@@ -1,14 +1,14 @@
 /**
  * The operator's REPL commands as an operator gets them: a REPL process joining the system over
  * RabbitMQ, typed at through its standard input, both the way `npm run repl` starts it
- * (scripts/repl.ts) and the way `npm run dev` does (moleculer-runner --repl): both must take the
+ * (tools/repl.ts) and the way `npm run dev` does (moleculer-runner --repl): both must take the
  * commands from moleculer.config.ts. A service going away is printed, and the REPL goes on.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from "vitest";
-import { PROJECT_ROOT } from "../../lib/paths";
+import { PROJECT_ROOT } from "../../platform/paths";
 import { startSystem, waitFor, type TestSystem } from "../support/system";
 
 const rabbitmqUrl = inject("rabbitmqUrl");
@@ -63,7 +63,7 @@ class ReplProcess {
 }
 
 const ENTRY_POINTS = {
-	"npm run repl": ["scripts/repl.ts"],
+	"npm run repl": ["tools/repl.ts"],
 	"npm run dev": ["node_modules/moleculer/bin/moleculer-runner.js", "--config", "moleculer.config.ts", "--repl"]
 };
 

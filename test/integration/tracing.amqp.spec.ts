@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { ServiceBroker, type Context } from "moleculer";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from "vitest";
-import { EVENTS, type PaymentRequestedPayload } from "../../lib/contracts";
+import { ORDER_EVENTS, type PaymentRequestedPayload } from "../../services/orders/contracts";
 import { dropFirstDelivery } from "../support/middlewares";
 import { brokerOptions, startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
@@ -36,7 +36,7 @@ describe.skipIf(!rabbitmqUrl)("tracing through the outbox (event exporter, Rabbi
 	const spans: ExportedSpan[] = [];
 
 	beforeAll(async () => {
-		system = await startSystem({ transporter: rabbitmqUrl!, env: { TRACING_EXPORTER: "event" }, paymentsMiddlewares: [dropFirstDelivery<PaymentRequestedPayload>(EVENTS.PAYMENT_REQUESTED, request => request.amountMinor === DROPPED_ONCE_AMOUNT_MINOR)] });
+		system = await startSystem({ transporter: rabbitmqUrl!, env: { TRACING_EXPORTER: "event" }, paymentsMiddlewares: [dropFirstDelivery<PaymentRequestedPayload>(ORDER_EVENTS.PAYMENT_REQUESTED, request => request.amountMinor === DROPPED_ONCE_AMOUNT_MINOR)] });
 		collector = new ServiceBroker(brokerOptions(`collector-${hex(4)}`, system.namespace, rabbitmqUrl!));
 		collector.createService({
 			name: "span-collector",

@@ -8,7 +8,7 @@
  */
 import amqp from "amqplib";
 import type { TestProject } from "vitest/node";
-import { prepareDatabase, stopEmbeddedPostgres } from "../../lib/database";
+import { prepareDatabase, stopEmbeddedPostgres } from "../../platform/database";
 import { deleteUnusedQueues } from "./rabbitmq-queues";
 
 declare module "vitest" {

@@ -3,7 +3,7 @@
  * or lose the first delivery of every event id.
  */
 import type { Context, Middleware } from "moleculer";
-import type { EventEnvelope } from "../../lib/contracts";
+import type { EventEnvelope } from "../../mixins/messaging-contracts";
 
 /**
  * A test's middleware as a Moleculer middleware. Its hooks take plain handlers (`next(ctx)`);

@@ -9,13 +9,13 @@ import type { AddressInfo } from "node:net";
 import { ServiceBroker, type BrokerOptions, type Middleware, type Service } from "moleculer";
 import { Pool } from "pg";
 import { expect, inject } from "vitest";
-import { createDatabases, dropDatabases } from "../../scripts/throwaway-databases";
+import { createDatabases, dropDatabases } from "../../tools/throwaway-databases";
 import { createBrokerOptions } from "../../moleculer.config";
 import type { OutboxOptions } from "../../mixins/outbox.mixin";
-import { createApiService, type ApiServiceOptions } from "../../services/api.service";
-import { createOrdersService } from "../../services/orders.service";
-import type { ReconcilerOptions } from "../../services/orders.reconciler";
-import { createPaymentsService } from "../../services/payments.service";
+import { createApiService, type ApiServiceOptions } from "../../services/api/api.service";
+import { createOrdersService } from "../../services/orders/orders.service";
+import type { ReconcilerOptions } from "../../services/orders/orders.reconciler";
+import { createPaymentsService } from "../../services/payments/payments.service";
 
 export interface TestDatabases {
 	orders: string;
@@ -244,7 +244,7 @@ export async function breakHandler(
 	return { fixed: () => system.sql(database, `DROP TRIGGER ${name} ON ${table}; DROP FUNCTION ${name}()`) };
 }
 
-export { freePort, freePortBlock } from "../../scripts/free-port";
+export { freePort, freePortBlock } from "../../tools/free-port";
 
 /** Collects what a child process prints (both streams), to show when a test fails. */
 export function collectOutput(child: ChildProcess, sink: string[]): ChildProcess {

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { Middleware } from "moleculer";
 import { describe, expect, it } from "vitest";
-import { requestsBalancedByRabbitMq } from "../../lib/amqp-transporter";
+import { requestsBalancedByRabbitMq } from "../../platform/amqp-transporter";
 import { createBrokerOptions } from "../../moleculer.config";
 
 const middlewareNames = (env: NodeJS.ProcessEnv) => ((createBrokerOptions(env).middlewares ?? []) as Middleware[]).map(middleware => middleware.name);

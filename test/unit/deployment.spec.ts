@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { PROJECT_ROOT } from "../../lib/paths";
+import { PROJECT_ROOT } from "../../platform/paths";
 import { amqpUrls } from "../../moleculer.config";
 
 const read = (file: string) => readFileSync(path.join(PROJECT_ROOT, file), "utf8");
@@ -18,10 +18,10 @@ function sourceFiles(dir: string): string[] {
 	);
 }
 
-const SOURCES = ["moleculer.config.ts", ...["lib", "mixins", "services"].flatMap(sourceFiles)].map(read).join("\n");
+const SOURCES = ["moleculer.config.ts", ...["platform", "mixins", "services"].flatMap(sourceFiles)].map(read).join("\n");
 const DATABASE_SERVICES = [...SOURCES.matchAll(/service: "(\w+)",\s*\n\s*migrations:/g)].map(m => m[1]);
 
-/** Every environment variable the running code reads (scripts/ and tests aside). */
+/** Every environment variable the running code reads (tools/ and tests aside). */
 const CODE_VARIABLES = new Set([
 	...[...SOURCES.matchAll(/\benv\.([A-Z][A-Z0-9_]+)|\benv, "([A-Z][A-Z0-9_]+)"/g)].map(m => m[1] ?? m[2]),
 	...DATABASE_SERVICES.map(service => `${service.toUpperCase()}_DATABASE_URL`)
@@ -90,7 +90,7 @@ describe("docker-compose.yml", () => {
 			const unknown = Object.keys(env).filter(key => !CODE_VARIABLES.has(key) && !RUNNER_VARIABLES.has(key));
 			expect(unknown, `${name}: variables nothing reads`).toEqual([]);
 			expect(env.SERVICES, name).toBe(name);
-			expect(read(`services/${name}.service.ts`)).toContain(`name: "${name}"`);
+			expect(read(`services/${name}/${name}.service.ts`)).toContain(`name: "${name}"`);
 			expect(new URL(env.TRANSPORTER).hostname, name).toBe("rabbitmq");
 			for (const service of DATABASE_SERVICES) {
 				const variable = `${service.toUpperCase()}_DATABASE_URL`;

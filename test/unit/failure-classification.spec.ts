@@ -6,7 +6,7 @@
 import { Errors } from "moleculer";
 import { ConnectionAcquireTimeoutError, ConnectionRefusedError, HostNotFoundError } from "sequelize";
 import { describe, expect, it } from "vitest";
-import { FAILURE_KINDS, classifyFailure, isOutage } from "../../lib/failure-classification";
+import { FAILURE_KINDS, classifyFailure, isOutage } from "../../mixins/failure-classification";
 
 const pgError = (code: string, message = "pg error") => Object.assign(new Error(message), { code, severity: "ERROR" });
 const networkError = (code: string) => Object.assign(new Error(`connect ${code} 127.0.0.1:5432`), { code, errno: -111, syscall: "connect" });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { eventLogFields, formatJsonLine, loggerOptions } from "../../lib/logging";
+import { eventLogFields, formatJsonLine, loggerOptions } from "../../platform/logging";
 
 const printArgs = (args: unknown[]) => args.map(arg => (typeof arg === "object" ? JSON.stringify(arg) : arg));
 const format = (args: unknown[]) => JSON.parse(formatJsonLine("error", args, { nodeID: "n1", svc: "orders" }, { printArgs })[0]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fromMinorUnits, hasAtMostTwoDecimals, toMinorUnits } from "../../lib/money";
+import { fromMinorUnits, hasAtMostTwoDecimals, toMinorUnits } from "../../platform/money";
 
 describe("money", () => {
 	it.each([[1], [0.29], [12.5], [1_000_000_000], [999_999_999.99], [0.01]])("accepts %d as having at most two decimals", value => {

@@ -2,7 +2,7 @@
 import type { IncomingMessage } from "node:http";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { authenticatorFromEnv } from "../../lib/authentication";
+import { authenticatorFromEnv } from "../../services/api/authentication";
 
 const SECRET = "a-test-secret-of-reasonable-length";
 const request = (headers: Record<string, string>) => ({ headersDistinct: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [value]])) }) as unknown as IncomingMessage;

@@ -1,7 +1,7 @@
 /** The live channel's streams: caps per user and in total, and no unbounded buffering for a client that does not read (issue 15). */
 import { describe, expect, it, vi } from "vitest";
-import type { OrderView } from "../../lib/contracts";
-import { MAX_STREAM_BACKLOG_BYTES, OrderEventStreams } from "../../lib/order-event-streams";
+import type { OrderView } from "../../services/orders/contracts";
+import { MAX_STREAM_BACKLOG_BYTES, OrderEventStreams } from "../../services/api/order-event-streams";
 
 const order = (userId: string): OrderView => ({
 	id: "00000000-0000-4000-8000-000000000000",

@@ -1,6 +1,6 @@
 /** An order's journey from the timestamps both services wrote (issue 16): hops in time order, what a NEW order waits for. */
 import { describe, expect, it } from "vitest";
-import { journeyOf, type JourneyFacts, type OutboxTrail } from "../../lib/order-journey";
+import { journeyOf, type JourneyFacts, type OutboxTrail } from "../../services/orders/order-journey";
 
 const at = (ms: number) => new Date(Date.parse("2026-12-03T08:40:00.000Z") + ms).toISOString();
 const row = (createdMs: number, more: Partial<OutboxTrail> = {}): OutboxTrail => ({

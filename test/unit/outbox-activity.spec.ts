@@ -1,6 +1,6 @@
 /** The outbox activity counter (issue 16): wall-clock 10 s buckets over 10 minutes, bounded, summed across instances. */
 import { describe, expect, it } from "vitest";
-import { ACTIVITY_WINDOW_BUCKETS, ActivityCounter, sumActivity } from "../../lib/outbox-activity";
+import { ACTIVITY_WINDOW_BUCKETS, ActivityCounter, sumActivity } from "../../mixins/outbox-activity";
 
 const T0 = Date.parse("2026-12-03T08:40:00.000Z");
 

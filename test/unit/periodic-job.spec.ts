@@ -4,7 +4,7 @@
  * to its handler and the timer going on, and nothing after `stop`, which waits for the run in flight.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { PeriodicJob } from "../../lib/periodic-job";
+import { PeriodicJob } from "../../platform/periodic-job";
 
 /** A run that lasts until `finish()` is called. */
 function controlledRuns() {

@@ -1,7 +1,7 @@
-/** What a client is told about an error (lib/public-errors.ts, issue 15). */
+/** What a client is told about an error (services/api/public-errors.ts, issue 15). */
 import { Errors } from "moleculer";
 import { describe, expect, it } from "vitest";
-import { MAX_ERROR_TEXT_LENGTH, MAX_FIELD_ERRORS, RETRY_AFTER_SECONDS, toPublicError } from "../../lib/public-errors";
+import { MAX_ERROR_TEXT_LENGTH, MAX_FIELD_ERRORS, RETRY_AFTER_SECONDS, toPublicError } from "../../services/api/public-errors";
 
 describe("toPublicError", () => {
 	it("answers a call that timed out with 504 that says it may have been applied, and no Retry-After (issue 15, second attack)", () => {

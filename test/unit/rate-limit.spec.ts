@@ -1,6 +1,6 @@
 /** The gateway's rate-limit store: fixed windows per key, and a bound on the keys it holds (issue 15). */
 import { describe, expect, it } from "vitest";
-import { RateLimiter } from "../../lib/rate-limit";
+import { RateLimiter } from "../../services/api/rate-limit";
 
 describe("RateLimiter", () => {
 	it("limits each key per window, and starts a key afresh when its window ends", () => {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { describe, expect, it, vi } from "vitest";
-import { findForbiddenKey, guarded, isUtf8Json, jsonNestingDepth, MAX_JSON_DEPTH, rejectDeeplyNestedJson } from "../../lib/request-body";
+import { findForbiddenKey, guarded, isUtf8Json, jsonNestingDepth, MAX_JSON_DEPTH, rejectDeeplyNestedJson } from "../../services/api/request-body";
 
 describe("JSON nesting depth", () => {
 	it.each([

@@ -1,7 +1,7 @@
 /** The saturation verdict (a pure function of the measured pairs): the median pair decides, not one slow spell; the pairs count for memory too. */
 import { describe, expect, it } from "vitest";
-import type { DatabaseLimitLevel, EndToEndLevel, ModeResult, SaturationPair } from "../../scripts/bench/results";
-import { checkTargets } from "../../scripts/bench/targets";
+import type { DatabaseLimitLevel, EndToEndLevel, ModeResult, SaturationPair } from "../../tools/bench/results";
+import { checkTargets } from "../../tools/bench/targets";
 
 const latency = { p50: 10, p95: 20, p99: 30, max: 40 };
 const resources = { nodes: [], postgresCpuMs: 1000, rabbitmqCpuMs: 500, benchCpuMs: 200, machineBusyPercent: 95 };

@@ -1,7 +1,7 @@
 /** The long run's verdicts (a pure function of the sampled windows): steady passes, each kind of growth fails. */
 import { describe, expect, it } from "vitest";
-import type { SoakResult, SoakWindow } from "../../scripts/bench/results";
-import { checkSoak } from "../../scripts/bench/targets";
+import type { SoakResult, SoakWindow } from "../../tools/bench/results";
+import { checkSoak } from "../../tools/bench/targets";
 
 function window(index: number, change: Partial<SoakWindow> & { rssMb?: number; fds?: number } = {}): SoakWindow {
 	const { rssMb = 110, fds = 30, ...rest } = change;

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { describe, expect, it } from "vitest";
-import { adoptRequestTrace, parseTraceparent, tracingOptionsFromEnv } from "../../lib/tracing";
+import { adoptRequestTrace, parseTraceparent, tracingOptionsFromEnv } from "../../platform/tracing";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT = "00f067aa0ba902b7";

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { amqpUrls, createBrokerOptions } from "../../moleculer.config";
-import type { EventDurableAmqpTransporter } from "../../lib/amqp-transporter";
+import type { EventDurableAmqpTransporter } from "../../platform/amqp-transporter";
 
 const NODES = ["amqp://guest:guest@rabbitmq-1:5672", "amqp://guest:guest@rabbitmq-2:5672/vhost", "amqps://u:p@rabbitmq-3:5671"];
 

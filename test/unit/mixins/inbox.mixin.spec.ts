@@ -5,7 +5,7 @@
  * failed send is logged, not thrown.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { EVENTS } from "../../../lib/contracts";
+import { MESSAGING_EVENTS } from "../../../mixins/messaging-contracts";
 import { createInboxMixin } from "../../../mixins/inbox.mixin";
 
 type Confirmation = [string, { source: string; eventIds: string[] }];
@@ -36,7 +36,7 @@ describe("inbox confirmations", () => {
 		expect(emit).not.toHaveBeenCalled();
 		await vi.advanceTimersByTimeAsync(1);
 		expect(emit).toHaveBeenCalledTimes(1);
-		expect(emit).toHaveBeenCalledWith(EVENTS.OUTBOX_CONFIRMED, { source: "orders", eventIds: ["e1"] }, { groups: ["orders"] });
+		expect(emit).toHaveBeenCalledWith(MESSAGING_EVENTS.OUTBOX_CONFIRMED, { source: "orders", eventIds: ["e1"] }, { groups: ["orders"] });
 	});
 
 	it("under a steady stream, sends one message per producer at most every 50 ms, none later than that", async () => {

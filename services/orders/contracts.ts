@@ -1,0 +1,49 @@
+/**
+ * The orders service's events and the order as the API shows it. Both sides of every event import
+ * it from here, so a payload change is a type error on the producer and the consumer alike.
+ */
+import type { ValidationSchema } from "fastest-validator";
+import type { CancelReason } from "../payments/contracts";
+
+/** The events orders emits. */
+export const ORDER_EVENTS = Object.freeze({
+	/** orders → payments (from the outbox): charge the user's account for an order. */
+	PAYMENT_REQUESTED: "payment.requested",
+	/**
+	 * orders → every gateway (broadcast): an order changed status, for the live view. Best effort
+	 * (at-most-once, not from the outbox): clients re-read the orders when the live channel drops.
+	 */
+	ORDER_STATUS_CHANGED: "order.statusChanged"
+});
+
+export type OrderStatus = "NEW" | "FINISHED" | "CANCELLED";
+
+/** An order as the API shows it (and as the live channel pushes it). */
+export interface OrderView {
+	id: string;
+	userId: string;
+	amount: number;
+	description: string;
+	status: OrderStatus;
+	cancelReason?: CancelReason;
+	createdAt: Date;
+	updatedAt: Date;
+}
+
+/**
+ * Validation schemas of the payloads (fastest-validator), checked by the consumer's inbox: only
+ * the fields the consumer needs, unknown ones stripped. An event that fails them is rejected for
+ * good, never retried.
+ */
+export const PAYMENT_REQUESTED_SCHEMA: ValidationSchema = {
+	orderId: "uuid",
+	userId: { type: "string", min: 1, max: 64 },
+	amountMinor: { type: "number", integer: true, positive: true }
+};
+
+export interface PaymentRequestedPayload {
+	orderId: string;
+	userId: string;
+	/** Integer minor units (cents). */
+	amountMinor: number;
+}

@@ -1,0 +1,223 @@
+/**
+ * Payments: one account per user, top-ups, balance, and the payment of orders.
+ *
+ * A `payment.requested` event is applied inbox-guarded; in that one transaction the payment is
+ * decided at most once per order (payment_transactions' primary key), the account is debited with
+ * an atomic conditional update (never below zero) and the outcome goes into the outbox as
+ * `payment.processed` for the orders service.
+ */
+import { Errors, type Context, type ServiceSchema } from "moleculer";
+import { type RequestMeta } from "../../platform/identity";
+import { type EventEnvelope } from "../../mixins/messaging-contracts";
+import { ORDER_EVENTS, PAYMENT_REQUESTED_SCHEMA, type PaymentRequestedPayload } from "../orders/contracts";
+import { CANCEL_REASONS, PAYMENT_EVENTS, PAYMENT_DECISIONS_MAX_ORDERS, PAYMENT_OUTCOMES, type PaymentTrailParams, type PaymentDecision, type PaymentDecisionsParams, type PaymentProcessedPayload } from "./contracts";
+import { requireUserId } from "../../platform/identity";
+import { traceContextOf, type TraceContext } from "../../platform/tracing";
+import { amountRule, fromMinorUnits, toMinorUnits } from "../../platform/money";
+import {
+	creditAccount,
+	debitAccount,
+	insertAccount,
+	insertPayment,
+	selectAccount,
+	selectPayment,
+	selectPaymentDecisions,
+	selectPaymentTrail,
+	type AccountRow,
+	type PaymentDecisionRow,
+	type PaymentTrailRow,
+	type PaymentRow
+} from "./payments-sql";
+import { SQLSTATE, sqlStateOf } from "../../platform/sql";
+import { paymentsMigrations } from "./migrations/index";
+import { eventDrivenServiceMixins, type EventDrivenServiceMethods } from "../../mixins/event-driven.mixins";
+import type { OutboxOptions } from "../../mixins/outbox.mixin";
+import type { RetentionOptions } from "../../mixins/retention.mixin";
+import type { DbTransaction } from "../../mixins/db.mixin";
+import type { PaymentTrail } from "../orders/order-journey";
+
+export interface TopUpParams {
+	amount: number;
+}
+
+export interface AccountView {
+	userId: string;
+	balance: number;
+	createdAt: Date;
+	updatedAt: Date;
+}
+
+/** Construction options; the defaults come from the environment. */
+export interface PaymentsServiceOptions {
+	/** Overrides PAYMENTS_DATABASE_URL (tests). */
+	databaseUrl?: string;
+	/** Overrides the OUTBOX_* variables (tests). */
+	outbox?: OutboxOptions;
+	/** Overrides the retention variables (tests). */
+	retention?: RetentionOptions;
+}
+
+interface PaymentsMethods {
+	findAccount(userId: string): Promise<AccountView>;
+	settlePayment(tx: DbTransaction, request: PaymentRequestedPayload, eventId: string, trace: TraceContext): Promise<void>;
+}
+
+type PaymentsThis = PaymentsMethods & EventDrivenServiceMethods;
+
+function toAccountView(row: AccountRow): AccountView {
+	return { userId: row.user_id, balance: fromMinorUnits(row.balance_minor), createdAt: row.created_at, updatedAt: row.updated_at };
+}
+
+/** Times as ISO-8601 strings: they cross the transporter as JSON anyway. */
+function toPaymentTrail(row: PaymentTrailRow): PaymentTrail {
+	return {
+		requestReceivedAt: row.request_received_at?.toISOString() ?? null,
+		decision:
+			row.outcome && row.decided_at
+				? { outcome: row.outcome, reason: row.reason, decidedAt: row.decided_at.toISOString(), resultEventId: row.result_event_id }
+				: null,
+		result: row.result
+	};
+}
+
+function accountNotFound(): Errors.MoleculerClientError {
+	return new Errors.MoleculerClientError("You have no account yet: create one with POST /api/accounts.", 404, "ACCOUNT_NOT_FOUND");
+}
+
+export function createPaymentsService(options: PaymentsServiceOptions = {}): ServiceSchema<{ rest: string }, PaymentsThis> {
+	return {
+		name: "payments",
+		mixins: eventDrivenServiceMixins(
+			{
+				service: "payments",
+				migrations: paymentsMigrations,
+				databaseUrl: options.databaseUrl
+			},
+			options.outbox,
+			options.retention
+		),
+		// Routes are declared from the gateway's `/api` root, not under the service name.
+		settings: { rest: "/" },
+
+		actions: {
+			/** Opens the caller's account with a zero balance. */
+			createAccount: {
+				rest: "POST /accounts",
+				openapi: { summary: "Open your account", body: "Account", responses: { 201: "The new account, balance 0", 409: "You already have an account" } },
+				params: { $$strict: true },
+				async handler(ctx: Context<object, RequestMeta>): Promise<AccountView> {
+					const userId = requireUserId(ctx);
+					const [row] = await this.queryRows<AccountRow>(insertAccount(userId));
+					if (!row) throw new Errors.MoleculerClientError("You already have an account.", 409, "ACCOUNT_EXISTS");
+					ctx.meta.$statusCode = 201;
+					ctx.meta.$location = "/api/accounts/balance";
+					return toAccountView(row);
+				}
+			},
+
+			/** Adds money to the caller's account; idempotent with an Idempotency-Key. */
+			topUp: {
+				rest: "POST /accounts/topup",
+				openapi: {
+					summary: "Add money to your account",
+					body: "Account",
+					idempotent: true,
+					responses: { 200: "The account with its new balance", 404: "You have no account", 422: "Invalid amount, or the balance would exceed its limit" }
+				},
+				params: { $$strict: true, amount: amountRule },
+				async handler(ctx: Context<TopUpParams, RequestMeta>): Promise<AccountView> {
+					const userId = requireUserId(ctx);
+					return this.runIdempotent(ctx, "payments.topUp", async tx => {
+						try {
+							const [row] = await this.queryRows<AccountRow>(creditAccount(userId, toMinorUnits(ctx.params.amount)), tx);
+							if (!row) throw accountNotFound();
+							return { status: 200, body: toAccountView(row) };
+						} catch (err) {
+							if (sqlStateOf(err) !== SQLSTATE.CHECK_VIOLATION) throw err;
+							throw new Errors.MoleculerClientError("This top-up would take the balance over its limit.", 422, "BALANCE_LIMIT_EXCEEDED");
+						}
+					});
+				}
+			},
+
+			/**
+			 * The decisions made for these orders, each with the id of the event written with it (the
+			 * orders service's reconciler asks it about orders still NEW). Not routed by the gateway.
+			 */
+			paymentDecisions: {
+				visibility: "public",
+				params: { $$strict: true, orderIds: { type: "array", items: "uuid", min: 1, max: PAYMENT_DECISIONS_MAX_ORDERS } },
+				async handler(ctx: Context<PaymentDecisionsParams>): Promise<PaymentDecision[]> {
+					const rows = await this.queryRows<PaymentDecisionRow>(selectPaymentDecisions(ctx.params.orderIds));
+					return rows.map(row => ({ orderId: row.order_id, outcome: row.outcome, reason: row.reason, eventId: row.result_event_id }));
+				}
+			},
+
+			/** Payments' side of an order's journey (`orders.journey` asks it). Not routed by the gateway. */
+			paymentTrail: {
+				visibility: "public",
+				params: { $$strict: true, orderId: "uuid", requestEventId: { type: "uuid", nullable: true } },
+				async handler(ctx: Context<PaymentTrailParams>): Promise<PaymentTrail> {
+					const [row] = await this.queryRows<PaymentTrailRow>(selectPaymentTrail(ctx.params.orderId, ctx.params.requestEventId));
+					return toPaymentTrail(row);
+				}
+			},
+
+			/** The caller's balance. */
+			getBalance: {
+				rest: "GET /accounts/balance",
+				openapi: { summary: "Your balance", body: "Account", responses: { 200: "Your account", 404: "You have no account" } },
+				params: { $$strict: true },
+				async handler(ctx: Context<object, RequestMeta>): Promise<AccountView> {
+					return this.findAccount(requireUserId(ctx));
+				}
+			}
+		},
+
+		events: {
+			/** Pays an order, at most once whatever is redelivered. */
+			[ORDER_EVENTS.PAYMENT_REQUESTED]: {
+				async handler(ctx: Context<EventEnvelope<PaymentRequestedPayload>>) {
+					await this.consumeOnce(ctx, PAYMENT_REQUESTED_SCHEMA, (tx, request, eventId) => this.settlePayment(tx, request, eventId, traceContextOf(ctx)));
+				}
+			}
+		},
+
+		methods: {
+			async findAccount(userId: string): Promise<AccountView> {
+				const [row] = await this.queryRows<AccountRow>(selectAccount(userId));
+				if (!row) throw accountNotFound();
+				return toAccountView(row);
+			},
+
+			/**
+			 * Decides the payment of an order and writes the outcome to the outbox. An order decided
+			 * before (a new request for it, not a redelivery, which the inbox stops) gets its stored
+			 * outcome again, so it can never be charged twice. A new decision is stored with the id of
+			 * its event, which `paymentDecisions` answers with.
+			 */
+			async settlePayment(tx: DbTransaction, { orderId, userId, amountMinor }: PaymentRequestedPayload, eventId: string, trace: TraceContext): Promise<void> {
+				const [decided] = await this.queryRows<PaymentRow>(selectPayment(orderId), tx);
+				let result: PaymentProcessedPayload;
+				if (decided) {
+					result = { orderId, outcome: decided.outcome, reason: decided.reason };
+				} else {
+					const [debited] = await this.queryRows(debitAccount(userId, amountMinor), tx);
+					if (debited) {
+						result = { orderId, outcome: PAYMENT_OUTCOMES.PAID, reason: null };
+					} else {
+						const [account] = await this.queryRows(selectAccount(userId), tx);
+						const reason = account ? CANCEL_REASONS.INSUFFICIENT_FUNDS : CANCEL_REASONS.ACCOUNT_NOT_FOUND;
+						result = { orderId, outcome: PAYMENT_OUTCOMES.REFUSED, reason };
+					}
+				}
+				const resultEventId = await this.addOutboxEvent(tx, PAYMENT_EVENTS.PAYMENT_PROCESSED, "orders", result, trace);
+				if (!decided) await this.queryRows(insertPayment(orderId, userId, amountMinor, result.outcome, result.reason, resultEventId), tx);
+				const logFields = { orderId, eventId, resultEventId, userId, requestId: trace.traceId, outcome: result.outcome, reason: result.reason, repeated: Boolean(decided) };
+				tx.afterCommit(() => this.logger.info(logFields, "Payment decided."));
+			}
+		}
+	};
+}
+
+export default createPaymentsService();
