@@ -5,124 +5,28 @@
  * timed out when call 'orders.create' action on '…' node" is for its logs, not for people).
  */
 
-export type OrderStatus = "NEW" | "FINISHED" | "CANCELLED";
-export type CancelReason = "INSUFFICIENT_FUNDS" | "ACCOUNT_NOT_FOUND";
+import type { components, operations } from "./api-types";
 
-export interface Order {
-	id: string;
-	userId: string;
-	amount: number;
-	description: string;
-	status: OrderStatus;
-	cancelReason?: CancelReason | null;
-	createdAt: string;
-	updatedAt: string;
-}
-
-export interface Account {
-	userId: string;
-	balance: number;
-	createdAt: string;
-	updatedAt: string;
-}
-
-export interface FieldError {
-	type: string;
-	message: string;
-	field: string;
-}
-
-export interface NewOrder {
-	amount: number;
-	description: string;
-}
-
+// The API's shapes, generated from its OpenAPI document (npm run api-types).
+type Schemas = components["schemas"];
+export type Order = Schemas["Order"];
+export type OrderStatus = Schemas["OrderStatus"];
+export type CancelReason = Schemas["CancelReason"];
+export type Account = Schemas["Account"];
 /** Who the caller is, and whether the operator page is theirs. */
-export interface Me {
-	userId: string;
-	operator: boolean;
-}
-
-/** One 10-second interval of a service's outbox activity, summed over its instances. */
-export interface ActivityBucket {
-	/** The interval's start. */
-	at: string;
-	emitted: number;
-	reemitted: number;
-	confirmed: number;
-	dead: number;
-	reconciled: number;
-}
-
-/** A service's outbox as operators see it. */
-export interface ServiceOps {
-	service: string;
-	/** False when no instance of the service is up: the figures are then zeros. */
-	available?: boolean;
-	pending: number;
-	/** Null or 0 when nothing is pending. */
-	oldestPendingAgeSeconds: number | null;
-	dead: number;
-	/** The last 10 minutes, oldest first. */
-	activity: ActivityBucket[];
-}
-
-export interface OutboxOverview {
-	bucketSeconds: number;
-	services: ServiceOps[];
-}
-
-/** An event its consumer kept failing to apply, parked until an operator replays it. */
-export interface DeadEvent {
-	service: string;
-	id: string;
-	eventName: string;
-	targetGroup: string;
-	orderId: string | null;
-	attempts: number;
-	failures: number;
-	lastError: string | null;
-	createdAt: string;
-	deadAt: string;
-}
-
-export interface ReplayResult {
-	service: string;
-	/** The ids actually revived; one no longer dead is left out. */
-	replayed: string[];
-}
-
-/** A step of an order's way through the services, in the order they happen. */
-export type JourneyStep =
-	| "created"
-	| "requestEmitted"
-	| "requestReceived"
-	| "paymentDecided"
-	| "requestConfirmed"
-	| "resultEmitted"
-	| "resultApplied"
-	| "resultConfirmed"
-	| "pushed";
-
-export interface JourneyHop {
-	step: JourneyStep;
-	service: string;
-	at: string;
-	/** Since the previous hop (0 for the first). */
-	tookMs: number;
-	/** Such as "PAID", "REFUSED: INSUFFICIENT_FUNDS", "emitted 3 times". */
-	detail?: string;
-}
-
-/** One order's way so far, from the timestamps the services write. */
-export interface Journey {
-	order: Order;
-	traceId: string | null;
-	/** Only the hops that happened (rows past retention are missing), in time order. */
-	hops: JourneyHop[];
-	/** While the order is NEW: the step it waits for. */
-	pending?: { step: JourneyStep; since: string; why?: string };
-}
+export type Me = Schemas["Me"];
+export type ActivityBucket = Schemas["ActivityBucket"];
+export type ServiceOps = Schemas["ServiceOps"];
+export type OutboxOverview = Schemas["OutboxOverview"];
+export type DeadEvent = Schemas["DeadEvent"];
+export type ReplayResult = Schemas["ReplayResult"];
+export type JourneyStep = Schemas["JourneyStep"];
+export type JourneyHop = Schemas["JourneyHop"];
+export type Journey = Schemas["Journey"];
+export type NewOrder = operations["orders.create"]["requestBody"]["content"]["application/json"];
+/** One failing field of a 422 (a ValidationError's data). */
+export type FieldError = Schemas["FieldError"];
+type DeadEventList = Schemas["DeadEventList"];
 
 /** For no answer at all, and for a service that is down or timed out (502-504). */
 export const UNAVAILABLE_MESSAGE = "The service is temporarily unavailable. Please try again in a moment.";
@@ -208,7 +112,7 @@ export interface ApiClient {
 	/** Newest first, every service's. */
 	listDeadEvents(): Promise<DeadEvent[]>;
 	/** Sends a service's dead events again: the given ones, or all of them. */
-	replayDeadEvents(service: string, ids?: string[]): Promise<ReplayResult>;
+	replayDeadEvents(service: DeadEvent["service"], ids?: string[]): Promise<ReplayResult>;
 	/** Any user's order's journey. */
 	getAnyOrderJourney(id: string): Promise<Journey>;
 }
@@ -294,7 +198,7 @@ export function createApiClient(userId: string, options: ApiClientOptions = {}):
 		getMe: () => request("GET", "/api/me"),
 		getOutboxOverview: () => request("GET", "/api/admin/outbox"),
 		listDeadEvents: async () =>
-			(await request<{ events: DeadEvent[] }>("GET", `/api/admin/dead-events?limit=${DEAD_EVENT_LIST_LIMIT}`)).events,
+			(await request<DeadEventList>("GET", `/api/admin/dead-events?limit=${DEAD_EVENT_LIST_LIMIT}`)).events,
 		// Replaying is idempotent (an event no longer dead is left alone): no key needed.
 		replayDeadEvents: (service, ids) => request("POST", "/api/admin/dead-events/replay", ids === undefined ? { service } : { service, ids }),
 		getAnyOrderJourney: id => request("GET", `/api/admin/orders/${encodeURIComponent(id)}/journey`)

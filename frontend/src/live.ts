@@ -1,14 +1,16 @@
 /**
  * Live order updates: reads the user's event stream (GET /api/events) with fetch, since
- * EventSource cannot send X-User-Id. When the stream fails or ends it reconnects with backoff and,
- * until it is back, polls the order list so the UI still converges. Every (re)connect refetches
- * the orders and the balance once, for the changes made while nobody was listening.
+ * EventSource cannot send X-User-Id, and parses it with eventsource-parser. When the stream fails
+ * or ends it reconnects with backoff and, until it is back, polls the order list so the UI still
+ * converges. Every (re)connect refetches the orders and the balance once, for the changes made
+ * while nobody was listening. (The `eventsource` package reconnects by itself, but at a fixed
+ * delay, without the polling fallback, the silence timeout or the hidden-tab close.)
  *
  * While the tab is hidden the stream is closed and nothing is polled (see tabVisibility.ts).
  * Pushes are at most once, so while live an order still NEW is re-read now and then too.
  */
+import { createParser } from "eventsource-parser";
 import { createApiClient, type FetchFunction, type Order, type OrderStatus } from "./api";
-import { SseParser } from "./sse";
 import { followTabVisibility } from "./tabVisibility";
 
 export type LiveStatus = "connecting" | "live" | "reconnecting" | "paused";
@@ -133,12 +135,13 @@ export function startLiveUpdates(options: LiveUpdatesOptions): () => void {
 	async function readStream(body: ReadableStream<Uint8Array>, onActivity: () => void): Promise<void> {
 		const reader = body.getReader();
 		const decoder = new TextDecoder();
-		const parser = new SseParser();
+		// `id` and `retry` are ignored: a reconnect re-reads everything instead of resuming.
+		const parser = createParser({ onEvent: ({ event, data }) => handleMessage(event ?? "message", data) });
 		for (;;) {
 			const { done, value } = await reader.read();
 			if (done) return;
 			onActivity();
-			for (const message of parser.push(decoder.decode(value, { stream: true }))) handleMessage(message.event, message.data);
+			parser.feed(decoder.decode(value, { stream: true }));
 		}
 	}
 

@@ -152,6 +152,8 @@ interface ApiMethods {
 	checkWhitelist(route: MoleculerWebRoute, action: string): boolean;
 	/** moleculer-web's access log line. */
 	logResponse(req: IncomingMessage, res: ServerResponse): void;
+	/** The OpenAPI document of the given services' actions under this gateway's routes (also built without a running system: tools/api-types.ts). */
+	openApiDocument(services: ServiceInfo[]): Record<string, unknown>;
 }
 
 /** Construction options kept out of `settings` (which the registry publishes to every node). */
@@ -254,12 +256,7 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 			/** The OpenAPI 3 document of the `/api` routes, generated from the services' own declarations. */
 			openapi: {
 				handler(): Record<string, unknown> {
-					const services = this.broker.registry.getServiceList({ withActions: true, onlyAvailable: true }) as ServiceInfo[];
-					// Each route with generated aliases documents the actions it lets through, under its path.
-					const routes = this.routes
-						.filter(route => route.opts.autoAliases)
-						.map(route => ({ path: route.path, includes: (action: string) => this.checkWhitelist(route, action), operator: route.opts.authorization === true }));
-					return buildOpenApiDocument(services, routes, authenticator.mode);
+					return this.openApiDocument(this.broker.registry.getServiceList({ withActions: true, onlyAvailable: true }) as ServiceInfo[]);
 				}
 			},
 
@@ -318,6 +315,14 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 		},
 
 		methods: {
+			openApiDocument(services: ServiceInfo[]): Record<string, unknown> {
+				// Each route with generated aliases documents the actions it lets through, under its path.
+				const routes = this.routes
+					.filter(route => route.opts.autoAliases)
+					.map(route => ({ path: route.path, includes: (action: string) => this.checkWhitelist(route, action), operator: route.opts.authorization === true }));
+				return buildOpenApiDocument(services, routes, authenticator.mode);
+			},
+
 			/**
 			 * The live stream is this gateway's own, and is called in this process. Over RabbitMQ every
 			 * call, even to a local action, goes through the transporter (`disableBalancer`): the

@@ -3,9 +3,12 @@
  * each action's `rest` route, its fastest-validator `params` (the single source of truth for
  * input) and its `openapi` note (summary, responses). Nothing here lists routes or fields by
  * hand, so the document cannot drift from the code; only the response body shapes are written
- * out, and the OpenAPI test checks real responses against them.
+ * out, and the OpenAPI test checks real responses against them. The front end's API types are
+ * generated from this document (tools/api-types.ts).
  */
 import { USER_ID_PATTERN } from "../../platform/identity";
+import { JOURNEY_STEPS } from "../orders/order-journey";
+import { OUTBOX_SERVICES } from "./api.operator";
 
 export type ResponseSchemaName = "Order" | "OrderList" | "Account" | "Me" | "Journey" | "OutboxOverview" | "DeadEventList" | "ReplayResult";
 
@@ -111,6 +114,24 @@ const COMPONENTS = {
 			required: ["name", "message", "code"],
 			properties: { name: { type: "string" }, message: { type: "string" }, code: { type: "integer" }, type: { type: "string" }, data: {} }
 		},
+		ValidationError: {
+			type: "object",
+			description: "moleculer-web's ValidationError: each failing field in data",
+			required: ["name", "message", "code", "type", "data"],
+			properties: {
+				name: { type: "string" },
+				message: { type: "string" },
+				code: { type: "integer" },
+				type: { type: "string" },
+				data: { type: "array", items: { $ref: "#/components/schemas/FieldError" } }
+			}
+		},
+		FieldError: {
+			type: "object",
+			description: "One failing field (fastest-validator's error)",
+			required: ["type", "message", "field"],
+			properties: { type: { type: "string", description: "The rule that failed, such as numberPositive" }, message: { type: "string" }, field: { type: "string" } }
+		},
 		Account: {
 			type: "object",
 			required: ["userId", "balance", "createdAt", "updatedAt"],
@@ -122,6 +143,8 @@ const COMPONENTS = {
 				updatedAt: { type: "string", format: "date-time" }
 			}
 		},
+		OrderStatus: { type: "string", enum: ["NEW", "FINISHED", "CANCELLED"] },
+		CancelReason: { type: "string", enum: ["INSUFFICIENT_FUNDS", "ACCOUNT_NOT_FOUND"], description: "Why a CANCELLED order was cancelled" },
 		Order: {
 			type: "object",
 			required: ["id", "userId", "amount", "description", "status", "createdAt", "updatedAt"],
@@ -131,8 +154,8 @@ const COMPONENTS = {
 				userId: { type: "string" },
 				amount: { type: "number", description: "At most two decimal places." },
 				description: { type: "string" },
-				status: { enum: ["NEW", "FINISHED", "CANCELLED"] },
-				cancelReason: { enum: ["INSUFFICIENT_FUNDS", "ACCOUNT_NOT_FOUND"] },
+				status: { $ref: "#/components/schemas/OrderStatus" },
+				cancelReason: { $ref: "#/components/schemas/CancelReason" },
 				createdAt: { type: "string", format: "date-time" },
 				updatedAt: { type: "string", format: "date-time" }
 			}
@@ -144,6 +167,19 @@ const COMPONENTS = {
 			additionalProperties: false,
 			properties: { userId: { type: "string" }, operator: { type: "boolean", description: "Whether you may use the /api/admin routes" } }
 		},
+		JourneyStep: { type: "string", enum: [...JOURNEY_STEPS], description: "A step of an order's way through the services, in the order they happen" },
+		JourneyHop: {
+			type: "object",
+			required: ["step", "service", "at", "tookMs"],
+			additionalProperties: false,
+			properties: {
+				step: { $ref: "#/components/schemas/JourneyStep" },
+				service: { $ref: "#/components/schemas/OutboxService" },
+				at: { type: "string", format: "date-time" },
+				tookMs: { type: "number", description: "Since the hop before (0 for the first)" },
+				detail: { type: "string", description: "Such as \"PAID\", \"REFUSED: INSUFFICIENT_FUNDS\", \"emitted 3 times\"" }
+			}
+		},
 		Journey: {
 			type: "object",
 			required: ["order", "traceId", "hops"],
@@ -154,66 +190,68 @@ const COMPONENTS = {
 				hops: {
 					type: "array",
 					description: "In time order; only the hops that happened (rows past retention are missing)",
-					items: {
-						type: "object",
-						required: ["step", "service", "at", "tookMs"],
-						additionalProperties: false,
-						properties: {
-							step: { enum: ["created", "requestEmitted", "requestReceived", "paymentDecided", "requestConfirmed", "resultEmitted", "resultApplied", "resultConfirmed", "pushed"] },
-							service: { enum: ["orders", "payments"] },
-							at: { type: "string", format: "date-time" },
-							tookMs: { type: "number", description: "Since the hop before" },
-							detail: { type: "string" }
-						}
-					}
+					items: { $ref: "#/components/schemas/JourneyHop" }
 				},
 				pending: {
 					type: "object",
 					description: "While the order is NEW: the step it waits for, and why",
 					required: ["step", "since"],
 					additionalProperties: false,
-					properties: { step: { type: "string" }, since: { type: "string", format: "date-time" }, why: { type: "string" } }
+					properties: { step: { $ref: "#/components/schemas/JourneyStep" }, since: { type: "string", format: "date-time" }, why: { type: "string" } }
 				}
+			}
+		},
+		OutboxService: { type: "string", enum: [...OUTBOX_SERVICES], description: "A service with an outbox" },
+		ActivityBucket: {
+			type: "object",
+			description: "One 10-second interval of a service's outbox activity, summed over its instances",
+			required: ["at", "emitted", "reemitted", "confirmed", "dead", "reconciled"],
+			additionalProperties: false,
+			properties: {
+				at: { type: "string", format: "date-time", description: "The interval's start" },
+				emitted: { type: "integer" },
+				reemitted: { type: "integer" },
+				confirmed: { type: "integer" },
+				dead: { type: "integer" },
+				reconciled: { type: "integer" }
+			}
+		},
+		ServiceOps: {
+			type: "object",
+			description: "A service's outbox as operators see it",
+			required: ["service", "available", "pending", "oldestPendingAgeSeconds", "dead", "activity"],
+			additionalProperties: false,
+			properties: {
+				service: { $ref: "#/components/schemas/OutboxService" },
+				available: { type: "boolean", description: "False when no instance is up (then the figures are zeros)" },
+				pending: { type: "integer" },
+				oldestPendingAgeSeconds: { type: "number", description: "0 when nothing is pending" },
+				dead: { type: "integer" },
+				activity: { type: "array", description: "The last 10 minutes, oldest first", items: { $ref: "#/components/schemas/ActivityBucket" } }
 			}
 		},
 		OutboxOverview: {
 			type: "object",
 			required: ["bucketSeconds", "services"],
 			additionalProperties: false,
+			properties: { bucketSeconds: { type: "integer" }, services: { type: "array", items: { $ref: "#/components/schemas/ServiceOps" } } }
+		},
+		DeadEvent: {
+			type: "object",
+			description: "An event its consumer kept failing to apply, parked until an operator replays it",
+			required: ["service", "id", "eventName", "targetGroup", "orderId", "attempts", "failures", "lastError", "createdAt", "deadAt"],
+			additionalProperties: false,
 			properties: {
-				bucketSeconds: { type: "integer" },
-				services: {
-					type: "array",
-					items: {
-						type: "object",
-						required: ["service", "available", "pending", "oldestPendingAgeSeconds", "dead", "activity"],
-						additionalProperties: false,
-						properties: {
-							service: { type: "string" },
-							available: { type: "boolean", description: "False when no instance is up (then the figures are zeros)" },
-							pending: { type: "integer" },
-							oldestPendingAgeSeconds: { type: "number" },
-							dead: { type: "integer" },
-							activity: {
-								type: "array",
-								description: "The last 10 minutes, oldest first, summed over the service's instances",
-								items: {
-									type: "object",
-									required: ["at", "emitted", "reemitted", "confirmed", "dead", "reconciled"],
-									additionalProperties: false,
-									properties: {
-										at: { type: "string", format: "date-time" },
-										emitted: { type: "integer" },
-										reemitted: { type: "integer" },
-										confirmed: { type: "integer" },
-										dead: { type: "integer" },
-										reconciled: { type: "integer" }
-									}
-								}
-							}
-						}
-					}
-				}
+				service: { $ref: "#/components/schemas/OutboxService" },
+				id: { type: "string", format: "uuid" },
+				eventName: { type: "string" },
+				targetGroup: { type: "string" },
+				orderId: { type: ["string", "null"] },
+				attempts: { type: "integer" },
+				failures: { type: "integer" },
+				lastError: { type: ["string", "null"] },
+				createdAt: { type: "string", format: "date-time" },
+				deadAt: { type: "string", format: "date-time" }
 			}
 		},
 		DeadEventList: {
@@ -221,34 +259,22 @@ const COMPONENTS = {
 			required: ["events", "unavailable"],
 			additionalProperties: false,
 			properties: {
-				unavailable: { type: "array", items: { type: "string" }, description: "Services whose dead events could not be listed (no instance up, or its database failing); their events are missing from the list" },
-				events: {
+				unavailable: {
 					type: "array",
-					items: {
-						type: "object",
-						required: ["service", "id", "eventName", "targetGroup", "orderId", "attempts", "failures", "lastError", "createdAt", "deadAt"],
-						additionalProperties: false,
-						properties: {
-							service: { type: "string" },
-							id: { type: "string", format: "uuid" },
-							eventName: { type: "string" },
-							targetGroup: { type: "string" },
-							orderId: { type: ["string", "null"] },
-							attempts: { type: "integer" },
-							failures: { type: "integer" },
-							lastError: { type: ["string", "null"] },
-							createdAt: { type: "string", format: "date-time" },
-							deadAt: { type: "string", format: "date-time" }
-						}
-					}
-				}
+					items: { $ref: "#/components/schemas/OutboxService" },
+					description: "Services whose dead events could not be listed (no instance up, or its database failing); their events are missing from the list"
+				},
+				events: { type: "array", items: { $ref: "#/components/schemas/DeadEvent" } }
 			}
 		},
 		ReplayResult: {
 			type: "object",
 			required: ["service", "replayed"],
 			additionalProperties: false,
-			properties: { service: { type: "string" }, replayed: { type: "array", description: "The ids actually revived", items: { type: "string", format: "uuid" } } }
+			properties: {
+				service: { $ref: "#/components/schemas/OutboxService" },
+				replayed: { type: "array", description: "The ids actually revived; one no longer dead is left out", items: { type: "string", format: "uuid" } }
+			}
 		}
 	},
 	parameters: {
@@ -298,8 +324,16 @@ function operation(action: ActionInfo, method: string, path: string, auth: "head
 	if (operator) responses["403"] ??= { description: "You are not an operator", ...ERROR_RESPONSE };
 	responses["429"] ??= { description: "Too many requests from this caller; retry after the minute", ...ERROR_RESPONSE };
 	if (Object.keys(params).some(name => !name.startsWith("$$")) || method !== "get") {
-		responses["422"] ??= { description: "Invalid parameters (moleculer-web's ValidationError, with the failing fields in data)", ...ERROR_RESPONSE };
+		responses["422"] ??= {
+			description: "Invalid parameters (moleculer-web's ValidationError, with the failing fields in data)",
+			content: { "application/json": { schema: { $ref: "#/components/schemas/ValidationError" } } }
+		};
 	}
+	if (doc.idempotent) responses["409"] ??= { description: "A request with this Idempotency-Key is still in progress; retry it shortly with the same key", ...ERROR_RESPONSE };
+	// Any operation may meet an outage (services/api/public-errors.ts): said so, never how.
+	responses["500"] ??= { description: "A fault on the server", ...ERROR_RESPONSE };
+	responses["503"] ??= { description: "A service or its database is unavailable for the moment (Retry-After); retry shortly", ...ERROR_RESPONSE };
+	responses["504"] ??= { description: "A service did not answer in time: the request may have been carried out (retry with the same Idempotency-Key)", ...ERROR_RESPONSE };
 	return {
 		operationId: action.name,
 		...(auth === "jwt" && { security: [{ bearerAuth: [] }] }),

@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
+import AxeBuilder from "@axe-core/playwright";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { authenticatorFromEnv } from "../../services/api/authentication";
@@ -298,5 +299,48 @@ describe("the operator page in Chromium (issue 16)", () => {
 		for (const hop of hops.slice(1)) expect(hop.text).toMatch(/(orders|payments).*after \+\d/);
 		expect(await operator.getByTestId("journey-order").textContent()).toContain(user);
 		await shot(operator, "12-ops-journey");
+	});
+});
+
+describe("accessibility in Chromium (axe-core)", () => {
+	/** Every axe-core rule (WCAG 2.x A and AA, and its best practices) on the page as it is now. */
+	async function expectNoViolations(page: Page): Promise<void> {
+		const { violations } = await new AxeBuilder({ page }).analyze();
+		const found = violations.map(violation => `${violation.id}: ${violation.help} at ${violation.nodes.map(node => node.target.join(" ")).join(", ")}`);
+		expect(found).toEqual([]);
+	}
+
+	it("finds nothing on the sign-in page", async () => {
+		explainFailures();
+		const context = await browser.newContext();
+		contexts.push(context);
+		const page = await context.newPage();
+		await page.goto(system.baseUrl);
+		await page.getByLabel("User ID").waitFor();
+		await expectNoViolations(page);
+	});
+
+	it("finds nothing on the dashboard with orders, nor in an order's details", async () => {
+		const user = `a11y-${Date.now()}`;
+		await openAccount(system, user, 100);
+		await placeOrderByApi(system, user, 10, "Paid book");
+		await placeOrderByApi(system, user, 500, "Refused car");
+		const page = await openAs(user);
+		await page.getByTestId("live-status").filter({ hasText: "Live" }).waitFor();
+		await expect.poll(() => page.locator("[data-testid=order-row][data-status=NEW]").count(), { timeout: 10_000 }).toBe(0);
+		await expect.poll(() => rows(page).count()).toBe(2);
+		await expectNoViolations(page);
+
+		await rows(page).first().getByRole("button", { name: /^Details/ }).click();
+		await page.getByRole("list", { name: "Journey" }).waitFor();
+		await expectNoViolations(page);
+	});
+
+	it("finds nothing on the operator page", async () => {
+		const page = await openAs(OPERATOR);
+		await page.goto(`${system.baseUrl}/ops`);
+		await expect.poll(() => page.getByTestId("ops-service").count()).toBe(2);
+		await page.getByTestId("live-status").filter({ hasText: "Live" }).waitFor();
+		await expectNoViolations(page);
 	});
 });

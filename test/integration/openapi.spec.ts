@@ -5,6 +5,7 @@
  */
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildGatewayDocument } from "../../tools/api-types";
 import { startSystem, type TestSystem } from "../support/system";
 
 type Schema = Record<string, any>;
@@ -66,6 +67,10 @@ describe("GET /openapi.json", () => {
 		expect(result.errors ?? []).toEqual([]);
 		expect(result.valid).toBe(true);
 		expect(document.openapi).toBe("3.1.0");
+	});
+
+	it("is the document the front end's types are generated from, built without a running system", () => {
+		expect(buildGatewayDocument()).toEqual(document);
 	});
 
 	it("documents exactly the gateway's /api routes", async () => {

@@ -58,7 +58,7 @@ function CreateAccount({ api, account }: AccountPanelProps) {
 				throw error;
 			}
 		});
-		if (created !== undefined) account.show(created);
+		if (created !== undefined) await account.show(created);
 	}
 
 	return (

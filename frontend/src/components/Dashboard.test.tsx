@@ -88,17 +88,22 @@ describe("Dashboard", () => {
 	});
 
 	it("does not let a balance answer that was overtaken by a top-up overwrite it", async () => {
+		const stream = eventStream();
+		const tea = makeOrder({ id: "o1", amount: 30, description: "Tea" });
 		const lateBalance = deferred<Response>();
 		let balanceRequests = 0;
 		mockFetch({
-			// The second request is the refetch on connecting; it answers only after the top-up.
-			"GET /api/accounts/balance": () => (++balanceRequests === 1 ? jsonResponse(makeAccount(100)) : lateBalance.promise),
+			"GET /api/events": request => stream.respond(request),
+			// The read on mount, the refetch on connecting, then the read after the order's payment, which answers only after the top-up.
+			"GET /api/accounts/balance": () => (++balanceRequests < 3 ? jsonResponse(makeAccount(100)) : lateBalance.promise),
 			"POST /api/accounts/topup": () => jsonResponse(makeAccount(1100)),
-			"GET /api/orders": () => jsonResponse([])
+			"GET /api/orders": () => jsonResponse([tea])
 		});
 		const user = renderDashboard();
+		await waitFor(() => expect(screen.getByTestId("live-status")).toHaveTextContent("Live"));
 		expect(await screen.findByTestId("balance")).toHaveTextContent("100.00");
-		await waitFor(() => expect(balanceRequests).toBe(2));
+		act(() => stream.send(orderEvent({ ...tea, status: "FINISHED", updatedAt: "2025-01-01T10:00:01.000Z" })));
+		await waitFor(() => expect(balanceRequests).toBe(3));
 
 		await user.type(screen.getByLabelText("Top-up amount"), "1000");
 		await user.click(screen.getByRole("button", { name: "Top up" }));
@@ -135,6 +140,27 @@ describe("Dashboard", () => {
 		await waitFor(() => expect(rowOf("o2")).toHaveAttribute("data-status", "FINISHED"));
 		expect(rowOf("o2")).toHaveTextContent("Finished");
 		await waitFor(() => expect(screen.getByTestId("balance")).toHaveTextContent("70.00"));
+	});
+
+	it("keeps an order placed while the list was on its way", async () => {
+		const list = deferred<Response>();
+		const older = makeOrder({ id: "o1", description: "Older", status: "FINISHED", createdAt: "2025-01-01T09:00:00.000Z" });
+		const placed = makeOrder({ id: "o2", amount: 30, description: "Tea", createdAt: "2025-01-01T11:00:00.000Z", updatedAt: "2025-01-01T11:00:00.000Z" });
+		mockFetch({
+			// No live stream, so no second read: only the first list, answered after the order is placed.
+			"GET /api/events": () => Promise.reject(new TypeError("Failed to fetch")),
+			"GET /api/accounts/balance": () => jsonResponse(makeAccount(100)),
+			"GET /api/orders": () => list.promise,
+			"POST /api/orders": () => jsonResponse(placed, 201)
+		});
+		const user = renderDashboard();
+		await user.type(screen.getByLabelText("Order amount"), "30");
+		await user.type(screen.getByLabelText("Description"), "Tea");
+		await user.click(screen.getByRole("button", { name: "Place order" }));
+		await waitFor(() => expect(screen.getAllByTestId("order-row").map(row => row.dataset.orderId)).toEqual(["o2"]));
+
+		await act(async () => list.resolve(jsonResponse([older])));
+		await waitFor(() => expect(screen.getAllByTestId("order-row").map(row => row.dataset.orderId)).toEqual(["o2", "o1"]));
 	});
 
 	it("shows a live cancellation with its reason", async () => {

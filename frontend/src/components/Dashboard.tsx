@@ -1,10 +1,10 @@
-import { useCallback, useMemo, useState } from "react";
-import { createApiClient } from "../api";
+import { useCallback, useState } from "react";
 import { useAccount } from "../hooks/useAccount";
 import { useLiveUpdates } from "../hooks/useLiveUpdates";
-import { useMe } from "../hooks/useMe";
+import { useMeQuery } from "../hooks/queries";
 import { useOrders } from "../hooks/useOrders";
 import { OPS_PATH } from "../paths";
+import { ApiSession, useApi } from "../session";
 import { AccountPanel } from "./AccountPanel";
 import { AppHeader } from "./AppHeader";
 import { OrderAnnouncer } from "./OrderAnnouncer";
@@ -19,18 +19,26 @@ interface DashboardProps {
 }
 
 /** Everything a signed-in user sees; mounted once per user, so switching starts afresh. */
-export function Dashboard({ userId, onSwitchUser }: DashboardProps) {
-	const api = useMemo(() => createApiClient(userId), [userId]);
-	const account = useAccount(api);
-	const orders = useOrders(api);
+export function Dashboard(props: DashboardProps) {
+	return (
+		<ApiSession userId={props.userId}>
+			<DashboardPage {...props} />
+		</ApiSession>
+	);
+}
+
+function DashboardPage({ userId, onSwitchUser }: DashboardProps) {
+	const api = useApi();
+	const account = useAccount();
+	const orders = useOrders();
 	// Only operators get the link to their page; anyone else, or a failure to ask, gets none.
-	const me = useMe(api);
+	const me = useMeQuery();
 	const [detailsOrderId, setDetailsOrderId] = useState<string | null>(null);
 	const liveStatus = useLiveUpdates(userId, {
 		onOrder: orders.receiveOrder,
 		onOrders: orders.receiveList,
 		onBalanceStale: () => void account.reload(),
-		hasNewOrders: () => orders.state.orders.some(order => order.status === "NEW")
+		hasNewOrders: orders.hasNewOrders
 	});
 	const closeDetails = useCallback(() => setDetailsOrderId(null), []);
 
@@ -38,7 +46,7 @@ export function Dashboard({ userId, onSwitchUser }: DashboardProps) {
 		<>
 			<div className="page" inert={detailsOrderId !== null}>
 				<AppHeader>
-					{me.state.kind === "ready" && me.state.me.operator && (
+					{me.data?.operator && (
 						<a className="app-header__link" href={OPS_PATH}>
 							Operator page
 						</a>
@@ -56,12 +64,7 @@ export function Dashboard({ userId, onSwitchUser }: DashboardProps) {
 			{/* Outside the page, which is inert (so silent) while the details dialog is open. */}
 			<OrderAnnouncer orders={orders.state.orders} />
 			{detailsOrderId !== null && (
-				<OrderDetails
-					api={api}
-					orderId={detailsOrderId}
-					listedOrder={orders.state.orders.find(order => order.id === detailsOrderId)}
-					onClose={closeDetails}
-				/>
+				<OrderDetails orderId={detailsOrderId} listedOrder={orders.state.orders.find(order => order.id === detailsOrderId)} onClose={closeDetails} />
 			)}
 		</>
 	);

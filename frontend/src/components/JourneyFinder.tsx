@@ -1,8 +1,7 @@
-import { useCallback, useState, type FormEvent } from "react";
-import { ApiError, errorMessage, isForbidden, type ApiClient, type Journey } from "../api";
+import { useState, type FormEvent } from "react";
+import { ApiError, errorMessage } from "../api";
+import { useAnyOrderJourneyQuery, useOnForbidden } from "../hooks/queries";
 import { useField } from "../hooks/useField";
-import { usePolling } from "../hooks/usePolling";
-import { isSettling } from "../journey";
 import { formatMoney } from "../money";
 import { formatTimestamp } from "../orders";
 import { Alert } from "./Alert";
@@ -10,16 +9,12 @@ import { JourneyTimeline } from "./JourneyTimeline";
 import { OrderStatusBadge } from "./OrderStatusBadge";
 import { TextField } from "./TextField";
 
-/** How often a journey still under way is read again. */
-const JOURNEY_POLL_INTERVAL_MS = 2_000;
-
 interface JourneyFinderProps {
-	api: ApiClient;
 	onForbidden(): void;
 }
 
 /** Finds any user's order by id and shows where it is and why, as its journey through the services. */
-export function JourneyFinder({ api, onForbidden }: JourneyFinderProps) {
+export function JourneyFinder({ onForbidden }: JourneyFinderProps) {
 	const orderId = useField();
 	// Each search mounts a fresh view, even for the same id again.
 	const [search, setSearch] = useState<{ id: string; number: number } | null>(null);
@@ -44,37 +39,23 @@ export function JourneyFinder({ api, onForbidden }: JourneyFinderProps) {
 					Show journey
 				</button>
 			</form>
-			{search && <OrderJourneyView key={search.number} api={api} orderId={search.id} onForbidden={onForbidden} />}
+			{search && <OrderJourneyView orderId={search.id} search={search.number} onForbidden={onForbidden} />}
 		</section>
 	);
 }
 
 /** One order's journey, read again while it may still change (the order NEW, or its result unconfirmed). */
-function OrderJourneyView({ api, orderId, onForbidden }: { api: ApiClient; orderId: string; onForbidden(): void }) {
-	const [journey, setJourney] = useState<Journey | null>(null);
-	const [error, setError] = useState<string | null>(null);
-
-	const load = useCallback(async (): Promise<boolean> => {
-		try {
-			setJourney(await api.getAnyOrderJourney(orderId));
-			setError(null);
-			return true;
-		} catch (failure) {
-			if (isForbidden(failure)) onForbidden();
-			setError(failure instanceof ApiError && failure.status === 404 ? "No order has this ID." : errorMessage(failure));
-			return false;
-		}
-	}, [api, orderId, onForbidden]);
-	// A failed first read (an unknown id, most often) waits for Retry, which clears the error and so
-	// polls again (at once); a shown journey keeps following.
-	usePolling(load, JOURNEY_POLL_INTERVAL_MS, journey === null ? error === null : isSettling(journey));
+function OrderJourneyView({ orderId, search, onForbidden }: { orderId: string; search: number; onForbidden(): void }) {
+	const { data: journey = null, error: failure, refetch } = useAnyOrderJourneyQuery(orderId, search);
+	const error = failure && (failure instanceof ApiError && failure.status === 404 ? "No order has this ID." : errorMessage(failure));
+	useOnForbidden(failure, onForbidden);
 
 	return (
 		<div className="stack" aria-busy={journey === null && error === null}>
 			{error && (
 				<>
 					<Alert>{error}</Alert>
-					<button type="button" className="button" onClick={() => setError(null)}>
+					<button type="button" className="button" onClick={() => void refetch()}>
 						Retry
 					</button>
 				</>

@@ -2,7 +2,7 @@ import { act, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { UNAVAILABLE_MESSAGE, type DeadEvent, type Journey, type ServiceOps } from "../api";
-import { OPS_POLL_INTERVAL_MS } from "../hooks/useOperatorData";
+import { OPS_POLL_INTERVAL_MS } from "../hooks/queries";
 import { errorResponse, jsonResponse, makeJourney, makeOrder, mockFetch, type RecordedRequest } from "../test/fakeServer";
 import { setVisibility } from "../test/visibility";
 import { OpsPage } from "./OpsPage";
@@ -22,7 +22,7 @@ function activity(reemitted: number[], reconciled: number[]) {
 }
 
 function makeServiceOps(overrides: Partial<ServiceOps> & Pick<ServiceOps, "service">): ServiceOps {
-	return { pending: 0, oldestPendingAgeSeconds: null, dead: 0, activity: activity([0, 0, 0], []), ...overrides };
+	return { available: true, pending: 0, oldestPendingAgeSeconds: 0, dead: 0, activity: activity([0, 0, 0], []), ...overrides };
 }
 
 const deadPaymentResult: DeadEvent = {

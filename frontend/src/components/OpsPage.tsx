@@ -1,9 +1,9 @@
-import { useCallback, useMemo, useState } from "react";
-import { createApiClient, errorMessage, isForbidden, type ApiClient, type ReplayResult } from "../api";
+import { useCallback, useState } from "react";
+import { errorMessage, isForbidden, type ReplayResult } from "../api";
+import { useDeadEventsQuery, useMeQuery, useOnForbidden, useOutboxQuery, usePollingStatus } from "../hooks/queries";
 import type { LiveStatus } from "../live";
-import { useMe } from "../hooks/useMe";
-import { useOperatorData } from "../hooks/useOperatorData";
 import { ORDERS_PATH } from "../paths";
+import { ApiSession, useApi } from "../session";
 import { Alert } from "./Alert";
 import { AppHeader } from "./AppHeader";
 import { ConfirmDialog } from "./ConfirmDialog";
@@ -21,29 +21,36 @@ interface OpsPageProps {
  * journey. The server decides who is an operator; anyone else, or anyone an admin route refuses
  * (403), gets a short "not available" and none of it.
  */
-export function OpsPage({ userId, onSwitchUser }: OpsPageProps) {
-	const api = useMemo(() => createApiClient(userId), [userId]);
-	const me = useMe(api);
+export function OpsPage(props: OpsPageProps) {
+	return (
+		<ApiSession userId={props.userId}>
+			<OpsPageContent {...props} />
+		</ApiSession>
+	);
+}
+
+function OpsPageContent({ userId, onSwitchUser }: OpsPageProps) {
+	const me = useMeQuery();
 	const [refused, setRefused] = useState(false);
 	const refuse = useCallback(() => setRefused(true), []);
 
-	if (me.state.kind === "ready" && me.state.me.operator && !refused) {
-		return <OperatorConsole api={api} userId={userId} onSwitchUser={onSwitchUser} onForbidden={refuse} />;
+	if (me.data?.operator && !refused) {
+		return <OperatorConsole userId={userId} onSwitchUser={onSwitchUser} onForbidden={refuse} />;
 	}
 	return (
 		<div className="page">
 			<OpsHeader userId={userId} onSwitchUser={onSwitchUser} />
 			<main className="ops">
-				{me.state.kind === "loading" && <p className="muted">Loading…</p>}
-				{me.state.kind === "failed" && (
+				{me.isPending && <p className="muted">Loading…</p>}
+				{me.isError && (
 					<section className="card">
-						<Alert>{me.state.message}</Alert>
-						<button type="button" className="button" onClick={() => void me.reload()}>
+						<Alert>{errorMessage(me.error)}</Alert>
+						<button type="button" className="button" onClick={() => void me.refetch()}>
 							Retry
 						</button>
 					</section>
 				)}
-				{me.state.kind === "ready" && (
+				{me.isSuccess && (
 					<section className="card" data-testid="ops-not-available">
 						<h2>Operator page</h2>
 						<p>This page is for operators only, and not available to you.</p>
@@ -75,15 +82,23 @@ function replayedText(request: ReplayRequest, { service, replayed }: ReplayResul
 }
 
 interface OperatorConsoleProps extends OpsPageProps {
-	api: ApiClient;
 	onForbidden(): void;
 }
 
-function OperatorConsole({ api, userId, onSwitchUser, onForbidden }: OperatorConsoleProps) {
-	const { overview, deadEvents, error, status, refresh } = useOperatorData(api, onForbidden);
+function OperatorConsole({ userId, onSwitchUser, onForbidden }: OperatorConsoleProps) {
+	const api = useApi();
+	const outbox = useOutboxQuery();
+	const deadEvents = useDeadEventsQuery();
+	const status = usePollingStatus([outbox, deadEvents]);
+	const failure = outbox.error ?? deadEvents.error;
+	const error = failure && errorMessage(failure);
+	const overview = outbox.data;
+	// A read in flight is dropped for a new one: it may predate what just changed (a replay).
+	const refresh = () => Promise.all([outbox.refetch(), deadEvents.refetch()]);
 	const [confirming, setConfirming] = useState<ReplayRequest | null>(null);
 	const [notes, setNotes] = useState<Record<string, ReplayNote>>({});
 	const cancelReplay = useCallback(() => setConfirming(null), []);
+	useOnForbidden(failure, onForbidden);
 
 	async function replay(request: ReplayRequest): Promise<void> {
 		setConfirming(null);
@@ -121,7 +136,7 @@ function OperatorConsole({ api, userId, onSwitchUser, onForbidden }: OperatorCon
 										key={ops.service}
 										ops={ops}
 										bucketSeconds={overview.bucketSeconds}
-										deadEvents={deadEvents.filter(event => event.service === ops.service)}
+										deadEvents={(deadEvents.data ?? []).filter(event => event.service === ops.service)}
 										note={notes[ops.service]}
 										onReplay={setConfirming}
 									/>
@@ -129,7 +144,7 @@ function OperatorConsole({ api, userId, onSwitchUser, onForbidden }: OperatorCon
 							</div>
 						)}
 					</section>
-					<JourneyFinder api={api} onForbidden={onForbidden} />
+					<JourneyFinder onForbidden={onForbidden} />
 				</main>
 			</div>
 			{confirming && (

@@ -1,5 +1,6 @@
-import { useEffect, useRef, useState } from "react";
-import { errorMessage, type ApiClient, type Journey, type Order } from "../api";
+import { useRef } from "react";
+import { errorMessage, type Order } from "../api";
+import { useOrderJourneyQuery, useOrderQuery } from "../hooks/queries";
 import { formatMoney } from "../money";
 import { cancelReasonText, formatTimestamp, newerOrder } from "../orders";
 import { Alert } from "./Alert";
@@ -8,7 +9,6 @@ import { JourneyTimeline } from "./JourneyTimeline";
 import { OrderStatusBadge } from "./OrderStatusBadge";
 
 interface OrderDetailsProps {
-	api: ApiClient;
 	orderId: string;
 	/** The list's copy, which live updates keep current. */
 	listedOrder: Order | undefined;
@@ -16,31 +16,19 @@ interface OrderDetailsProps {
 }
 
 /** A modal dialog with everything about one order, and how it went through the services. */
-export function OrderDetails({ api, orderId, listedOrder, onClose }: OrderDetailsProps) {
-	const [fetchedOrder, setFetchedOrder] = useState<Order | null>(null);
-	const [error, setError] = useState<string | null>(null);
+export function OrderDetails({ orderId, listedOrder, onClose }: OrderDetailsProps) {
+	const { data: fetchedOrder, error } = useOrderQuery(orderId);
 	const closeButton = useRef<HTMLButtonElement>(null);
-
-	useEffect(() => {
-		let current = true;
-		api.getOrder(orderId).then(
-			order => current && setFetchedOrder(order),
-			failure => current && setError(errorMessage(failure))
-		);
-		return () => {
-			current = false;
-		};
-	}, [api, orderId]);
 
 	const order = fetchedOrder && newerOrder(fetchedOrder, listedOrder);
 	return (
 		<Dialog title="Order details" initialFocus={closeButton} onClose={onClose}>
-			{error && <Alert>{error}</Alert>}
+			{error && <Alert>{errorMessage(error)}</Alert>}
 			{!order && !error && <p className="muted">Loading…</p>}
 			{order && (
 				<>
 					<OrderFields order={order} />
-					<OrderJourney api={api} order={order} />
+					<OrderJourney order={order} />
 				</>
 			)}
 			<button ref={closeButton} type="button" className="button" onClick={onClose}>
@@ -87,30 +75,12 @@ function OrderFields({ order }: { order: Order }) {
  * The order's way through the services, in the simple form: a person sees the outbox at work (the
  * request sent, received, confirmed). Read again when the order's status changes.
  */
-function OrderJourney({ api, order }: { api: ApiClient; order: Order }) {
-	const [journey, setJourney] = useState<Journey | null>(null);
-	const [error, setError] = useState<string | null>(null);
-	const { id, status } = order;
-
-	useEffect(() => {
-		let current = true;
-		api.getOrderJourney(id).then(
-			loaded => {
-				if (!current) return;
-				setJourney(loaded);
-				setError(null);
-			},
-			failure => current && setError(errorMessage(failure))
-		);
-		return () => {
-			current = false;
-		};
-	}, [api, id, status]);
-
+function OrderJourney({ order }: { order: Order }) {
+	const { data: journey, error } = useOrderJourneyQuery(order.id, order.status);
 	return (
 		<section className="stack" aria-labelledby="order-journey-title">
 			<h3 id="order-journey-title">How it went</h3>
-			{error && <Alert>{error}</Alert>}
+			{error && <Alert>{errorMessage(error)}</Alert>}
 			{!journey && !error && <p className="muted">Loading…</p>}
 			{journey && <JourneyTimeline journey={journey} />}
 		</section>

@@ -7,7 +7,7 @@ import { ActivityChart } from "./ActivityChart";
 
 /** Dead events to send again: the given ones, or (no ids) all of the service's. */
 export interface ReplayRequest {
-	service: string;
+	service: DeadEvent["service"];
 	ids?: string[];
 	/** What the confirmation asks. */
 	question: string;

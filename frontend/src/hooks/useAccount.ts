@@ -1,5 +1,7 @@
-import { useCallback, useEffect, useRef, useState } from "react";
-import { ApiError, ErrorType, errorMessage, type Account, type ApiClient } from "../api";
+import { useQueryClient } from "@tanstack/react-query";
+import { useCallback } from "react";
+import { ApiError, ErrorType, errorMessage, type Account } from "../api";
+import { queryKeys, useAccountQuery } from "./queries";
 
 export type AccountState =
 	| { kind: "loading" }
@@ -9,49 +11,38 @@ export type AccountState =
 
 export interface AccountModel {
 	state: AccountState;
-	/** Refetches the balance. */
+	/** Reads the balance again (a read in flight is dropped: it may predate what made the balance stale). */
 	reload(): Promise<void>;
 	/** Shows an account the server just returned (created, topped up). */
-	show(account: Account): void;
+	show(account: Account): Promise<void>;
 }
 
-/** The user's account and balance, loaded on mount. */
-export function useAccount(api: ApiClient): AccountModel {
-	const [state, setState] = useState<AccountState>({ kind: "loading" });
-	// Answers can arrive out of order (a refetch, a top-up): none may undo a newer one. Requests are
-	// numbered; an answer counts only if nothing issued after it has been shown yet.
-	const lastIssued = useRef(0);
-	const lastShown = useRef(0);
+/** The user's account and balance, read on mount. */
+export function useAccount(): AccountModel {
+	const queryClient = useQueryClient();
+	const { data, error } = useAccountQuery();
 
 	const reload = useCallback(async () => {
-		const request = ++lastIssued.current;
-		let next: (previous: AccountState) => AccountState;
-		try {
-			const { balance } = await api.getBalance();
-			next = () => ({ kind: "ready", balance });
-		} catch (error) {
-			if (error instanceof ApiError && error.type === ErrorType.accountNotFound) {
-				next = () => ({ kind: "missing" });
-			} else {
-				const message = errorMessage(error);
-				// A failed refresh keeps the balance last seen on screen, with the error under it.
-				next = previous =>
-					previous.kind === "ready" ? { kind: "ready", balance: previous.balance, refreshError: message } : { kind: "failed", message };
-			}
-		}
-		if (request < lastShown.current) return;
-		lastShown.current = request;
-		setState(next);
-	}, [api]);
+		// A read in flight, even the first, may predate what made the balance stale: it gives way to a new one.
+		await queryClient.cancelQueries({ queryKey: queryKeys.account });
+		await queryClient.refetchQueries({ queryKey: queryKeys.account });
+	}, [queryClient]);
 
-	const show = useCallback((account: Account) => {
-		lastShown.current = ++lastIssued.current;
-		setState({ kind: "ready", balance: account.balance });
-	}, []);
+	const show = useCallback(
+		async (account: Account) => {
+			// A read still on its way predates this answer: dropped, it cannot undo it.
+			await queryClient.cancelQueries({ queryKey: queryKeys.account });
+			queryClient.setQueryData(queryKeys.account, account);
+		},
+		[queryClient]
+	);
 
-	useEffect(() => {
-		void reload();
-	}, [reload]);
+	return { state: accountState(data, error), reload, show };
+}
 
-	return { state, reload, show };
+function accountState(account: Account | undefined, error: Error | null): AccountState {
+	if (error instanceof ApiError && error.type === ErrorType.accountNotFound) return { kind: "missing" };
+	// A failed refresh keeps the balance last seen on screen, with the error under it.
+	if (account !== undefined) return { kind: "ready", balance: account.balance, ...(error && { refreshError: errorMessage(error) }) };
+	return error ? { kind: "failed", message: errorMessage(error) } : { kind: "loading" };
 }

@@ -1,6 +1,9 @@
-import { useCallback, useEffect, useReducer } from "react";
-import { errorMessage, type ApiClient, type Order } from "../api";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useCallback } from "react";
+import { errorMessage, type Order } from "../api";
 import { mergeFetchedOrders, upsertOrder } from "../orders";
+import { useApi } from "../session";
+import { queryKeys } from "./queries";
 
 export interface OrdersState {
 	/** Newest first. */
@@ -10,19 +13,6 @@ export interface OrdersState {
 	error: string | null;
 }
 
-type OrdersAction = { type: "fetched"; orders: Order[] } | { type: "changed"; order: Order } | { type: "failed"; message: string };
-
-function ordersReducer(state: OrdersState, action: OrdersAction): OrdersState {
-	switch (action.type) {
-		case "fetched":
-			return { orders: mergeFetchedOrders(state.orders, action.orders), loaded: true, error: null };
-		case "changed":
-			return { ...state, orders: upsertOrder(state.orders, action.order) };
-		case "failed":
-			return { ...state, error: action.message };
-	}
-}
-
 export interface OrdersModel {
 	state: OrdersState;
 	reload(): Promise<void>;
@@ -30,26 +20,28 @@ export interface OrdersModel {
 	receiveList(orders: Order[]): void;
 	/** Takes one new or changed order. */
 	receiveOrder(order: Order): void;
+	/** Whether an order on screen is still NEW, its final status yet to arrive. */
+	hasNewOrders(): boolean;
 }
 
-/** The user's orders, loaded on mount. */
-export function useOrders(api: ApiClient): OrdersModel {
-	const [state, dispatch] = useReducer(ordersReducer, { orders: [], loaded: false, error: null });
-
-	const reload = useCallback(async () => {
-		try {
-			dispatch({ type: "fetched", orders: await api.listOrders() });
-		} catch (error) {
-			dispatch({ type: "failed", message: errorMessage(error) });
+/** The user's orders, read on mount; pushed and re-read lists merge in, none undoing a newer one. */
+export function useOrders(): OrdersModel {
+	const api = useApi();
+	const queryClient = useQueryClient();
+	const current = useCallback(() => queryClient.getQueryData<Order[]>(queryKeys.orders) ?? [], [queryClient]);
+	const { data, error, refetch } = useQuery({
+		queryKey: queryKeys.orders,
+		queryFn: async () => {
+			const fetched = await api.listOrders();
+			// Merged with the cache as the answer arrives, not as it was asked: what came meanwhile stays.
+			return mergeFetchedOrders(current(), fetched);
 		}
-	}, [api]);
+	});
 
-	const receiveList = useCallback((orders: Order[]) => dispatch({ type: "fetched", orders }), []);
-	const receiveOrder = useCallback((order: Order) => dispatch({ type: "changed", order }), []);
+	const reload = useCallback(async () => void (await refetch()), [refetch]);
+	const receiveList = useCallback((orders: Order[]) => queryClient.setQueryData(queryKeys.orders, mergeFetchedOrders(current(), orders)), [queryClient, current]);
+	const receiveOrder = useCallback((order: Order) => queryClient.setQueryData(queryKeys.orders, upsertOrder(current(), order)), [queryClient, current]);
+	const hasNewOrders = useCallback(() => current().some(order => order.status === "NEW"), [current]);
 
-	useEffect(() => {
-		void reload();
-	}, [reload]);
-
-	return { state, reload, receiveList, receiveOrder };
+	return { state: { orders: data ?? [], loaded: data !== undefined, error: error && errorMessage(error) }, reload, receiveList, receiveOrder, hasNewOrders };
 }
