@@ -7,7 +7,7 @@
  */
 import { USER_ID_PATTERN } from "../../platform/identity";
 
-export type ResponseSchemaName = "Order" | "OrderList" | "Account" | "Me" | "Journey" | "OutboxOverview" | "DeadEventList" | "ReplayResult";
+export type ResponseSchemaName = "Order" | "OrderList" | "Account" | "Statement" | "Me" | "Journey" | "OutboxOverview" | "DeadEventList" | "ReplayResult";
 
 export interface OpenApiOperationDoc {
 	summary: string;
@@ -131,13 +131,45 @@ const COMPONENTS = {
 				userId: { type: "string" },
 				amount: { type: "number", description: "At most two decimal places." },
 				description: { type: "string" },
-				status: { enum: ["NEW", "FINISHED", "CANCELLED"] },
-				cancelReason: { enum: ["INSUFFICIENT_FUNDS", "ACCOUNT_NOT_FOUND"] },
+				status: {
+					enum: ["NEW", "FINISHED", "CANCELLED", "REFUNDED"],
+					description: "NEW → FINISHED (paid) or CANCELLED (refused, or cancelled by you); FINISHED → REFUNDED (cancelled by you, money back)"
+				},
+				cancelReason: { enum: ["INSUFFICIENT_FUNDS", "ACCOUNT_NOT_FOUND", "CANCELLED_BY_USER"], description: "Only when CANCELLED" },
+				cancelRequestedAt: { type: "string", format: "date-time", description: "When you asked to cancel it" },
+				refundedAt: { type: "string", format: "date-time", description: "When its money went back to your account" },
 				createdAt: { type: "string", format: "date-time" },
 				updatedAt: { type: "string", format: "date-time" }
 			}
 		},
 		OrderList: { type: "array", items: { $ref: "#/components/schemas/Order" } },
+		Statement: {
+			type: "object",
+			required: ["balance", "total", "limit", "offset", "movements"],
+			additionalProperties: false,
+			properties: {
+				balance: { type: "number", description: "Your balance now: the sum of all your movements. At most two decimal places." },
+				total: { type: "integer", description: "How many movements your account has in all" },
+				limit: { type: "integer" },
+				offset: { type: "integer" },
+				movements: {
+					type: "array",
+					description: "Newest first",
+					items: {
+						type: "object",
+						required: ["kind", "amount", "balanceAfter", "at"],
+						additionalProperties: false,
+						properties: {
+							kind: { enum: ["TOPUP", "PAYMENT", "REFUND", "OPENING"], description: "OPENING: a balance from before the statement existed that its records could not explain" },
+							amount: { type: "number", description: "Signed: a payment is negative. At most two decimal places." },
+							balanceAfter: { type: "number", description: "The balance this movement left" },
+							at: { type: "string", format: "date-time" },
+							orderId: { type: "string", format: "uuid", description: "The order a payment or refund is for" }
+						}
+					}
+				}
+			}
+		},
 		Me: {
 			type: "object",
 			required: ["userId", "operator"],
@@ -159,7 +191,9 @@ const COMPONENTS = {
 						required: ["step", "service", "at", "tookMs"],
 						additionalProperties: false,
 						properties: {
-							step: { enum: ["created", "requestEmitted", "requestReceived", "paymentDecided", "requestConfirmed", "resultEmitted", "resultApplied", "resultConfirmed", "pushed"] },
+							step: {
+								enum: ["created", "requestEmitted", "requestReceived", "paymentDecided", "requestConfirmed", "resultEmitted", "resultApplied", "resultConfirmed", "pushed", "cancelRequested", "refunded"]
+							},
 							service: { enum: ["orders", "payments"] },
 							at: { type: "string", format: "date-time" },
 							tookMs: { type: "number", description: "Since the hop before" },
