@@ -181,17 +181,28 @@ for (const mode of ["one process", "RabbitMQ"] as const) {
 			const id = await placeOrder(system, user, 20);
 			expect(await waitForOrderEnd(system, user, id)).toMatchObject({ status: "FINISHED" });
 			const stream = await openEventStream(system, user);
+			// Both the cancel request and its answer are late: the outboxes re-emit them until they get through.
+			cancelRequests.hold = payload => payload.orderId === id;
 			cancelAnswers.hold = payload => payload.orderId === id;
 			try {
 				const first = await cancel(user, id);
 				expect(first.status).toBe(202);
 				expect(first.body).toMatchObject({ id, status: "FINISHED", cancelRequestedAt: expect.any(String) });
 				expect(first.body.refundedAt).toBeUndefined();
-				await waitFor("the refund to be taken", async () => (await decisionOf(id)).refunded_at);
+				const [request] = await system.sql("orders", "SELECT id FROM outbox_events WHERE event_name = $1 AND payload->>'orderId' = $2", [ORDER_EVENTS.PAYMENT_CANCEL_REQUESTED, id]);
+				await waitFor("the cancel request to be re-emitted", async () =>
+					(await system.sql("orders", "SELECT 1 FROM outbox_events WHERE id = $1 AND attempts >= 2", [request.id])).length === 1
+				);
+				cancelRequests.hold = () => false;
+				await waitFor("the refund to be taken", async () => (await decisionOf(id))?.refunded_at);
+				await waitFor("the answer to be re-emitted", async () =>
+					(await system.sql("payments", "SELECT 1 FROM outbox_events WHERE event_name = $1 AND payload->>'orderId' = $2 AND attempts >= 2", [PAYMENT_EVENTS.CANCEL_PROCESSED, id])).length === 1
+				);
 				const again = await cancel(user, id);
 				expect(again.status).toBe(202);
 				expect(again.body).toEqual(first.body);
 			} finally {
+				cancelRequests.hold = () => false;
 				cancelAnswers.hold = () => false;
 			}
 			const refunded = await waitFor("the order to be REFUNDED", async () => {
@@ -366,6 +377,10 @@ describe("the cancel route and the statement", () => {
 			await system.sql("orders", "UPDATE orders SET created_at = created_at - interval '1 hour' WHERE id = $1", [id]);
 			const round = await system.brokers.orders.call<ReconcileRound, object>("orders.reconcile", {});
 			expect(round.orders.map(o => o.orderId)).not.toContain(id);
+			// A round that read the order while still NEW, and wants to request its payment again, finds it cancelled.
+			const reconciler = system.brokers.orders.getLocalService("orders") as unknown as { resumePaymentRequest(order: object): Promise<string> };
+			const stale = { id, user_id: user, amount_minor: "100", created_at: new Date().toISOString(), request_state: "MISSING", request_event_id: null, trace_id: null };
+			expect(await reconciler.resumePaymentRequest(stale)).toBe("ended");
 			expect(await system.sql("orders", "SELECT 1 FROM outbox_events WHERE event_name = $1 AND payload->>'orderId' = $2", [ORDER_EVENTS.PAYMENT_REQUESTED, id])).toHaveLength(1);
 		} finally {
 			requests.hold = () => false;
