@@ -1,6 +1,6 @@
 /**
  * Fault injection for the fault suite: with FAULT_INJECTION="drop=0.05,duplicate=0.05" a process
- * loses or doubles incoming deliveries of the events that carry the payment flow, as a broken
+ * loses or doubles incoming deliveries of the events that carry the payment flow and its cancels, as a broken
  * transport would (a lost message, a redelivery). Off unless the variable is set.
  */
 import type { Context, Middleware } from "moleculer";
@@ -8,7 +8,14 @@ import { MESSAGING_EVENTS } from "../mixins/messaging-contracts";
 import { PAYMENT_EVENTS } from "../services/payments/contracts";
 import { ORDER_EVENTS } from "../services/orders/contracts";
 
-const FAULTY_EVENTS: ReadonlySet<string> = new Set([ORDER_EVENTS.PAYMENT_REQUESTED, PAYMENT_EVENTS.PAYMENT_PROCESSED, MESSAGING_EVENTS.OUTBOX_CONFIRMED, MESSAGING_EVENTS.OUTBOX_REJECTED]);
+const FAULTY_EVENTS: ReadonlySet<string> = new Set([
+	ORDER_EVENTS.PAYMENT_REQUESTED,
+	PAYMENT_EVENTS.PAYMENT_PROCESSED,
+	ORDER_EVENTS.PAYMENT_CANCEL_REQUESTED,
+	PAYMENT_EVENTS.CANCEL_PROCESSED,
+	MESSAGING_EVENTS.OUTBOX_CONFIRMED,
+	MESSAGING_EVENTS.OUTBOX_REJECTED
+]);
 
 export interface FaultRates {
 	drop: number;

@@ -215,7 +215,12 @@ const orderCommand: ReplCommand<ParsedArgs & { id: string }> = {
 			return printError(helpers, `order ${id}`, err);
 		}
 		const { order, traceId, hops, pending } = journey;
-		const status = order.cancelReason ? `${order.status} (${order.cancelReason})` : order.status;
+		// Statuses: NEW, FINISHED, CANCELLED (with its reason: INSUFFICIENT_FUNDS, ACCOUNT_NOT_FOUND, CANCELLED_BY_USER), REFUNDED; and the cancel's times.
+		const cancel = [
+			...(order.cancelRequestedAt ? [`cancel requested ${formatTime(order.cancelRequestedAt)} UTC`] : []),
+			...(order.refundedAt ? [`refunded ${formatTime(order.refundedAt)} UTC`] : [])
+		];
+		const status = (order.cancelReason ? `${order.status} (${order.cancelReason})` : order.status) + cancel.map(part => `, ${part}`).join("");
 		console.log(`${helpers.kleur.bold(`Order ${order.id}`)} of ${order.userId}: ${order.amount.toFixed(2)}, ${status}, placed ${formatTime(order.createdAt)} UTC`);
 		if (traceId) console.log(`Trace ${traceId}`);
 		const rows = hops.map(hop => [hop.step, hop.service, formatTime(hop.at, true), formatTook(hop.tookMs), hop.detail ?? ""]);

@@ -35,6 +35,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/accounts/statement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your account's statement: top-ups, payments and refunds, newest first, each with the balance after it */
+        get: operations["payments.statement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/accounts/topup": {
         parameters: {
             query?: never;
@@ -127,7 +144,7 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** Live updates of your orders (Server-Sent Events: `event: order`, the order as JSON data; `: ping` every 15 s) */
+        /** Live updates of your orders (Server-Sent Events: `event: order`, the order as JSON data, on every change: FINISHED, CANCELLED, a cancel asked (cancelRequestedAt), REFUNDED or refundedAt; `: ping` every 15 s) */
         get: operations["api.streamOrderEvents"];
         put?: never;
         post?: never;
@@ -189,6 +206,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/orders/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel your order: a NEW one is cancelled at once, a FINISHED one refunded (it ends REFUNDED when the money is back) */
+        post: operations["orders.cancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/orders/{id}/journey": {
         parameters: {
             query?: never;
@@ -241,13 +275,16 @@ export type components = {
             /** Format: date-time */
             updatedAt: string;
         };
-        /** @enum {string} */
-        OrderStatus: "NEW" | "FINISHED" | "CANCELLED";
+        /**
+         * @description NEW → FINISHED (paid) or CANCELLED (refused, or cancelled by you); FINISHED → REFUNDED (cancelled by you, money back)
+         * @enum {string}
+         */
+        OrderStatus: "NEW" | "FINISHED" | "CANCELLED" | "REFUNDED";
         /**
          * @description Why a CANCELLED order was cancelled
          * @enum {string}
          */
-        CancelReason: "INSUFFICIENT_FUNDS" | "ACCOUNT_NOT_FOUND";
+        CancelReason: "INSUFFICIENT_FUNDS" | "ACCOUNT_NOT_FOUND" | "CANCELLED_BY_USER";
         Order: {
             /** Format: uuid */
             id: string;
@@ -257,12 +294,49 @@ export type components = {
             description: string;
             status: components["schemas"]["OrderStatus"];
             cancelReason?: components["schemas"]["CancelReason"];
+            /**
+             * Format: date-time
+             * @description When you asked to cancel it
+             */
+            cancelRequestedAt?: string;
+            /**
+             * Format: date-time
+             * @description When its money went back to your account
+             */
+            refundedAt?: string;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
         };
         OrderList: components["schemas"]["Order"][];
+        Statement: {
+            /** @description Your balance now: the sum of all your movements. At most two decimal places. */
+            balance: number;
+            /** @description How many movements your account has in all */
+            total: number;
+            limit: number;
+            offset: number;
+            /** @description Newest first */
+            movements: {
+                /**
+                 * @description OPENING: a balance from before the statement existed that its records could not explain
+                 * @enum {unknown}
+                 */
+                kind: "TOPUP" | "PAYMENT" | "REFUND" | "OPENING";
+                /** @description Signed: a payment is negative. At most two decimal places. */
+                amount: number;
+                /** @description The balance this movement left */
+                balanceAfter: number;
+                /** Format: date-time */
+                at: string;
+                /**
+                 * Format: uuid
+                 * @description The order a payment or refund is for
+                 */
+                orderId?: string;
+            }[];
+        };
         Me: {
             userId: string;
             /** @description Whether you may use the /api/admin routes */
@@ -272,7 +346,7 @@ export type components = {
          * @description A step of an order's way through the services, in the order they happen
          * @enum {string}
          */
-        JourneyStep: "created" | "requestEmitted" | "requestReceived" | "paymentDecided" | "requestConfirmed" | "resultEmitted" | "resultApplied" | "resultConfirmed" | "pushed";
+        JourneyStep: "created" | "requestEmitted" | "requestReceived" | "paymentDecided" | "requestConfirmed" | "resultEmitted" | "resultApplied" | "resultConfirmed" | "pushed" | "cancelRequested" | "refunded";
         JourneyHop: {
             step: components["schemas"]["JourneyStep"];
             service: components["schemas"]["OutboxService"];
@@ -515,6 +589,104 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests from this caller; retry after the minute */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A fault on the server */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A service or its database is unavailable for the moment (Retry-After); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A service did not answer in time: the request may have been carried out (retry with the same Idempotency-Key) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "payments.statement": {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header: {
+                /** @description Who is calling: 1-64 characters of A-Z a-z 0-9 . _ : @ - */
+                "X-User-Id": components["parameters"]["UserId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of your movements, the current balance and how many there are in all */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Statement"];
+                };
+            };
+            /** @description Malformed X-User-Id header or request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No X-User-Id header */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description You have no account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid parameters (moleculer-web's ValidationError, with the failing fields in data) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Too many requests from this caller; retry after the minute */
@@ -1452,6 +1624,127 @@ export interface operations {
             };
             /** @description No such order of yours (unknown or malformed id, or another user's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid parameters (moleculer-web's ValidationError, with the failing fields in data) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this caller; retry after the minute */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A fault on the server */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A service or its database is unavailable for the moment (Retry-After); retry shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A service did not answer in time: the request may have been carried out (retry with the same Idempotency-Key) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "orders.cancel": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Who is calling: 1-64 characters of A-Z a-z 0-9 . _ : @ - */
+                "X-User-Id": components["parameters"]["UserId"];
+                /** @description A retry with the same key (same user) returns the first response and changes nothing more. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Was NEW: now CANCELLED (reason CANCELLED_BY_USER); refundedAt appears if its payment had been taken meanwhile */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            /** @description Was FINISHED: refund requested (cancelRequestedAt); the order turns REFUNDED, with refundedAt, shortly after */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            /** @description Malformed X-User-Id header or request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No X-User-Id header */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such order of yours (unknown or malformed id, or another user's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The order is CANCELLED or REFUNDED already (code ORDER_NOT_CANCELLABLE) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -10,7 +10,9 @@ const STEP_TEXT: Record<JourneyStep, { done: string; awaited: string }> = {
 	resultEmitted: { done: "Payment result sent", awaited: "the payment result to be sent" },
 	resultApplied: { done: "Order updated with the result", awaited: "orders to apply the result" },
 	resultConfirmed: { done: "Orders confirmed the result", awaited: "orders to confirm the result" },
-	pushed: { done: "Status pushed to the browser", awaited: "the status push" }
+	pushed: { done: "Status pushed to the browser", awaited: "the status push" },
+	cancelRequested: { done: "Cancel requested", awaited: "the cancel request" },
+	refunded: { done: "Money refunded", awaited: "the refund" }
 };
 
 /** "Payment request sent"; a step newer than this UI is shown by its name. */

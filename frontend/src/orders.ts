@@ -34,14 +34,15 @@ export function mergeFetchedOrders(current: Order[], fetched: Order[]): Order[] 
 
 const CANCEL_REASON_TEXT: Record<CancelReason, string> = {
 	INSUFFICIENT_FUNDS: "Insufficient funds",
-	ACCOUNT_NOT_FOUND: "No account"
+	ACCOUNT_NOT_FOUND: "No account",
+	CANCELLED_BY_USER: "Cancelled by you"
 };
 
 export function cancelReasonText(reason: CancelReason): string {
 	return CANCEL_REASON_TEXT[reason] ?? reason; // a reason newer than this UI is shown as it is
 }
 
-const STATUS_TEXT: Record<OrderStatus, string> = { NEW: "New", FINISHED: "Finished", CANCELLED: "Cancelled" };
+const STATUS_TEXT: Record<OrderStatus, string> = { NEW: "New", FINISHED: "Finished", CANCELLED: "Cancelled", REFUNDED: "Refunded" };
 
 /** "Finished", or "Cancelled — insufficient funds" with the reason. */
 export function orderStatusText(order: Order): string {

@@ -1,7 +1,8 @@
 /**
  * The REST gateway (moleculer-web): the single entry point. It maps `/api/...` routes to the
  * actions that declare `rest`, takes the caller's identity from `X-User-Id` and a client's retry
- * key from `Idempotency-Key`, pushes order status changes to their owner (`GET /api/events`,
+ * key from `Idempotency-Key`, pushes order changes (status NEW → FINISHED / CANCELLED, FINISHED →
+ * REFUNDED, a cancel asked, a refund made) to their owner (`GET /api/events`,
  * Server-Sent Events), answers `/health` (liveness) and `/ready` (readiness), and serves the
  * built front end (frontend/dist) at `/`.
  *
@@ -239,7 +240,8 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 			streamOrderEvents: {
 				rest: "GET /events",
 				openapi: {
-					summary: "Live updates of your orders (Server-Sent Events: `event: order`, the order as JSON data; `: ping` every 15 s)",
+					summary:
+						"Live updates of your orders (Server-Sent Events: `event: order`, the order as JSON data, on every change: FINISHED, CANCELLED, a cancel asked (cancelRequestedAt), REFUNDED or refundedAt; `: ping` every 15 s)",
 					eventStream: true,
 					responses: { 200: "An endless event stream" }
 				},

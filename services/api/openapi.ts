@@ -7,10 +7,12 @@
  * generated from this document (tools/api-types.ts).
  */
 import { USER_ID_PATTERN } from "../../platform/identity";
+import { ORDER_STATUSES } from "../orders/contracts";
 import { JOURNEY_STEPS } from "../orders/order-journey";
+import { CANCEL_REASONS } from "../payments/contracts";
 import { OUTBOX_SERVICES } from "./api.operator";
 
-export type ResponseSchemaName = "Order" | "OrderList" | "Account" | "Me" | "Journey" | "OutboxOverview" | "DeadEventList" | "ReplayResult";
+export type ResponseSchemaName = "Order" | "OrderList" | "Account" | "Statement" | "Me" | "Journey" | "OutboxOverview" | "DeadEventList" | "ReplayResult";
 
 export interface OpenApiOperationDoc {
 	summary: string;
@@ -143,8 +145,12 @@ const COMPONENTS = {
 				updatedAt: { type: "string", format: "date-time" }
 			}
 		},
-		OrderStatus: { type: "string", enum: ["NEW", "FINISHED", "CANCELLED"] },
-		CancelReason: { type: "string", enum: ["INSUFFICIENT_FUNDS", "ACCOUNT_NOT_FOUND"], description: "Why a CANCELLED order was cancelled" },
+		OrderStatus: {
+			type: "string",
+			enum: [...ORDER_STATUSES],
+			description: "NEW → FINISHED (paid) or CANCELLED (refused, or cancelled by you); FINISHED → REFUNDED (cancelled by you, money back)"
+		},
+		CancelReason: { type: "string", enum: Object.values(CANCEL_REASONS), description: "Why a CANCELLED order was cancelled" },
 		Order: {
 			type: "object",
 			required: ["id", "userId", "amount", "description", "status", "createdAt", "updatedAt"],
@@ -156,11 +162,40 @@ const COMPONENTS = {
 				description: { type: "string" },
 				status: { $ref: "#/components/schemas/OrderStatus" },
 				cancelReason: { $ref: "#/components/schemas/CancelReason" },
+				cancelRequestedAt: { type: "string", format: "date-time", description: "When you asked to cancel it" },
+				refundedAt: { type: "string", format: "date-time", description: "When its money went back to your account" },
 				createdAt: { type: "string", format: "date-time" },
 				updatedAt: { type: "string", format: "date-time" }
 			}
 		},
 		OrderList: { type: "array", items: { $ref: "#/components/schemas/Order" } },
+		Statement: {
+			type: "object",
+			required: ["balance", "total", "limit", "offset", "movements"],
+			additionalProperties: false,
+			properties: {
+				balance: { type: "number", description: "Your balance now: the sum of all your movements. At most two decimal places." },
+				total: { type: "integer", description: "How many movements your account has in all" },
+				limit: { type: "integer" },
+				offset: { type: "integer" },
+				movements: {
+					type: "array",
+					description: "Newest first",
+					items: {
+						type: "object",
+						required: ["kind", "amount", "balanceAfter", "at"],
+						additionalProperties: false,
+						properties: {
+							kind: { enum: ["TOPUP", "PAYMENT", "REFUND", "OPENING"], description: "OPENING: a balance from before the statement existed that its records could not explain" },
+							amount: { type: "number", description: "Signed: a payment is negative. At most two decimal places." },
+							balanceAfter: { type: "number", description: "The balance this movement left" },
+							at: { type: "string", format: "date-time" },
+							orderId: { type: "string", format: "uuid", description: "The order a payment or refund is for" }
+						}
+					}
+				}
+			}
+		},
 		Me: {
 			type: "object",
 			required: ["userId", "operator"],

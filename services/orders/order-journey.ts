@@ -10,7 +10,10 @@ export const JOURNEY_STEPS = Object.freeze([
 	"resultEmitted",
 	"resultApplied",
 	"resultConfirmed",
-	"pushed"
+	"pushed",
+	// Issue 18: its owner cancelled it, and the money went back (orders' own times).
+	"cancelRequested",
+	"refunded"
 ] as const);
 export type JourneyStep = (typeof JOURNEY_STEPS)[number];
 
@@ -24,7 +27,9 @@ const CAUSED_BY: Readonly<Record<JourneyStep, JourneyStep | null>> = Object.free
 	resultEmitted: "paymentDecided",
 	resultApplied: "resultEmitted",
 	resultConfirmed: "resultApplied",
-	pushed: "resultApplied"
+	pushed: "resultApplied",
+	cancelRequested: "created",
+	refunded: "cancelRequested"
 });
 
 export interface JourneyHop {
@@ -77,7 +82,7 @@ export interface Journey {
 export type JourneyAudience = "operator" | "owner";
 
 export interface JourneyFacts {
-	order: { status: OrderStatus; createdAt: Date | string; updatedAt: Date | string };
+	order: { status: OrderStatus; createdAt: Date | string; updatedAt: Date | string; cancelRequestedAt?: Date | string | null; refundedAt?: Date | string | null };
 	/** The order's `payment.requested` outbox row (null: deleted by retention, or never linked). */
 	request: OutboxTrail | null;
 	/** Null when payments could not be asked. */
@@ -150,6 +155,8 @@ export function journeyOf(facts: JourneyFacts, audience: JourneyAudience): { hop
 	add("resultApplied", "orders", resultAppliedAt);
 	add("resultConfirmed", "payments", result?.confirmedAt);
 	if (order.status !== "NEW") add("pushed", "orders", order.updatedAt, order.status);
+	add("cancelRequested", "orders", order.cancelRequestedAt);
+	add("refunded", "orders", order.refundedAt);
 
 	const flowOrder = (step: JourneyStep) => JOURNEY_STEPS.indexOf(step);
 	const sorted = hops.sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || flowOrder(a.step) - flowOrder(b.step));

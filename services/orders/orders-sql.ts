@@ -3,9 +3,9 @@ import type { SqlQuery } from "../../platform/sql";
 import type { OutboxTrail } from "./order-journey";
 import { outboxTrailJson } from "../../mixins/outbox-sql";
 import type { OrderStatus } from "./contracts";
-import type { CancelReason } from "../payments/contracts";
+import type { CancelOutcome, CancelReason } from "../payments/contracts";
 
-export const ORDER_STATUSES = Object.freeze({ NEW: "NEW", FINISHED: "FINISHED", CANCELLED: "CANCELLED" } as const satisfies Record<OrderStatus, OrderStatus>);
+export const ORDER_STATUSES = Object.freeze({ NEW: "NEW", FINISHED: "FINISHED", CANCELLED: "CANCELLED", REFUNDED: "REFUNDED" } as const satisfies Record<OrderStatus, OrderStatus>);
 
 export interface OrderRow {
 	id: string;
@@ -14,11 +14,15 @@ export interface OrderRow {
 	description: string;
 	status: OrderStatus;
 	cancel_reason: CancelReason | null;
+	cancel_requested_at: Date | null;
+	/** Payments' answer to the cancel, once applied. */
+	cancel_outcome: CancelOutcome | null;
+	refunded_at: Date | null;
 	created_at: Date;
 	updated_at: Date;
 }
 
-const ORDER_COLUMNS = "id, user_id, amount_minor, description, status, cancel_reason, created_at, updated_at";
+const ORDER_COLUMNS = "id, user_id, amount_minor, description, status, cancel_reason, cancel_requested_at, cancel_outcome, refunded_at, created_at, updated_at";
 
 /** `requestEventId`: the order's `payment.requested` outbox row, which the reconciler looks at. */
 export function insertOrder(id: string, userId: string, amountMinor: number, description: string, requestEventId: string): SqlQuery {
@@ -51,6 +55,53 @@ export function finishOrder(orderId: string, status: OrderStatus, cancelReason: 
 		text: `UPDATE orders SET status = $2::text, cancel_reason = $3::text, updated_at = clock_timestamp()
 			WHERE id = $1::uuid AND status = 'NEW' RETURNING ${ORDER_COLUMNS}`,
 		values: [orderId, status, cancelReason]
+	};
+}
+
+/** The owner's order, locked until the transaction ends: a cancel and a payment result for it queue up. */
+export function lockUserOrder(userId: string, orderId: string): SqlQuery {
+	return { text: `SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1::uuid AND user_id = $2::text FOR UPDATE`, values: [orderId, userId] };
+}
+
+/** Cancels a NEW order at once (reason CANCELLED_BY_USER); `cancelEventId` is its `payment.cancelRequested` outbox row. */
+export function cancelNewOrder(orderId: string, cancelEventId: string): SqlQuery {
+	return {
+		name: "orders.cancelNewOrder",
+		text: `UPDATE orders SET status = 'CANCELLED', cancel_reason = 'CANCELLED_BY_USER', cancel_requested_at = clock_timestamp(),
+				cancel_event_id = $2::uuid, updated_at = clock_timestamp()
+			WHERE id = $1::uuid AND status = 'NEW' RETURNING ${ORDER_COLUMNS}`,
+		values: [orderId, cancelEventId]
+	};
+}
+
+/** Asks for a FINISHED order's refund once: it stays FINISHED until payments answers. */
+export function requestRefund(orderId: string, cancelEventId: string): SqlQuery {
+	return {
+		name: "orders.requestRefund",
+		text: `UPDATE orders SET cancel_requested_at = clock_timestamp(), cancel_event_id = $2::uuid, updated_at = clock_timestamp()
+			WHERE id = $1::uuid AND status = 'FINISHED' AND cancel_requested_at IS NULL RETURNING ${ORDER_COLUMNS}`,
+		values: [orderId, cancelEventId]
+	};
+}
+
+/**
+ * Applies payments' answer to a cancel, once (only while unanswered), whatever arrived before it:
+ * REFUNDED sets refunded_at and ends a FINISHED order REFUNDED (a CANCELLED one stays CANCELLED,
+ * its money back); VOIDED or NOTHING_TO_REFUND leave a CANCELLED order as it is, and end a
+ * FINISHED one CANCELLED (CANCELLED_BY_USER: payments holds no payment of it, say after a restore).
+ * Never a NEW order (no cancel of it was written).
+ */
+export function applyCancelOutcome(orderId: string, outcome: CancelOutcome): SqlQuery {
+	return {
+		name: "orders.applyCancelOutcome",
+		text: `UPDATE orders SET cancel_outcome = $2::text,
+				refunded_at = CASE WHEN $2::text = 'REFUNDED' THEN clock_timestamp() END,
+				status = CASE WHEN status = 'FINISHED' THEN CASE WHEN $2::text = 'REFUNDED' THEN 'REFUNDED' ELSE 'CANCELLED' END ELSE status END,
+				cancel_reason = CASE WHEN status = 'FINISHED' AND $2::text <> 'REFUNDED' THEN 'CANCELLED_BY_USER' ELSE cancel_reason END,
+				updated_at = clock_timestamp()
+			WHERE id = $1::uuid AND cancel_requested_at IS NOT NULL AND cancel_outcome IS NULL AND status <> 'NEW'
+			RETURNING ${ORDER_COLUMNS}`,
+		values: [orderId, outcome]
 	};
 }
 

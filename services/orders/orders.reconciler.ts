@@ -16,6 +16,12 @@
  * - not decided, its request confirmed or gone (or never linked): a new request is written.
  * Safe however often it runs, and on any number of instances at once: the inbox applies an event id
  * once, an order ends only while NEW, and payments decides at most once per order.
+ *
+ * Cancelled orders (issue 18) are not its business: it reads only orders still NEW, a decision it
+ * applies ends an order only while NEW, and a new request is written only under the order's row
+ * lock while it is NEW, so an order its owner cancelled is never requested again, resurrected or
+ * ended twice. A cancel's request and its answer are outbox events like the others, re-emitted until
+ * confirmed; the reconciler does not chase them: see docs/ARCHITECTURE.md ("Cancel and refund").
  */
 import { randomUUID } from "node:crypto";
 import type { ServiceSchema } from "moleculer";
@@ -31,6 +37,7 @@ import {
 	REQUEST_STATES,
 	countOverdueOrders,
 	linkPaymentRequest,
+	lockNewOrder,
 	selectOverdueOrders,
 	type OverdueOrderRow,
 	type ScanPosition
@@ -238,11 +245,14 @@ export function createOrderReconciler(options: ReconcilerOptions = reconcilerOpt
 						// Applied (confirmed, maybe deleted since) yet undecided: payments lost its decision, say to a
 						// restored backup; or an order from before requests were linked. A new request is safe:
 						// payments decides at most once per order, whatever it receives.
+						// Only while NEW, under its row lock: an order its owner cancelled meanwhile is left alone.
 						const request: PaymentRequestedPayload = { orderId: order.id, userId: order.user_id, amountMinor: Number(order.amount_minor) };
-						await this.withTransaction(async tx => {
+						const requested = await this.withTransaction(async tx => {
+							if ((await this.queryRows(lockNewOrder(order.id), tx)).length === 0) return false;
 							await this.queryRows(linkPaymentRequest(order.id, await this.requestPayment(tx, request, storedTraceContext(order))), tx);
+							return true;
 						});
-						return RECONCILE_ACTIONS.REQUESTED;
+						return requested ? RECONCILE_ACTIONS.REQUESTED : RECONCILE_ACTIONS.ENDED;
 					}
 				}
 			},

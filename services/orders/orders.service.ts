@@ -6,13 +6,28 @@
  * outbox), so an order can never exist without its payment request, nor the reverse. The result,
  * `payment.processed`, is applied inbox-guarded and only to an order still NEW.
  * The reconciler (orders.reconciler.ts) sees to it that no order stays NEW forever.
+ *
+ * Its owner may cancel an order (issue 18, a compensating saga on the same outbox): a NEW one
+ * ends CANCELLED (CANCELLED_BY_USER) at once, a FINISHED one is refunded and ends REFUNDED when
+ * payments says so. Either way the cancel's transaction writes `payment.cancelRequested`, and
+ * payments' answer, `payment.cancelProcessed`, is applied inbox-guarded, once per order. A payment
+ * result is applied only while NEW, a cancel answer only once: any arrival order ends the same.
  */
 import { randomUUID } from "node:crypto";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import { type RequestMeta } from "../../platform/identity";
 import { type EventEnvelope } from "../../mixins/messaging-contracts";
-import { ORDER_EVENTS, type OrderView, type PaymentRequestedPayload } from "./contracts";
-import { PAYMENT_EVENTS, PAYMENT_OUTCOMES, PAYMENT_PROCESSED_SCHEMA, PAYMENT_TRAIL_ACTION, type PaymentProcessedPayload, type PaymentTrailParams } from "../payments/contracts";
+import { ORDER_EVENTS, type OrderView, type PaymentCancelRequestedPayload, type PaymentRequestedPayload } from "./contracts";
+import {
+	CANCEL_PROCESSED_SCHEMA,
+	PAYMENT_EVENTS,
+	PAYMENT_OUTCOMES,
+	PAYMENT_PROCESSED_SCHEMA,
+	PAYMENT_TRAIL_ACTION,
+	type CancelProcessedPayload,
+	type PaymentProcessedPayload,
+	type PaymentTrailParams
+} from "../payments/contracts";
 import { selectInboxReceipt } from "../../mixins/inbox-sql";
 import { journeyOf, type Journey, type PaymentTrail } from "./order-journey";
 import { requireUserId } from "../../platform/identity";
@@ -21,8 +36,12 @@ import { amountRule, fromMinorUnits, toMinorUnits } from "../../platform/money";
 import { textRule } from "../../platform/validation";
 import {
 	ORDER_STATUSES,
+	applyCancelOutcome,
+	cancelNewOrder,
 	finishOrder,
 	insertOrder,
+	lockUserOrder,
+	requestRefund,
 	selectOrderTrail,
 	selectUserOrder,
 	selectUserOrders,
@@ -68,8 +87,17 @@ export interface OrdersServiceOptions {
 	retention?: RetentionOptions;
 }
 
+export interface CancelOrderParams {
+	id: string;
+}
+
 interface OrdersMethods extends ReconcilerHostMethods {
 	placeOrder(tx: DbTransaction, userId: string, params: CreateOrderParams, trace: TraceContext): Promise<OrderView>;
+	/** Throws ORDER_NOT_FOUND, or ORDER_NOT_CANCELLABLE (409) for a CANCELLED or REFUNDED order. */
+	cancelOrder(tx: DbTransaction, userId: string, orderId: string, trace: TraceContext): Promise<{ status: 200 | 202; order: OrderView }>;
+	applyCancelResult(tx: DbTransaction, result: CancelProcessedPayload, eventId: string, trace?: TraceContext): Promise<boolean>;
+	/** After commit: the order's new state to the gateways, the last hop of its trace. */
+	pushOrder(order: OrderView, trace?: TraceContext): void;
 	/** Throws ORDER_NOT_FOUND for a malformed or unknown id, or another user's order. */
 	orderJourney(ctx: Context, orderId: string, userId: string | null): Promise<Journey>;
 }
@@ -86,6 +114,8 @@ function toOrderView(row: OrderRow): OrderView {
 		description: row.description,
 		status: row.status,
 		...(row.cancel_reason ? { cancelReason: row.cancel_reason } : {}),
+		...(row.cancel_requested_at ? { cancelRequestedAt: row.cancel_requested_at } : {}),
+		...(row.refunded_at ? { refundedAt: row.refunded_at } : {}),
 		createdAt: row.created_at,
 		updatedAt: row.updated_at
 	};
@@ -93,6 +123,10 @@ function toOrderView(row: OrderRow): OrderView {
 
 function orderNotFound(): Errors.MoleculerClientError {
 	return new Errors.MoleculerClientError("Order not found.", 404, "ORDER_NOT_FOUND");
+}
+
+function orderNotCancellable(status: string): Errors.MoleculerClientError {
+	return new Errors.MoleculerClientError(`This order is ${status}: there is nothing left to cancel.`, 409, "ORDER_NOT_CANCELLABLE");
 }
 
 export function createOrdersService(options: OrdersServiceOptions = {}): ServiceSchema<{ rest: string }, OrdersThis> {
@@ -168,6 +202,38 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 				}
 			},
 
+			/**
+			 * Cancels one of the caller's orders; idempotent with an Idempotency-Key (a retry gets the
+			 * first answer). NEW: 200, the order CANCELLED (CANCELLED_BY_USER) at once, and payments voids
+			 * its payment (or refunds it, if it was taken meanwhile: `refundedAt` appears later). FINISHED:
+			 * 202, the order still FINISHED with `cancelRequestedAt`; it ends REFUNDED, with `refundedAt`,
+			 * when payments has refunded it (pushed live). FINISHED with a refund already asked: 202 again,
+			 * nothing more asked. CANCELLED or REFUNDED: 409.
+			 */
+			cancel: {
+				rest: "POST /orders/:id/cancel",
+				openapi: {
+					summary: "Cancel your order: a NEW one is cancelled at once, a FINISHED one refunded (it ends REFUNDED when the money is back)",
+					body: "Order",
+					idempotent: true,
+					responses: {
+						200: "Was NEW: now CANCELLED (reason CANCELLED_BY_USER); refundedAt appears if its payment had been taken meanwhile",
+						202: "Was FINISHED: refund requested (cancelRequestedAt); the order turns REFUNDED, with refundedAt, shortly after",
+						404: "No such order of yours (unknown or malformed id, or another user's)",
+						409: "The order is CANCELLED or REFUNDED already (code ORDER_NOT_CANCELLABLE)"
+					}
+				},
+				params: { $$strict: true, id: "string" },
+				async handler(ctx: Context<CancelOrderParams, RequestMeta>): Promise<OrderView> {
+					const userId = requireUserId(ctx);
+					if (!UUID_PATTERN.test(ctx.params.id)) throw orderNotFound();
+					return this.runIdempotent(ctx, "orders.cancel", async tx => {
+						const { status, order } = await this.cancelOrder(tx, userId, ctx.params.id, traceContextOf(ctx));
+						return { status, body: order };
+					});
+				}
+			},
+
 			/** An order's journey across both services, and what it waits for while NEW (issue 16); the gateway routes it for the owner and for operators. */
 			journey: {
 				visibility: "public",
@@ -184,6 +250,15 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 				async handler(ctx: Context<EventEnvelope<PaymentProcessedPayload>>) {
 					await this.consumeOnce(ctx, PAYMENT_PROCESSED_SCHEMA, async (tx, result, eventId) => {
 						await this.applyPaymentResult(tx, result, eventId, traceContextOf(ctx));
+					});
+				}
+			},
+
+			/** Applies payments' answer to a cancel (refunded, voided, nothing to refund), at most once whatever is redelivered. */
+			[PAYMENT_EVENTS.CANCEL_PROCESSED]: {
+				async handler(ctx: Context<EventEnvelope<CancelProcessedPayload>>) {
+					await this.consumeOnce(ctx, CANCEL_PROCESSED_SCHEMA, async (tx, result, eventId) => {
+						await this.applyCancelResult(tx, result, eventId, traceContextOf(ctx));
 					});
 				}
 			}
@@ -204,7 +279,7 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 				}
 				const resultEventId = payments?.decision?.resultEventId;
 				const [applied] = resultEventId ? await this.queryRows<{ received_at: Date }>(selectInboxReceipt(resultEventId)) : [];
-				const facts = { order: { status: row.status, createdAt: row.created_at, updatedAt: row.updated_at }, request: row.request, payments, resultAppliedAt: applied?.received_at.toISOString() ?? null };
+				const facts = { order: { status: row.status, createdAt: row.created_at, updatedAt: row.updated_at, cancelRequestedAt: row.cancel_requested_at, refundedAt: row.refunded_at }, request: row.request, payments, resultAppliedAt: applied?.received_at.toISOString() ?? null };
 				// An order asked for by its owner (the owner's route) is shown without the consumers' raw errors.
 				return { order: toOrderView(row), traceId: row.trace_id, ...journeyOf(facts, userId === null ? "operator" : "owner") };
 			},
@@ -216,6 +291,43 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 				const [row] = await this.queryRows<OrderRow>(insertOrder(request.orderId, userId, request.amountMinor, description, eventId), tx);
 				tx.afterCommit(() => this.logger.info({ orderId: row.id, eventId, userId, requestId: trace.traceId }, "Order placed."));
 				return toOrderView(row);
+			},
+
+			async cancelOrder(tx: DbTransaction, userId: string, orderId: string, trace: TraceContext): Promise<{ status: 200 | 202; order: OrderView }> {
+				// The row lock queues this cancel behind a payment result being applied, or another cancel.
+				const [current] = await this.queryRows<OrderRow>(lockUserOrder(userId, orderId), tx);
+				if (!current) throw orderNotFound();
+				if (current.status === ORDER_STATUSES.CANCELLED || current.status === ORDER_STATUSES.REFUNDED) throw orderNotCancellable(current.status);
+				if (current.status === ORDER_STATUSES.FINISHED && current.cancel_requested_at) return { status: 202, order: toOrderView(current) };
+				const request: PaymentCancelRequestedPayload = { orderId, userId, amountMinor: Number(current.amount_minor) };
+				const eventId = await this.addOutboxEvent(tx, ORDER_EVENTS.PAYMENT_CANCEL_REQUESTED, "payments", request, trace);
+				const wasNew = current.status === ORDER_STATUSES.NEW;
+				const [updated] = await this.queryRows<OrderRow>(wasNew ? cancelNewOrder(orderId, eventId) : requestRefund(orderId, eventId), tx);
+				const order = toOrderView(updated);
+				tx.afterCommit(() => {
+					this.logger.info({ orderId, eventId, userId, requestId: trace.traceId, was: current.status }, wasNew ? "Order cancelled by its owner." : "Refund of the order requested by its owner.");
+					this.pushOrder(order, trace);
+				});
+				return { status: wasNew ? 200 : 202, order };
+			},
+
+			async applyCancelResult(tx: DbTransaction, { orderId, outcome }: CancelProcessedPayload, eventId: string, trace?: TraceContext): Promise<boolean> {
+				const [updated] = await this.queryRows<OrderRow>(applyCancelOutcome(orderId, outcome), tx);
+				const logFields = { orderId, eventId, outcome, ...(trace && { requestId: trace.traceId }) };
+				if (!updated) {
+					this.logger.info(logFields, "Cancel result ignored: it was applied before, or no cancel of the order is waiting for it.");
+					return false;
+				}
+				const order = toOrderView(updated);
+				tx.afterCommit(() => {
+					this.logger.info({ ...logFields, status: order.status, refundedAt: order.refundedAt }, "Cancel settled.");
+					this.pushOrder(order, trace);
+				});
+				return true;
+			},
+
+			pushOrder(order: OrderView, trace?: TraceContext) {
+				void this.broker.broadcast(ORDER_EVENTS.ORDER_STATUS_CHANGED, order, trace && { parentSpan: asParentSpan(trace) });
 			},
 
 			requestPayment(tx: DbTransaction, request: PaymentRequestedPayload, trace?: TraceContext): Promise<string> {
@@ -234,7 +346,7 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 				tx.afterCommit(() => {
 					this.logger.info({ ...logFields, status: order.status, cancelReason: order.cancelReason }, "Order ended.");
 					// The push is the last hop of the order's trace.
-					void this.broker.broadcast(ORDER_EVENTS.ORDER_STATUS_CHANGED, order, trace && { parentSpan: asParentSpan(trace) });
+					this.pushOrder(order, trace);
 				});
 				return true;
 			}

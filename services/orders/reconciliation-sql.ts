@@ -80,3 +80,11 @@ export function linkPaymentRequest(orderId: string, requestEventId: string): Sql
 		values: [orderId, requestEventId]
 	};
 }
+
+/**
+ * Locks the order if it is still NEW: a cancel (issue 18) that ends it meanwhile waits, or is
+ * waited for, and a cancelled order is never asked to be paid again. No row: it ended.
+ */
+export function lockNewOrder(orderId: string): SqlQuery {
+	return { text: "SELECT id FROM orders WHERE id = $1::uuid AND status = 'NEW' FOR UPDATE", values: [orderId] };
+}

@@ -7,7 +7,12 @@ import type { ValidationSchema } from "fastest-validator";
 /** The events payments emits. */
 export const PAYMENT_EVENTS = Object.freeze({
 	/** payments → orders (from the outbox): the outcome of a payment request. */
-	PAYMENT_PROCESSED: "payment.processed"
+	PAYMENT_PROCESSED: "payment.processed",
+	/**
+	 * payments → orders (from the outbox): what a cancel request did with the order's payment
+	 * (issue 18): voided it before it was decided, refunded it, or found nothing to refund.
+	 */
+	CANCEL_PROCESSED: "payment.cancelProcessed"
 });
 
 export const PAYMENT_OUTCOMES = Object.freeze({ PAID: "PAID", REFUSED: "REFUSED" } as const);
@@ -15,7 +20,9 @@ export type PaymentOutcome = (typeof PAYMENT_OUTCOMES)[keyof typeof PAYMENT_OUTC
 
 export const CANCEL_REASONS = Object.freeze({
 	INSUFFICIENT_FUNDS: "INSUFFICIENT_FUNDS",
-	ACCOUNT_NOT_FOUND: "ACCOUNT_NOT_FOUND"
+	ACCOUNT_NOT_FOUND: "ACCOUNT_NOT_FOUND",
+	/** The owner cancelled the order (orders sets it; payments stores it on a voided payment). */
+	CANCELLED_BY_USER: "CANCELLED_BY_USER"
 } as const);
 export type CancelReason = (typeof CANCEL_REASONS)[keyof typeof CANCEL_REASONS];
 
@@ -32,6 +39,32 @@ export interface PaymentProcessedPayload {
 	/** Set when the outcome is REFUSED. */
 	reason: CancelReason | null;
 }
+
+/** What a cancel request did with the order's payment; each order's is decided once. */
+export const CANCEL_OUTCOMES = Object.freeze({
+	/** No payment decided yet: a refusal (reason CANCELLED_BY_USER) was recorded, so the payment request, when it comes, is refused and nothing is charged. */
+	VOIDED: "VOIDED",
+	/** The payment had been taken: the amount went back to the account (once per order). */
+	REFUNDED: "REFUNDED",
+	/** The payment had been refused: nothing was taken, nothing moves. */
+	NOTHING_TO_REFUND: "NOTHING_TO_REFUND"
+} as const);
+export type CancelOutcome = (typeof CANCEL_OUTCOMES)[keyof typeof CANCEL_OUTCOMES];
+
+/** Checked by the consumer's inbox: unknown fields stripped; an event that fails it is rejected for good. */
+export const CANCEL_PROCESSED_SCHEMA: ValidationSchema = {
+	orderId: "uuid",
+	outcome: { type: "enum", values: Object.values(CANCEL_OUTCOMES) }
+};
+
+export interface CancelProcessedPayload {
+	orderId: string;
+	outcome: CancelOutcome;
+}
+
+/** The kinds of an account's movements (the statement); OPENING stands for a balance from before the journal that its rows could not explain. */
+export const MOVEMENT_KINDS = Object.freeze({ OPENING: "OPENING", TOPUP: "TOPUP", PAYMENT: "PAYMENT", REFUND: "REFUND" } as const);
+export type MovementKind = (typeof MOVEMENT_KINDS)[keyof typeof MOVEMENT_KINDS];
 
 /**
  * orders → payments, the action `payments.paymentDecisions` (the reconciler's question): the

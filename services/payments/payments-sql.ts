@@ -2,7 +2,7 @@
 import type { SqlQuery } from "../../platform/sql";
 import type { OutboxTrail } from "../orders/order-journey";
 import { outboxTrailJson } from "../../mixins/outbox-sql";
-import type { CancelReason, PaymentOutcome } from "./contracts";
+import type { CancelReason, MovementKind, PaymentOutcome } from "./contracts";
 
 export interface AccountRow {
 	user_id: string;
@@ -25,7 +25,11 @@ export function selectAccount(userId: string): SqlQuery {
 	return { text: `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE user_id = $1::text`, values: [userId] };
 }
 
-/** Credits the account and records the top-up in one statement; no row when there is no account. */
+/**
+ * Credits the account and records the top-up and its movement in one statement (the movement is
+ * written after the account row is locked: a later movement id is a later balance); no row when
+ * there is no account.
+ */
 export function creditAccount(userId: string, amountMinor: number): SqlQuery {
 	return {
 		text: `WITH credited AS (
@@ -33,38 +37,80 @@ export function creditAccount(userId: string, amountMinor: number): SqlQuery {
 				WHERE user_id = $1::text RETURNING ${ACCOUNT_COLUMNS}
 			), recorded AS (
 				INSERT INTO topups (user_id, amount_minor) SELECT user_id, $2::bigint FROM credited RETURNING id
+			), moved AS (
+				INSERT INTO account_movements (user_id, kind, amount_minor, balance_after_minor)
+				SELECT user_id, 'TOPUP', $2::bigint, balance_minor FROM credited RETURNING id
 			)
-			SELECT credited.* FROM credited, recorded`,
+			SELECT credited.* FROM credited, recorded, moved`,
 		values: [userId, amountMinor]
 	};
 }
 
 /**
  * The atomic conditional debit: it takes the money only if it is there, and the row lock makes
- * concurrent debits of one account queue up and each see the balance the previous one left.
- * No row: insufficient funds or no account.
+ * concurrent debits of one account queue up and each see the balance the previous one left. The
+ * payment's movement is written in the same statement. No row: insufficient funds or no account.
  */
-export function debitAccount(userId: string, amountMinor: number): SqlQuery {
+export function debitAccount(userId: string, amountMinor: number, orderId: string): SqlQuery {
 	return {
 		name: "payments.debitAccount",
-		text: `UPDATE accounts SET balance_minor = balance_minor - $2::bigint, updated_at = now()
-			WHERE user_id = $1::text AND balance_minor >= $2::bigint RETURNING balance_minor`,
-		values: [userId, amountMinor]
+		text: `WITH debited AS (
+				UPDATE accounts SET balance_minor = balance_minor - $2::bigint, updated_at = now()
+				WHERE user_id = $1::text AND balance_minor >= $2::bigint RETURNING user_id, balance_minor
+			), moved AS (
+				INSERT INTO account_movements (user_id, kind, amount_minor, balance_after_minor, order_id)
+				SELECT user_id, 'PAYMENT', -$2::bigint, balance_minor, $3::uuid FROM debited RETURNING id
+			)
+			SELECT debited.balance_minor FROM debited, moved`,
+		values: [userId, amountMinor, orderId]
 	};
+}
+
+/**
+ * Serialises everything payments decides about one order (its payment, its void, its refund) for
+ * the rest of the transaction: the decision row may not exist yet, so a row lock cannot. Taken
+ * before the account's row lock, always, so two orders of one account cannot deadlock.
+ */
+export function lockOrderDecision(orderId: string): SqlQuery {
+	return { name: "payments.lockOrderDecision", text: "SELECT pg_advisory_xact_lock(hashtextextended('payments.order:' || $1::text, 0))", values: [orderId] };
 }
 
 export interface PaymentRow {
 	outcome: PaymentOutcome;
 	reason: CancelReason | null;
+	refunded_at: Date | null;
 }
 
 export function selectPayment(orderId: string): SqlQuery {
-	return { name: "payments.selectPayment", text: "SELECT outcome, reason FROM payment_transactions WHERE order_id = $1::uuid", values: [orderId] };
+	return { name: "payments.selectPayment", text: "SELECT outcome, reason, refunded_at FROM payment_transactions WHERE order_id = $1::uuid", values: [orderId] };
+}
+
+/**
+ * Refunds a paid order once: marks the decision refunded and credits the account with the
+ * payment's amount and its REFUND movement, in one statement. No row: not paid, or refunded before.
+ */
+export function refundPayment(orderId: string): SqlQuery {
+	return {
+		name: "payments.refundPayment",
+		text: `WITH marked AS (
+				UPDATE payment_transactions SET refunded_at = clock_timestamp()
+				WHERE order_id = $1::uuid AND outcome = 'PAID' AND refunded_at IS NULL RETURNING user_id, amount_minor
+			), credited AS (
+				UPDATE accounts a SET balance_minor = a.balance_minor + marked.amount_minor, updated_at = now()
+				FROM marked WHERE a.user_id = marked.user_id RETURNING a.user_id, a.balance_minor, marked.amount_minor
+			), moved AS (
+				INSERT INTO account_movements (user_id, kind, amount_minor, balance_after_minor, order_id)
+				SELECT user_id, 'REFUND', amount_minor, balance_minor, $1::uuid FROM credited RETURNING id
+			)
+			SELECT credited.user_id, credited.amount_minor, credited.balance_minor FROM credited, moved`,
+		values: [orderId]
+	};
 }
 
 /**
  * The primary key on order_id makes a second decision for one order fail (and roll back its debit).
- * `resultEventId` is the `payment.processed` event written with the decision.
+ * `resultEventId` is the `payment.processed` event written with the decision (null for a void: it
+ * has none; the request, when it comes, is answered with the stored refusal).
  */
 export function insertPayment(
 	orderId: string,
@@ -72,13 +118,37 @@ export function insertPayment(
 	amountMinor: number,
 	outcome: PaymentOutcome,
 	reason: CancelReason | null,
-	resultEventId: string
+	resultEventId: string | null
 ): SqlQuery {
 	return {
 		name: "payments.insertPayment",
 		text: `INSERT INTO payment_transactions (order_id, user_id, amount_minor, outcome, reason, result_event_id)
 			VALUES ($1::uuid, $2::text, $3::bigint, $4::text, $5::text, $6::uuid)`,
 		values: [orderId, userId, amountMinor, outcome, reason, resultEventId]
+	};
+}
+
+export interface StatementRow {
+	balance_minor: string; // pg returns BIGINT as a string
+	total: number;
+	movements: { kind: MovementKind; amount_minor: string; balance_after_minor: string; order_id: string | null; created_at: string }[];
+}
+
+/**
+ * An account's statement in one statement (one snapshot: the balance, the count and the page
+ * agree): its movements newest first. No row when there is no account.
+ */
+export function selectStatement(userId: string, limit: number, offset: number): SqlQuery {
+	return {
+		text: `SELECT a.balance_minor,
+				(SELECT count(*)::int FROM account_movements WHERE user_id = a.user_id) AS total,
+				COALESCE((
+					SELECT json_agg(json_build_object('kind', m.kind, 'amount_minor', m.amount_minor::text, 'balance_after_minor', m.balance_after_minor::text,
+						'order_id', m.order_id, 'created_at', m.created_at) ORDER BY m.id DESC)
+					FROM (SELECT * FROM account_movements WHERE user_id = a.user_id ORDER BY id DESC LIMIT $2::int OFFSET $3::int) m
+				), '[]'::json) AS movements
+			FROM accounts a WHERE a.user_id = $1::text`,
+		values: [userId, limit, offset]
 	};
 }
 

@@ -5,12 +5,32 @@
  * decided at most once per order (payment_transactions' primary key), the account is debited with
  * an atomic conditional update (never below zero) and the outcome goes into the outbox as
  * `payment.processed` for the orders service.
+ *
+ * A `payment.cancelRequested` event (issue 18) is applied the same way: under the same per-order
+ * lock as the payment's decision, a payment not decided yet is voided (a refusal with reason
+ * CANCELLED_BY_USER is recorded, so the request, when it comes, is refused and nothing charged),
+ * a paid one is refunded once, a refused one has nothing to refund; the answer goes into the
+ * outbox as `payment.cancelProcessed`. Every balance change writes its movement to the account's
+ * journal in the same statement (`GET /api/accounts/statement`).
  */
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import { type RequestMeta } from "../../platform/identity";
 import { type EventEnvelope } from "../../mixins/messaging-contracts";
-import { ORDER_EVENTS, PAYMENT_REQUESTED_SCHEMA, type PaymentRequestedPayload } from "../orders/contracts";
-import { CANCEL_REASONS, PAYMENT_EVENTS, PAYMENT_DECISIONS_MAX_ORDERS, PAYMENT_OUTCOMES, type PaymentTrailParams, type PaymentDecision, type PaymentDecisionsParams, type PaymentProcessedPayload } from "./contracts";
+import { ORDER_EVENTS, PAYMENT_CANCEL_REQUESTED_SCHEMA, PAYMENT_REQUESTED_SCHEMA, type PaymentCancelRequestedPayload, type PaymentRequestedPayload } from "../orders/contracts";
+import {
+	CANCEL_OUTCOMES,
+	CANCEL_REASONS,
+	PAYMENT_EVENTS,
+	PAYMENT_DECISIONS_MAX_ORDERS,
+	PAYMENT_OUTCOMES,
+	type CancelOutcome,
+	type CancelProcessedPayload,
+	type MovementKind,
+	type PaymentTrailParams,
+	type PaymentDecision,
+	type PaymentDecisionsParams,
+	type PaymentProcessedPayload
+} from "./contracts";
 import { requireUserId } from "../../platform/identity";
 import { traceContextOf, type TraceContext } from "../../platform/tracing";
 import { amountRule, fromMinorUnits, toMinorUnits } from "../../platform/money";
@@ -19,11 +39,15 @@ import {
 	debitAccount,
 	insertAccount,
 	insertPayment,
+	lockOrderDecision,
+	refundPayment,
 	selectAccount,
 	selectPayment,
 	selectPaymentDecisions,
 	selectPaymentTrail,
+	selectStatement,
 	type AccountRow,
+	type StatementRow,
 	type PaymentDecisionRow,
 	type PaymentTrailRow,
 	type PaymentRow
@@ -47,6 +71,34 @@ export interface AccountView {
 	updatedAt: Date;
 }
 
+export interface StatementParams {
+	limit: number;
+	offset: number;
+}
+
+/** One movement of an account, as the statement shows it. */
+export interface MovementView {
+	kind: MovementKind;
+	/** Signed: a payment is negative, a top-up, refund or opening balance positive. */
+	amount: number;
+	balanceAfter: number;
+	/** ISO-8601. */
+	at: string;
+	/** The order a payment or refund is for. */
+	orderId?: string;
+}
+
+/** `GET /api/accounts/statement`: the balance always equals the sum of all the account's movements. */
+export interface StatementView {
+	balance: number;
+	/** How many movements the account has in all (the page is `limit` of them from `offset`). */
+	total: number;
+	limit: number;
+	offset: number;
+	/** Newest first. */
+	movements: MovementView[];
+}
+
 /** Construction options; the defaults come from the environment. */
 export interface PaymentsServiceOptions {
 	/** Overrides PAYMENTS_DATABASE_URL (tests). */
@@ -60,6 +112,7 @@ export interface PaymentsServiceOptions {
 interface PaymentsMethods {
 	findAccount(userId: string): Promise<AccountView>;
 	settlePayment(tx: DbTransaction, request: PaymentRequestedPayload, eventId: string, trace: TraceContext): Promise<void>;
+	settleCancel(tx: DbTransaction, request: PaymentCancelRequestedPayload, eventId: string, trace: TraceContext): Promise<void>;
 }
 
 type PaymentsThis = PaymentsMethods & EventDrivenServiceMethods;
@@ -163,6 +216,40 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 				}
 			},
 
+			/** The caller's movements, newest first, with the balance they sum to. */
+			statement: {
+				rest: "GET /accounts/statement",
+				openapi: {
+					summary: "Your account's statement: top-ups, payments and refunds, newest first, each with the balance after it",
+					body: "Statement",
+					responses: { 200: "A page of your movements, the current balance and how many there are in all", 404: "You have no account" }
+				},
+				params: {
+					$$strict: true,
+					limit: { type: "number", integer: true, min: 1, max: 200, convert: true, default: 50 },
+					offset: { type: "number", integer: true, min: 0, max: 1_000_000, convert: true, default: 0 }
+				},
+				async handler(ctx: Context<StatementParams, RequestMeta>): Promise<StatementView> {
+					const userId = requireUserId(ctx);
+					const { limit, offset } = ctx.params;
+					const [row] = await this.queryRows<StatementRow>(selectStatement(userId, limit, offset));
+					if (!row) throw accountNotFound();
+					return {
+						balance: fromMinorUnits(row.balance_minor),
+						total: row.total,
+						limit,
+						offset,
+						movements: row.movements.map(m => ({
+							kind: m.kind,
+							amount: fromMinorUnits(m.amount_minor),
+							balanceAfter: fromMinorUnits(m.balance_after_minor),
+							at: new Date(m.created_at).toISOString(),
+							...(m.order_id && { orderId: m.order_id })
+						}))
+					};
+				}
+			},
+
 			/** The caller's balance. */
 			getBalance: {
 				rest: "GET /accounts/balance",
@@ -179,6 +266,13 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 			[ORDER_EVENTS.PAYMENT_REQUESTED]: {
 				async handler(ctx: Context<EventEnvelope<PaymentRequestedPayload>>) {
 					await this.consumeOnce(ctx, PAYMENT_REQUESTED_SCHEMA, (tx, request, eventId) => this.settlePayment(tx, request, eventId, traceContextOf(ctx)));
+				}
+			},
+
+			/** Voids or refunds a cancelled order's payment, at most once whatever is redelivered. */
+			[ORDER_EVENTS.PAYMENT_CANCEL_REQUESTED]: {
+				async handler(ctx: Context<EventEnvelope<PaymentCancelRequestedPayload>>) {
+					await this.consumeOnce(ctx, PAYMENT_CANCEL_REQUESTED_SCHEMA, (tx, request, eventId) => this.settleCancel(tx, request, eventId, traceContextOf(ctx)));
 				}
 			}
 		},
@@ -197,12 +291,14 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 			 * its event, which `paymentDecisions` answers with.
 			 */
 			async settlePayment(tx: DbTransaction, { orderId, userId, amountMinor }: PaymentRequestedPayload, eventId: string, trace: TraceContext): Promise<void> {
+				// A cancel of this order waits, or is waited for: a void recorded first refuses this request.
+				await this.queryRows(lockOrderDecision(orderId), tx);
 				const [decided] = await this.queryRows<PaymentRow>(selectPayment(orderId), tx);
 				let result: PaymentProcessedPayload;
 				if (decided) {
 					result = { orderId, outcome: decided.outcome, reason: decided.reason };
 				} else {
-					const [debited] = await this.queryRows(debitAccount(userId, amountMinor), tx);
+					const [debited] = await this.queryRows(debitAccount(userId, amountMinor, orderId), tx);
 					if (debited) {
 						result = { orderId, outcome: PAYMENT_OUTCOMES.PAID, reason: null };
 					} else {
@@ -215,6 +311,33 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 				if (!decided) await this.queryRows(insertPayment(orderId, userId, amountMinor, result.outcome, result.reason, resultEventId), tx);
 				const logFields = { orderId, eventId, resultEventId, userId, requestId: trace.traceId, outcome: result.outcome, reason: result.reason, repeated: Boolean(decided) };
 				tx.afterCommit(() => this.logger.info(logFields, "Payment decided."));
+			},
+
+			/**
+			 * Decides what a cancel does with the order's payment, under the order's lock (so a payment
+			 * being decided finishes first, or waits for the void): not decided yet → a refusal with
+			 * reason CANCELLED_BY_USER is recorded (VOIDED); paid → refunded once (REFUNDED, also when it
+			 * was refunded before: a repeated request gets the same answer and moves nothing); refused →
+			 * NOTHING_TO_REFUND. The answer goes into the outbox.
+			 */
+			async settleCancel(tx: DbTransaction, { orderId, userId, amountMinor }: PaymentCancelRequestedPayload, eventId: string, trace: TraceContext): Promise<void> {
+				await this.queryRows(lockOrderDecision(orderId), tx);
+				const [decided] = await this.queryRows<PaymentRow>(selectPayment(orderId), tx);
+				let outcome: CancelOutcome;
+				let refundedNow = false;
+				if (!decided) {
+					await this.queryRows(insertPayment(orderId, userId, amountMinor, PAYMENT_OUTCOMES.REFUSED, CANCEL_REASONS.CANCELLED_BY_USER, null), tx);
+					outcome = CANCEL_OUTCOMES.VOIDED;
+				} else if (decided.outcome === PAYMENT_OUTCOMES.PAID) {
+					refundedNow = (await this.queryRows(refundPayment(orderId), tx)).length > 0;
+					outcome = CANCEL_OUTCOMES.REFUNDED;
+				} else {
+					outcome = CANCEL_OUTCOMES.NOTHING_TO_REFUND;
+				}
+				const answer: CancelProcessedPayload = { orderId, outcome };
+				const resultEventId = await this.addOutboxEvent(tx, PAYMENT_EVENTS.CANCEL_PROCESSED, "orders", answer, trace);
+				const logFields = { orderId, eventId, resultEventId, userId, requestId: trace.traceId, outcome, refundedNow };
+				tx.afterCommit(() => this.logger.info(logFields, "Cancel decided."));
 			}
 		}
 	};

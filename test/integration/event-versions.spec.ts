@@ -1,7 +1,7 @@
 /**
  * Issue 14, a rolling deploy: the consumers of this version apply the events of a producer one
  * schema version behind (version 1: no event meta) and one ahead (fields this code does not know,
- * in the envelope, the payload and the meta), for both event types. Only a payload missing what
+ * in the envelope, the payload and the meta), for every event type. Only a payload missing what
  * the consumer needs is malformed. (The other direction, this version's events at a consumer of
  * version 1, is in test/unit/mixins/outbox.mixin.spec.ts.)
  */
@@ -70,6 +70,27 @@ describe.each(PRODUCERS)("a producer %s", (_name, envelopeOf) => {
 		const { envelope, meta } = envelopeOf(randomUUID(), "payments", { orderId, outcome: "REFUSED", reason: "INSUFFICIENT_FUNDS" });
 		await system.brokers.payments.emit(PAYMENT_EVENTS.PAYMENT_PROCESSED, envelope, { groups: ["orders"], meta });
 		expect(await waitForOrderEnd(system, user, orderId)).toMatchObject({ status: "CANCELLED", cancelReason: "INSUFFICIENT_FUNDS" });
+	});
+
+	it("has its payment.cancelRequested applied: an order payments never saw is voided (issue 18)", async () => {
+		const orderId = randomUUID();
+		const { envelope, meta } = envelopeOf(randomUUID(), "orders", { orderId, userId: "v-cancel", amountMinor: 100 });
+		await system.brokers.orders.emit(ORDER_EVENTS.PAYMENT_CANCEL_REQUESTED, envelope, { groups: ["payments"], meta });
+		const decision = await waitFor("the void", async () => (await system.sql("payments", "SELECT outcome, reason FROM payment_transactions WHERE order_id = $1", [orderId]))[0]);
+		expect(decision).toEqual({ outcome: "REFUSED", reason: "CANCELLED_BY_USER" });
+	});
+
+	it("has its payment.cancelProcessed applied: a FINISHED order whose refund was asked ends REFUNDED (issue 18)", async () => {
+		const user = `v-${randomUUID().slice(0, 8)}`;
+		const orderId = await orderWithoutRequest(user, 100);
+		await system.sql("orders", "UPDATE orders SET status = 'FINISHED', cancel_requested_at = now() WHERE id = $1", [orderId]);
+		const { envelope, meta } = envelopeOf(randomUUID(), "payments", { orderId, outcome: "REFUNDED" });
+		await system.brokers.payments.emit(PAYMENT_EVENTS.CANCEL_PROCESSED, envelope, { groups: ["orders"], meta });
+		const refunded = await waitFor("the refund to be applied", async () => {
+			const { body } = await system.request("GET", `/api/orders/${orderId}`, { user });
+			return body.status === "REFUNDED" ? body : null;
+		});
+		expect(refunded.refundedAt).toEqual(expect.any(String));
 	});
 });
 

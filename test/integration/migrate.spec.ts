@@ -9,6 +9,7 @@ import { Client } from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { runMigrations, type Migration } from "../../platform/migrate";
 import { ordersMigrations } from "../../services/orders/migrations";
+import { paymentsMigrations } from "../../services/payments/migrations";
 import { createTestDatabases, type TestDatabases } from "../support/system";
 
 let databases: TestDatabases;
@@ -46,7 +47,10 @@ it("gives up on a lock held by a long transaction, applies nothing, and applies 
 it("renames the records of a database migrated under the former single numbering, and applies nothing again", async () => {
 	const { payments: url } = databases;
 	// What a database of the earlier releases recorded: one numbering for the shared and the service's migrations.
-	const former = ordersMigrations.map(migration => ({ name: migration.formerly!, up: migration.up })).sort((a, b) => a.name.localeCompare(b.name));
+	const former = ordersMigrations
+		.filter(migration => migration.formerly)
+		.map(migration => ({ name: migration.formerly!, up: migration.up }))
+		.sort((a, b) => a.name.localeCompare(b.name));
 	expect(former.map(migration => migration.name)).toEqual([
 		"0001_create_messaging_tables",
 		"0002_create_orders",
@@ -57,7 +61,8 @@ it("renames the records of a database migrated under the former single numbering
 		"0007_outbox_trace_context"
 	]);
 	await runMigrations(url, former, () => {});
-	expect(await runMigrations(url, ordersMigrations, () => {})).toEqual([]);
+	// Only what came after the renumbering is applied.
+	expect(await runMigrations(url, ordersMigrations, () => {})).toEqual(["orders/0003_order_cancellation"]);
 	const client = new Client({ connectionString: url });
 	await client.connect();
 	try {
@@ -65,5 +70,45 @@ it("renames the records of a database migrated under the former single numbering
 		expect(rows.map(row => row.name)).toEqual(ordersMigrations.map(migration => migration.name).sort());
 	} finally {
 		await client.end();
+	}
+});
+
+it("gives existing accounts a statement that sums to their balance: rebuilt where the old records add up, else one opening movement (issue 18)", async () => {
+	const fresh = await createTestDatabases(randomBytes(4).toString("hex"));
+	const client = new Client({ connectionString: fresh.payments });
+	await client.connect();
+	try {
+		const before = paymentsMigrations.filter(migration => migration.name !== "payments/0003_account_movements");
+		await runMigrations(fresh.payments, before, () => {});
+		const order = (n: number) => `00000000-0000-4000-8000-00000000000${n}`;
+		await client.query(`
+			INSERT INTO accounts (user_id, balance_minor) VALUES ('consistent', 12000), ('by-hand', 7000), ('empty', 0), ('spent', 0);
+			INSERT INTO topups (user_id, amount_minor, created_at) VALUES
+				('consistent', 10000, '2026-01-01T10:00:00Z'), ('consistent', 5000, '2026-01-01T12:00:00Z'),
+				('by-hand', 10000, '2026-01-01T10:00:00Z'), ('spent', 1000, '2026-01-01T10:00:00Z');
+			INSERT INTO payment_transactions (order_id, user_id, amount_minor, outcome, reason, created_at) VALUES
+				('${order(1)}', 'consistent', 3000, 'PAID', NULL, '2026-01-01T11:00:00Z'),
+				('${order(2)}', 'consistent', 90000, 'REFUSED', 'INSUFFICIENT_FUNDS', '2026-01-01T11:30:00Z'),
+				('${order(3)}', 'spent', 1000, 'PAID', NULL, '2026-01-01T11:00:00Z');
+		`);
+		expect(await runMigrations(fresh.payments, paymentsMigrations, () => {})).toEqual(["payments/0003_account_movements"]);
+		const { rows } = await client.query(
+			"SELECT user_id, kind, amount_minor::int AS amount, balance_after_minor::int AS after, order_id FROM account_movements ORDER BY user_id, id"
+		);
+		expect(rows).toEqual([
+			{ user_id: "by-hand", kind: "OPENING", amount: 7000, after: 7000, order_id: null },
+			{ user_id: "consistent", kind: "TOPUP", amount: 10000, after: 10000, order_id: null },
+			{ user_id: "consistent", kind: "PAYMENT", amount: -3000, after: 7000, order_id: order(1) },
+			{ user_id: "consistent", kind: "TOPUP", amount: 5000, after: 12000, order_id: null },
+			{ user_id: "spent", kind: "TOPUP", amount: 1000, after: 1000, order_id: null },
+			{ user_id: "spent", kind: "PAYMENT", amount: -1000, after: 0, order_id: order(3) }
+		]);
+		const { rows: sums } = await client.query(
+			"SELECT a.user_id FROM accounts a WHERE a.balance_minor <> COALESCE((SELECT sum(amount_minor) FROM account_movements m WHERE m.user_id = a.user_id), 0)"
+		);
+		expect(sums).toEqual([]);
+	} finally {
+		await client.end();
+		await fresh.drop();
 	}
 });

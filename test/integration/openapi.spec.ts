@@ -85,6 +85,7 @@ describe("GET /openapi.json", () => {
 		expect(documented).toEqual(routed);
 		expect(documented).toEqual([
 			"GET /api/accounts/balance",
+			"GET /api/accounts/statement",
 			"GET /api/admin/dead-events",
 			"GET /api/admin/orders/{id}/journey",
 			"GET /api/admin/outbox",
@@ -96,7 +97,8 @@ describe("GET /openapi.json", () => {
 			"POST /api/accounts",
 			"POST /api/accounts/topup",
 			"POST /api/admin/dead-events/replay",
-			"POST /api/orders"
+			"POST /api/orders",
+			"POST /api/orders/{id}/cancel"
 		]);
 	});
 
@@ -151,6 +153,44 @@ describe("GET /openapi.json", () => {
 				expect(mismatches(await response.json(), documented.content[contentType].schema), label).toEqual([]);
 			}
 		}
+	});
+
+	it("documents the statuses, the cancel's answers and the statement as they are (issue 18)", async () => {
+		const { Order: order, OrderStatus: status, CancelReason: reason } = document.components.schemas;
+		expect(order.properties.status).toEqual({ $ref: "#/components/schemas/OrderStatus" });
+		expect(status.enum).toEqual(["NEW", "FINISHED", "CANCELLED", "REFUNDED"]);
+		expect(reason.enum).toEqual(["INSUFFICIENT_FUNDS", "ACCOUNT_NOT_FOUND", "CANCELLED_BY_USER"]);
+		const cancel = document.paths["/api/orders/{id}/cancel"].post;
+		expect(Object.keys(cancel.responses)).toEqual(expect.arrayContaining(["200", "202", "404", "409"]));
+		expect(cancel.parameters).toContainEqual({ $ref: "#/components/parameters/IdempotencyKey" });
+
+		const user = `openapi-cancel-${Date.now()}`;
+		await system.request("POST", "/api/accounts", { user, body: {} });
+		await system.request("POST", "/api/accounts/topup", { user, body: { amount: 10 } });
+		const place = async () => (await system.request("POST", "/api/orders", { user, body: { amount: 3, description: "x" } })).body.id as string;
+		const paid = await place();
+		const ended = async (id: string) => {
+			for (let i = 0; i < 400; i++) {
+				const { body } = await system.request("GET", `/api/orders/${id}`, { user });
+				if (body.status !== "NEW" && (body.status !== "FINISHED" || !body.cancelRequestedAt)) return body;
+				await new Promise(resolve => setTimeout(resolve, 25));
+			}
+			throw new Error(`order ${id} did not end`);
+		};
+		await ended(paid);
+		const answers = [await system.request("POST", `/api/orders/${paid}/cancel`, { user })];
+		const refunded = await ended(paid);
+		answers.push(await system.request("POST", `/api/orders/${await place()}/cancel`, { user }));
+		answers.push(await system.request("POST", `/api/orders/${paid}/cancel`, { user }));
+		expect(answers.map(a => a.status)).toEqual([202, expect.any(Number), 409]);
+		for (const answer of answers) {
+			expect(mismatches(answer.body, cancel.responses[String(answer.status)].content["application/json"].schema), String(answer.status)).toEqual([]);
+		}
+		expect(mismatches(refunded, order)).toEqual([]);
+		const statement = await system.request("GET", "/api/accounts/statement", { user });
+		expect(statement.body.movements.length).toBeGreaterThanOrEqual(3);
+		const documented = document.paths["/api/accounts/statement"].get.responses["200"].content["application/json"].schema;
+		expect(mismatches(statement.body, documented)).toEqual([]);
 	});
 
 	it("documents the identity header and its errors on every operation", async () => {

@@ -17,7 +17,7 @@ import { ORDER_EVENTS } from "../../services/orders/contracts";
 import { claimMaintenanceRun } from "../../mixins/retention-sql";
 import { reviveDeadEvents } from "../../mixins/outbox-sql";
 import { selectPaymentDecisions } from "../../services/payments/payments-sql";
-import { countOverdueOrders, linkPaymentRequest, selectOverdueOrders } from "../../services/orders/reconciliation-sql";
+import { countOverdueOrders, linkPaymentRequest, lockNewOrder, selectOverdueOrders } from "../../services/orders/reconciliation-sql";
 import type { SqlQuery } from "../../platform/sql";
 import { createBrokerOptions } from "../../moleculer.config";
 import { createOrdersService } from "../../services/orders/orders.service";
@@ -352,6 +352,7 @@ describe("the reconciler's statements", () => {
 		["the claim of the interval's run", "orders", claimMaintenanceRun("reconcile", 30_000), /maintenance_runs_pkey/],
 		["the revival of a dead request", "orders", reviveDeadEvents([randomUUID()]), /Index/],
 		["the link to a new request", "orders", linkPaymentRequest(randomUUID(), randomUUID()), /orders_pkey/],
+		["the lock of an order still NEW", "orders", lockNewOrder(randomUUID()), /Index Scan using orders_/],
 		["payments' answer", "payments", selectPaymentDecisions([randomUUID(), randomUUID()]), /payment_transactions_pkey/]
 	];
 

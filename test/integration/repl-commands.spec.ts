@@ -167,6 +167,22 @@ describe("order", () => {
 		expect(printed).not.toContain("Waiting for");
 	});
 
+	it("shows a refunded order with when its cancel was asked and its money went back (issue 18)", async () => {
+		const user = `refund-${Date.now()}`;
+		await run("as", { userId: user, actionName: "payments.createAccount" });
+		await run("as", { userId: user, actionName: "payments.topUp" }, ["--amount", "20"]);
+		const { body: order } = await system.request("POST", "/api/orders", { user, body: { amount: 7, description: "returned" } });
+		await waitForOrderEnd(system, user, order.id);
+		expect((await system.request("POST", `/api/orders/${order.id}/cancel`, { user })).status).toBe(202);
+		await waitFor("the refund", async () => (await system.request("GET", `/api/orders/${order.id}`, { user })).body.status === "REFUNDED");
+
+		const printed = await run("order", { id: order.id });
+		const time = "\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC";
+		expect(printed).toMatch(new RegExp(`^Order ${order.id} of ${user}: 7.00, REFUNDED, cancel requested ${time}, refunded ${time}, placed ${time}`));
+		expect(printed).toMatch(row("cancelRequested", "orders", /\d\d:\d\d:\d\d\.\d{3}/, /\+\d+ ms/));
+		expect(printed).toMatch(row("refunded", "orders", /\d\d:\d\d:\d\d\.\d{3}/, /\+\d+ ms/));
+	});
+
 	it("says what a NEW order waits for", async () => {
 		const orderId = randomUUID();
 		await system.sql("orders", "INSERT INTO orders (id, user_id, amount_minor, description) VALUES ($1, 'waiting-user', 500, 'never requested')", [orderId]);

@@ -46,6 +46,19 @@ describe("journeyOf", () => {
 		expect(hops.find(hop => hop.step === "pushed")).toMatchObject({ service: "orders", detail: "FINISHED", at: at(30) });
 	});
 
+	it("shows a refunded order's cancel and refund after its payment (issue 18)", () => {
+		const facts = finished();
+		facts.order = { status: "REFUNDED", createdAt: at(2), updatedAt: at(90), cancelRequestedAt: at(60), refundedAt: at(90) };
+		const { hops, pending } = journeyOf(facts, "owner");
+		expect(pending).toBeUndefined();
+		expect(hops.slice(-3).map(hop => [hop.step, hop.service, hop.at])).toEqual([
+			["cancelRequested", "orders", at(60)],
+			["pushed", "orders", at(90)],
+			["refunded", "orders", at(90)]
+		]);
+		expect(hops.find(hop => hop.step === "pushed")).toMatchObject({ detail: "REFUNDED" });
+	});
+
 	it("never puts a hop before the hop that caused it when payments' database clock is behind orders' (issue 16)", () => {
 		const facts = finished();
 		const behind = (time: string) => new Date(Date.parse(time) - 20).toISOString();

@@ -3,7 +3,7 @@
  * services run for it, with the services' own SQL builders, straight through `pg` (one pool per
  * database, as many connections as clients, no messaging):
  *   (i)   orders:   BEGIN; INSERT order; INSERT outbox payment.requested; COMMIT
- *   (ii)  payments: BEGIN; INSERT inbox; SELECT payment; UPDATE account (debit);
+ *   (ii)  payments: BEGIN; INSERT inbox; lock the order; SELECT payment; UPDATE account (debit) with its movement;
  *                   INSERT payment_transactions; INSERT outbox payment.processed; COMMIT
  *   (iii) orders:   BEGIN; INSERT inbox; UPDATE order status; COMMIT
  * and the confirmations of its two events, batched as the consumers batch them: one UPDATE outbox
@@ -19,7 +19,7 @@ import { ORDER_EVENTS, type PaymentRequestedPayload } from "../../services/order
 import { recordInboxEvent } from "../../mixins/inbox-sql";
 import { ORDER_STATUSES, finishOrder, insertOrder } from "../../services/orders/orders-sql";
 import { confirmEvents, insertOutboxEvent } from "../../mixins/outbox-sql";
-import { debitAccount, insertPayment, selectPayment } from "../../services/payments/payments-sql";
+import { debitAccount, insertPayment, lockOrderDecision, selectPayment } from "../../services/payments/payments-sql";
 import { CONFIRMATION_INTERVAL_MS } from "../../mixins/inbox.mixin";
 import { outboxOptionsFromEnv } from "../../mixins/outbox.mixin";
 import { ordersMigrations } from "../../services/orders/migrations/index";
@@ -75,8 +75,9 @@ async function runOrderTransactions(pools: Pools, userId: string, unconfirmed: U
 	const result: PaymentProcessedPayload = { orderId, outcome: PAYMENT_OUTCOMES.PAID, reason: null };
 	const resultId = await inTransaction(pools.payments, async client => {
 		await client.query(recordInboxEvent(requestId, ORDER_EVENTS.PAYMENT_REQUESTED, "orders"));
+		await client.query(lockOrderDecision(orderId));
 		await client.query(selectPayment(orderId));
-		const debited = await client.query(debitAccount(userId, AMOUNT_MINOR));
+		const debited = await client.query(debitAccount(userId, AMOUNT_MINOR, orderId));
 		if (debited.rowCount !== 1) throw new Error(`The debit of ${userId} failed.`);
 		const eventId = (await client.query<{ id: string }>(insertOutboxEvent(PAYMENT_EVENTS.PAYMENT_PROCESSED, "orders", result, LEASE_MS))).rows[0].id;
 		await client.query(insertPayment(orderId, userId, AMOUNT_MINOR, result.outcome, result.reason, eventId));

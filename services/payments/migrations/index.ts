@@ -3,5 +3,6 @@ import type { Migration } from "../../../platform/migrate";
 import { messagingMigrations } from "../../../mixins/migrations";
 import { createAccounts } from "./0001_create_accounts";
 import { addPaymentResultEvent } from "./0002_payment_result_event";
+import { addAccountMovements } from "./0003_account_movements";
 
-export const paymentsMigrations: readonly Migration[] = [...messagingMigrations, createAccounts, addPaymentResultEvent];
+export const paymentsMigrations: readonly Migration[] = [...messagingMigrations, createAccounts, addPaymentResultEvent, addAccountMovements];
