@@ -17,11 +17,14 @@
  * Safe however often it runs, and on any number of instances at once: the inbox applies an event id
  * once, an order ends only while NEW, and payments decides at most once per order.
  *
- * Cancelled orders (issue 18) are not its business: it reads only orders still NEW, a decision it
- * applies ends an order only while NEW, and a new request is written only under the order's row
- * lock while it is NEW, so an order its owner cancelled is never requested again, resurrected or
- * ended twice. A cancel's request and its answer are outbox events like the others, re-emitted until
- * confirmed; the reconciler does not chase them: see docs/ARCHITECTURE.md ("Cancel and refund").
+ * Cancelled orders (issue 18): it reads only orders still NEW, a decision it applies ends an order
+ * only while NEW, and a new request is written only under the order's row lock while it is NEW, so
+ * an order its owner cancelled is never requested again, resurrected or ended twice. A cancel's
+ * request and answer are outbox events like the others, re-emitted until confirmed; of a cancel
+ * unanswered past RECONCILE_AFTER_SECONDS, the round revives the request if it was parked as dead,
+ * as it does a payment request (safe: payments refunds at most once per order, and orders applies
+ * the answer once). An answer parked in payments' outbox is left to an operator's replay: see
+ * docs/ARCHITECTURE.md ("Cancel and refund").
  */
 import { randomUUID } from "node:crypto";
 import type { ServiceSchema } from "moleculer";
@@ -38,6 +41,7 @@ import {
 	countOverdueOrders,
 	linkPaymentRequest,
 	lockNewOrder,
+	selectDeadCancelRequests,
 	selectOverdueOrders,
 	type OverdueOrderRow,
 	type ScanPosition
@@ -133,6 +137,10 @@ export interface ReconcilerMethods {
 }
 
 interface ReconcilerInternals {
+	/** The round's orders still NEW. */
+	reconcileNewOrders(): Promise<ReconcileRound>;
+	/** Revives the dead requests of cancels unanswered past the threshold; never throws (a failure is logged). */
+	reviveDeadCancels(): Promise<ReconcileRound["orders"]>;
 	/** Never throws: a failure is logged and reported as such. */
 	reconcileOrder(order: OverdueOrderRow, decision: PaymentDecision | undefined): Promise<ReconcileAction>;
 	applyDecision(decision: PaymentDecision, trace?: TraceContext): Promise<ReconcileAction>;
@@ -176,6 +184,32 @@ export function createOrderReconciler(options: ReconcilerOptions = reconcilerOpt
 			},
 
 			async reconcileOverdueOrders(): Promise<ReconcileRound> {
+				const round = await this.reconcileNewOrders();
+				const cancels = await this.reviveDeadCancels();
+				return cancels.length > 0 ? { ...round, orders: [...round.orders, ...cancels] } : round;
+			},
+
+			async reviveDeadCancels(): Promise<ReconcileRound["orders"]> {
+				try {
+					const stuck = await this.queryRows<{ id: string; cancel_event_id: string }>(selectDeadCancelRequests(options.overdueAfterMs, options.batchSize));
+					if (stuck.length === 0) return [];
+					const revived = new Set((await this.queryRows<{ id: string }>(reviveDeadEvents(stuck.map(order => order.cancel_event_id)))).map(row => row.id));
+					if (revived.size > 0) this.wakeOutboxRelay();
+					return stuck
+						.filter(order => revived.has(order.cancel_event_id))
+						.map(order => {
+							this.logger.warn({ orderId: order.id, cancelEventId: order.cancel_event_id, action: RECONCILE_ACTIONS.REVIVED }, "Reconciler: the cancel request was parked as dead; revived it.");
+							this.broker.metrics.increment(RECONCILER_METRICS.RECONCILED, { service: this.name, action: RECONCILE_ACTIONS.REVIVED });
+							this.outboxActivity.count("reconciled");
+							return { orderId: order.id, action: RECONCILE_ACTIONS.REVIVED };
+						});
+				} catch (err) {
+					this.logger.error("Reconciler: reviving dead cancel requests failed; the next round tries again.", err);
+					return [];
+				}
+			},
+
+			async reconcileNewOrders(): Promise<ReconcileRound> {
 				const overdue = await this.queryRows<OverdueOrderRow>(selectOverdueOrders(options.overdueAfterMs, options.batchSize, this.reconcileFrom));
 				if (overdue.length === 0) {
 					this.reconcileFrom = null;

@@ -88,3 +88,21 @@ export function linkPaymentRequest(orderId: string, requestEventId: string): Sql
 export function lockNewOrder(orderId: string): SqlQuery {
 	return { text: "SELECT id FROM orders WHERE id = $1::uuid AND status = 'NEW' FOR UPDATE", values: [orderId] };
 }
+
+/**
+ * Orders whose cancel (issue 18) has waited for payments' answer longer than `olderThanMs` while
+ * its `payment.cancelRequested` row is parked as dead (nobody re-emits it): up to `limit`, the
+ * oldest first, through the partial index of the unanswered cancels and the outbox's primary key.
+ */
+export function selectDeadCancelRequests(olderThanMs: number, limit: number): SqlQuery {
+	return {
+		text: `SELECT o.id, o.cancel_event_id
+			FROM orders o JOIN outbox_events e ON e.id = o.cancel_event_id
+			WHERE o.cancel_requested_at IS NOT NULL AND o.cancel_outcome IS NULL
+				AND o.cancel_requested_at < now() - make_interval(secs => $1::float8 / 1000)
+				AND e.dead_at IS NOT NULL AND e.confirmed_at IS NULL
+			ORDER BY o.cancel_requested_at, o.id
+			LIMIT $2::int`,
+		values: [olderThanMs, limit]
+	};
+}

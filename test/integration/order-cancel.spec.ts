@@ -137,7 +137,7 @@ for (const mode of ["one process", "RabbitMQ"] as const) {
 			// The decision of this user's payment sleeps in its transaction, holding the order's lock.
 			await system.sql(
 				"payments",
-				`CREATE OR REPLACE FUNCTION slow_decision() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.5); RETURN NEW; END $$;
+				`CREATE OR REPLACE FUNCTION slow_decision() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2.5); RETURN NEW; END $$;
 				 CREATE TRIGGER slow_decision BEFORE INSERT ON payment_transactions FOR EACH ROW WHEN (NEW.user_id = '${user}') EXECUTE FUNCTION slow_decision()`
 			);
 			let id = "";
@@ -151,6 +151,11 @@ for (const mode of ["one process", "RabbitMQ"] as const) {
 				const res = await cancel(user, id);
 				expect(res.status).toBe(200);
 				expect(res.body).toMatchObject({ status: "CANCELLED", cancelReason: "CANCELLED_BY_USER" });
+				// The cancel reached payments while the decision was being made: it waits on the order's lock.
+				await waitFor("the cancel to wait for the decision", async () =>
+					(await system.sql("payments", "SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted")).length > 0
+				);
+				expect(await decisionOf(id)).toBeUndefined();
 				expect(await waitForCancelOutcome(id)).toBe("REFUNDED");
 				expect(await getOrder(user, id)).toMatchObject({ status: "CANCELLED", cancelReason: "CANCELLED_BY_USER", refundedAt: expect.any(String) });
 			} finally {

@@ -17,7 +17,7 @@ import { ORDER_EVENTS } from "../../services/orders/contracts";
 import { claimMaintenanceRun } from "../../mixins/retention-sql";
 import { reviveDeadEvents } from "../../mixins/outbox-sql";
 import { selectPaymentDecisions } from "../../services/payments/payments-sql";
-import { countOverdueOrders, linkPaymentRequest, lockNewOrder, selectOverdueOrders } from "../../services/orders/reconciliation-sql";
+import { countOverdueOrders, linkPaymentRequest, lockNewOrder, selectDeadCancelRequests, selectOverdueOrders } from "../../services/orders/reconciliation-sql";
 import type { SqlQuery } from "../../platform/sql";
 import { createBrokerOptions } from "../../moleculer.config";
 import { createOrdersService } from "../../services/orders/orders.service";
@@ -129,6 +129,33 @@ describe("the reconciler", () => {
 		expect(await waitForOrderEnd(system, user, orderId)).toMatchObject({ status: "FINISHED" });
 		expect(await balance(user)).toBe(7);
 		expect((await order(orderId)).request_event_id).toBe(requestEventId); // the same request, sent again
+	});
+
+	it("revives a cancel request parked as dead, and the refund is made once (issue 18)", async () => {
+		const user = `dead-cancel-${suffix}`;
+		await openAccount(system, user, 10);
+		const orderId = await placeOrder(system, user, 4, "refund handler broken");
+		expect(await waitForOrderEnd(system, user, orderId)).toMatchObject({ status: "FINISHED" });
+		const broken = await breakHandler(system, "payments", "UPDATE ON payment_transactions", `NEW.user_id = '${user}' AND NEW.refunded_at IS NOT NULL`);
+		try {
+			expect((await system.request("POST", `/api/orders/${orderId}/cancel`, { user })).status).toBe(202);
+			await waitForDead("orders", "event_name = 'payment.cancelRequested' AND payload->>'orderId' = $1", orderId);
+		} finally {
+			await broken.fixed();
+		}
+		// Not yet overdue: left alone.
+		expect(actionFor(await reconcile(), orderId)).toBeUndefined();
+		await system.sql("orders", "UPDATE orders SET cancel_requested_at = cancel_requested_at - interval '1 hour' WHERE id = $1", [orderId]);
+
+		expect(actionFor(await reconcile(), orderId)).toBe("revived");
+		const refunded = await waitFor("the refund", async () => {
+			const { body } = await system.request("GET", `/api/orders/${orderId}`, { user });
+			return body.status === "REFUNDED" ? body : null;
+		});
+		expect(refunded.refundedAt).toEqual(expect.any(String));
+		expect(await balance(user)).toBe(10);
+		expect(await system.sql("payments", "SELECT kind FROM account_movements WHERE order_id = $1 ORDER BY id", [orderId])).toEqual([{ kind: "PAYMENT" }, { kind: "REFUND" }]);
+		expect(actionFor(await reconcile(), orderId)).toBeUndefined();
 	});
 
 	const lostRequests: [string, (user: string) => Promise<string>][] = [
@@ -353,6 +380,7 @@ describe("the reconciler's statements", () => {
 		["the revival of a dead request", "orders", reviveDeadEvents([randomUUID()]), /Index/],
 		["the link to a new request", "orders", linkPaymentRequest(randomUUID(), randomUUID()), /orders_pkey/],
 		["the lock of an order still NEW", "orders", lockNewOrder(randomUUID()), /Index Scan using orders_/],
+		["the dead cancel requests", "orders", selectDeadCancelRequests(60_000, 100), /orders_cancel_pending_idx[\s\S]*Index Scan using outbox_events_/],
 		["payments' answer", "payments", selectPaymentDecisions([randomUUID(), randomUUID()]), /payment_transactions_pkey/]
 	];
 
