@@ -7,26 +7,9 @@ import type { Context, Middleware } from "moleculer";
 import { MESSAGING_EVENTS } from "../mixins/messaging-contracts";
 import { PAYMENT_EVENTS } from "../services/payments/contracts";
 import { ORDER_EVENTS } from "../services/orders/contracts";
+import type { FaultRates } from "../platform/config";
 
 const FAULTY_EVENTS: ReadonlySet<string> = new Set([ORDER_EVENTS.PAYMENT_REQUESTED, PAYMENT_EVENTS.PAYMENT_PROCESSED, MESSAGING_EVENTS.OUTBOX_CONFIRMED, MESSAGING_EVENTS.OUTBOX_REJECTED]);
-
-export interface FaultRates {
-	drop: number;
-	duplicate: number;
-}
-
-export function parseFaultRates(spec: string): FaultRates {
-	const rates: FaultRates = { drop: 0, duplicate: 0 };
-	for (const part of spec.split(",").filter(Boolean)) {
-		const [name, value] = part.split("=");
-		const rate = Number(value);
-		if ((name !== "drop" && name !== "duplicate") || !(rate >= 0 && rate <= 1)) {
-			throw new Error(`FAULT_INJECTION: expected "drop=<0..1>,duplicate=<0..1>", got "${spec}".`);
-		}
-		rates[name] = rate;
-	}
-	return rates;
-}
 
 export function createFaultInjectionMiddleware(rates: FaultRates): Middleware {
 	return {
