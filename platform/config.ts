@@ -156,13 +156,16 @@ export interface Configuration {
 	reconciler: ReconcilerOptions;
 }
 
+/** Read-only all the way down, as `deepFreeze` makes it at run time. */
+export type Frozen<T> = T extends KeyObject ? T : T extends object ? { readonly [K in keyof T]: Frozen<T[K]> } : T;
+
 /** Freezes plain objects and arrays all the way down (a KeyObject is immutable already). */
-function deepFreeze<T>(value: T): T {
+function deepFreeze<T>(value: T): Frozen<T> {
 	if (value !== null && typeof value === "object" && (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype)) {
 		for (const inner of Object.values(value)) deepFreeze(inner);
 		Object.freeze(value);
 	}
-	return value;
+	return value as Frozen<T>;
 }
 
 /** Reads the variables of `env`; an empty value counts as unset (docker-compose.yml passes some through empty). */
@@ -343,7 +346,7 @@ function checkDistinctPorts(ports: readonly (readonly [VariableName, number | nu
 }
 
 /** Reads and checks the configuration in `env`; throws an error with one line naming the variable. */
-export function loadConfiguration(env: NodeJS.ProcessEnv): Configuration {
+export function loadConfiguration(env: NodeJS.ProcessEnv): Frozen<Configuration> {
 	const read = variableReader(env);
 	const gateway = gatewaySettings(read);
 	const broker = {
@@ -388,10 +391,10 @@ export function loadConfiguration(env: NodeJS.ProcessEnv): Configuration {
 	});
 }
 
-let loaded: Configuration | undefined;
+let loaded: Frozen<Configuration> | undefined;
 
 /** This process's configuration, read from its environment on first use. */
-export function configuration(): Configuration {
+export function configuration(): Frozen<Configuration> {
 	return (loaded ??= loadConfiguration(process.env));
 }
 
