@@ -87,8 +87,8 @@ export const CONFIGURATION_VARIABLES = Object.freeze({
 
 export type VariableName = keyof typeof CONFIGURATION_VARIABLES;
 
-export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
-export const AUTH_MODES = ["header", "jwt"] as const;
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
+const AUTH_MODES = ["header", "jwt"] as const;
 export type AuthMode = (typeof AUTH_MODES)[number];
 
 /** How long a stop waits for requests in flight (Moleculer's request tracking). */

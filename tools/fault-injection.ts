@@ -1,7 +1,7 @@
 /**
  * Fault injection for the fault suite: with FAULT_INJECTION="drop=0.05,duplicate=0.05" a process
  * loses or doubles incoming deliveries of the events that carry the payment flow, as a broken
- * transport would (a lost message, a redelivery). Off unless the variable is set.
+ * transport would (a lost message, a redelivery). Off unless the variable is set (read by platform/config.ts).
  */
 import type { Context, Middleware } from "moleculer";
 import { MESSAGING_EVENTS } from "../mixins/messaging-contracts";
