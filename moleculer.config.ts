@@ -7,14 +7,14 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { Validators, type BrokerOptions, type Middleware, type ReplOptions, type ServiceBroker } from "moleculer";
 import { stopEmbeddedPostgres } from "./platform/database";
-import { EventDurableAmqpTransporter, QUEUE_TYPES, requestsBalancedByRabbitMq } from "./platform/amqp-transporter";
+import { EventDurableAmqpTransporter, requestsBalancedByRabbitMq } from "./platform/amqp-transporter";
 import { ORDER_EVENTS } from "./services/orders/contracts";
 import { MESSAGING_EVENTS } from "./mixins/messaging-contracts";
-import { oneOf, positiveInteger } from "./platform/config";
-import { createFaultInjectionMiddleware, parseFaultRates } from "./tools/fault-injection";
+import { configuration, REQUEST_DRAIN_TIMEOUT_MS, type Configuration } from "./platform/config";
+import { createFaultInjectionMiddleware } from "./tools/fault-injection";
 import { createHealthServerMiddleware } from "./platform/health-server";
 import { loggerOptions } from "./platform/logging";
-import { tracingOptionsFromEnv } from "./platform/tracing";
+import { tracingOptions } from "./platform/tracing";
 import { replCommands } from "./tools/repl-commands";
 import { VALIDATION_MESSAGES } from "./platform/validation";
 
@@ -26,7 +26,7 @@ import { VALIDATION_MESSAGES } from "./platform/validation";
  * guarantee (there are no publisher confirms, a throwing handler's message is acked and gone):
  * the outbox's re-emit until confirmed is. It makes re-emits rare.
  */
-function amqpTransporter(url: string, env: NodeJS.ProcessEnv) {
+function amqpTransporter(url: string, { amqpQueueExpiryMs, amqpQueueType }: Configuration["transport"]) {
 	return new EventDurableAmqpTransporter({
 		url: amqpUrls(url),
 		messageOptions: { persistent: true },
@@ -39,10 +39,10 @@ function amqpTransporter(url: string, env: NodeJS.ProcessEnv) {
 		// A queue nobody has consumed for a day goes: node ids change with every deployment, and
 		// the queues of departed nodes would pile up. Events waiting in it are not lost: their
 		// outbox re-emits them. Tests use minutes.
-		autoDeleteQueues: positiveInteger(env, "AMQP_QUEUE_EXPIRY_MS", 86_400_000),
+		autoDeleteQueues: amqpQueueExpiryMs,
 		// `quorum` for a RabbitMQ cluster: the shared queues replicated, so that a node's loss loses
 		// and blocks nothing. Classic by default: an existing queue cannot change type (README).
-		queueType: oneOf(env, "AMQP_QUEUE_TYPE", QUEUE_TYPES, "classic"),
+		queueType: amqpQueueType,
 		prefetch: 10
 	});
 }
@@ -78,31 +78,31 @@ const embeddedPostgresLifecycle: Middleware = {
 	}
 };
 
-export function createBrokerOptions(env: NodeJS.ProcessEnv = process.env): BrokerOptions {
-	const transporterUrl = env.TRANSPORTER;
+export function createBrokerOptions({ transport, broker, logging, tracing, faultInjection }: Configuration): BrokerOptions {
+	const transporterUrl = transport.url;
 	const isAmqp = transporterUrl?.startsWith("amqp");
 	return {
-		namespace: env.NAMESPACE ?? "",
-		nodeID: env.NODE_ID || uniqueNodeId(),
-		logger: loggerOptions(env),
-		logLevel: (env.LOGLEVEL as BrokerOptions["logLevel"]) ?? "info",
+		namespace: broker.namespace,
+		nodeID: broker.nodeId ?? uniqueNodeId(),
+		logger: loggerOptions(logging),
+		logLevel: logging.level,
 
 		// Other transporters (NATS, Redis, ...) work too, with Moleculer's defaults.
-		transporter: transporterUrl ? (isAmqp ? amqpTransporter(transporterUrl, env) : (transporterUrl as "NATS")) : null,
+		transporter: transporterUrl ? (isAmqp ? amqpTransporter(transporterUrl, transport) : (transporterUrl as "NATS")) : null,
 		disableBalancer: Boolean(isAmqp),
 
 		requestTimeout: 10_000,
 		retryPolicy: { enabled: false },
 		// Graceful stop: wait (up to the timeout) for requests in flight before stopping services.
-		tracking: { enabled: true, shutdownTimeout: 10_000 },
+		tracking: { enabled: true, shutdownTimeout: REQUEST_DRAIN_TIMEOUT_MS },
 		registry: { strategy: "RoundRobin", preferLocal: true },
 
 		// Moleculer's tracer (TRACING_EXPORTER; off when unset), one trace per order across the outbox: platform/tracing.ts.
-		tracing: tracingOptionsFromEnv(env),
+		tracing: tracingOptions(tracing),
 
 		// Prometheus metrics (Moleculer's own and the outbox's) at http://host:METRICS_PORT/metrics.
-		metrics: env.METRICS_PORT
-			? { enabled: true, reporter: [{ type: "Prometheus", options: { port: Number(env.METRICS_PORT), path: "/metrics" } }] }
+		metrics: broker.metricsPort
+			? { enabled: true, reporter: [{ type: "Prometheus", options: { port: broker.metricsPort, path: "/metrics" } }] }
 			: { enabled: false },
 
 		// The operator's commands (outbox, dead, replay, order, as) in every REPL: `npm run dev`'s and `npm run repl`'s.
@@ -114,8 +114,8 @@ export function createBrokerOptions(env: NodeJS.ProcessEnv = process.env): Broke
 		middlewares: [
 			embeddedPostgresLifecycle,
 			...(isAmqp ? [requestsBalancedByRabbitMq] : []),
-			...(env.HEALTH_PORT ? [createHealthServerMiddleware(Number(env.HEALTH_PORT))] : []),
-			...(env.FAULT_INJECTION ? [createFaultInjectionMiddleware(parseFaultRates(env.FAULT_INJECTION))] : [])
+			...(broker.healthPort ? [createHealthServerMiddleware(broker.healthPort)] : []),
+			...(faultInjection ? [createFaultInjectionMiddleware(faultInjection)] : [])
 		]
 	};
 }
@@ -127,8 +127,7 @@ export function createBrokerOptions(env: NodeJS.ProcessEnv = process.env): Broke
  * 30 s) without the stop completing, ends the process at once; events not yet confirmed are
  * re-emitted after the restart.
  */
-function gracefulStopOnSignals(env: NodeJS.ProcessEnv): Middleware {
-	const timeoutMs = positiveInteger(env, "GRACEFUL_STOP_TIMEOUT_MS", 30_000);
+function gracefulStopOnSignals(timeoutMs: number): Middleware {
 	let stopRequestedAt = 0;
 	return {
 		name: "GracefulStopOnSignals",
@@ -169,10 +168,18 @@ const SAME_SIGNAL_WINDOW_MS = 1000;
 
 /**
  * What moleculer-runner loads. A function, so that importing this module (tests, the REPL script)
- * has no side effect: the runner calls it before it reads the environment.
+ * has no side effect: the runner calls it before it starts the broker and loads the services. A
+ * wrong setting stops the start here, with its one line (the runner would print a stack).
  */
 export default function runnerConfig(): BrokerOptions {
-	const options = createBrokerOptions(process.env);
+	let settings: Configuration;
+	try {
+		settings = configuration();
+	} catch (err) {
+		process.stderr.write(`Configuration: ${(err as Error).message}\n`);
+		process.exit(1);
+	}
+	const options = createBrokerOptions(settings);
 	// moleculer-runner overwrites every option that has a same-named environment variable:
 	// TRANSPORTER would replace the transporter object with a bare URL and drop its durability settings.
 	delete process.env.TRANSPORTER;
@@ -180,6 +187,6 @@ export default function runnerConfig(): BrokerOptions {
 		...options,
 		// The runner's process: signals are handled by the middleware below, not by Moleculer's default.
 		skipProcessEventRegistration: true,
-		middlewares: [...(options.middlewares ?? []), gracefulStopOnSignals(process.env)]
+		middlewares: [...(options.middlewares ?? []), gracefulStopOnSignals(settings.broker.gracefulStopTimeoutMs)]
 	};
 }

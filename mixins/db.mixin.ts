@@ -17,18 +17,16 @@ import SequelizeAdapter from "moleculer-db-adapter-sequelize";
 import { parse as parseConnectionString } from "pg-connection-string";
 import type { Client as PgClient } from "pg";
 import { DataTypes, type Sequelize } from "sequelize";
-import { databaseFor, prepareDatabase } from "../platform/database";
-import { positiveInteger } from "../platform/config";
+import { prepareDatabase, type DatabaseLocation } from "../platform/database";
 import { runMigrations, type Migration } from "../platform/migrate";
 import { NotificationListener } from "../platform/notification-listener";
 import type { SqlQuery } from "../platform/sql";
 
 export interface DbMixinOptions {
-	/** Also the database name of the embedded default and the `<NAME>_DATABASE_URL` variable. */
-	service: string;
 	migrations: readonly Migration[];
-	/** Overrides the URL from the environment (tests). */
-	databaseUrl?: string;
+	database: DatabaseLocation;
+	/** Pool size per service instance; Postgres' default max_connections (100) fits many instances. */
+	poolMax: number;
 }
 
 /** A transaction in progress: statements go to it through `queryRows(query, tx)`. */
@@ -59,9 +57,6 @@ export interface DbLocalVars {
 	databaseReady: boolean;
 }
 
-/** Pool size per service instance; Postgres' default max_connections (100) fits many instances. */
-export const POOL_MAX = positiveInteger(process.env, "DATABASE_POOL_MAX", 10);
-
 /**
  * No statement waits forever: a lock held too long (or a stuck query) fails the transaction,
  * which rolls back and is retried (an event is redelivered, a client retries).
@@ -71,7 +66,7 @@ const SESSION_TIMEOUTS = { statement_timeout: 30_000, lock_timeout: 10_000, idle
 /** The adapter passes its arguments to `new Sequelize(...)`; its typings know only one. */
 const SequelizeAdapterWithArgs = SequelizeAdapter as unknown as new (...args: unknown[]) => SequelizeAdapter;
 
-function createAdapter(url: string): SequelizeAdapter {
+function createAdapter(url: string, poolMax: number): SequelizeAdapter {
 	// Parsed as pg parses it (socket hosts, sslmode, IPv6), so that migrations (pg, given the
 	// URL) and the service (Sequelize) connect alike.
 	const { database, user, password, host, port, ssl } = parseConnectionString(url);
@@ -84,7 +79,7 @@ function createAdapter(url: string): SequelizeAdapter {
 		dialectOptions: { ...SESSION_TIMEOUTS, ...(ssl !== undefined && { ssl }) },
 		logging: false,
 		noSync: true,
-		pool: { max: POOL_MAX, min: 0, idle: 10_000, acquire: 30_000 }
+		pool: { max: poolMax, min: 0, idle: 10_000, acquire: 30_000 }
 	});
 }
 
@@ -100,20 +95,19 @@ const ADAPTER_MODEL = {
 
 export function createDbMixin(options: DbMixinOptions): Partial<ServiceSchema> {
 	const lastMigration = options.migrations.at(-1)?.name ?? "";
-	const location = options.databaseUrl ? { url: options.databaseUrl, embedded: false } : databaseFor(options.service);
 
 	/** Runs before moleculer-db's own `started` (Moleculer starts the last-listed mixin first). */
 	const databasePreparation: Partial<ServiceSchema<object, DbMethods, DbLocalVars>> = {
 		async started() {
 			const log = (msg: string) => this.logger.info(msg);
-			await prepareDatabase(location, log);
-			await runMigrations(location.url, options.migrations, log);
+			await prepareDatabase(options.database, log);
+			await runMigrations(options.database.url, options.migrations, log);
 		}
 	};
 
 	const schema: Partial<ServiceSchema<object, DbMethods, DbLocalVars>> & { adapter: SequelizeAdapter; model: typeof ADAPTER_MODEL } = {
 		mixins: [DbService, databasePreparation] as Partial<ServiceSchema>[],
-		adapter: createAdapter(location.url),
+		adapter: createAdapter(options.database.url, options.poolMax),
 		model: ADAPTER_MODEL,
 
 		actions: {
@@ -187,7 +181,7 @@ export function createDbMixin(options: DbMixinOptions): Partial<ServiceSchema> {
 
 			listenForNotifications(channel: string, onNotification: () => void): NotificationListener {
 				const listener = new NotificationListener({
-					url: location.url,
+					url: options.database.url,
 					channel,
 					applicationName: `${this.name} ${channel} listener`,
 					onNotification,

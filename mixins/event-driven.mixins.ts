@@ -8,11 +8,16 @@ import { createRetentionMixin, type RetentionMethods, type RetentionOptions } fr
 /** What those mixins add to `this`. */
 export type EventDrivenServiceMethods = DbMethods & OutboxMethods & InboxMethods & IdempotencyMethods & RetentionMethods;
 
+export interface EventDrivenServiceOptions extends DbMixinOptions {
+	outbox: OutboxOptions;
+	retention: RetentionOptions;
+}
+
 /**
  * The mixins of a service that owns a database and exchanges events through outbox and inbox.
  * Moleculer starts the last-listed mixin first and stops it last, so the database is listed last:
  * it is connected and migrated before the relay's first round and closed after its last.
  */
-export function eventDrivenServiceMixins(database: DbMixinOptions, outbox?: OutboxOptions, retention?: RetentionOptions): Partial<ServiceSchema>[] {
+export function eventDrivenServiceMixins({ outbox, retention, ...database }: EventDrivenServiceOptions): Partial<ServiceSchema>[] {
 	return [createRetentionMixin(retention), createOutboxMixin(outbox), createInboxMixin(), createIdempotencyMixin(), createDbMixin(database)];
 }

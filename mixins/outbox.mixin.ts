@@ -37,7 +37,6 @@
 import type { Context, ServiceSchema } from "moleculer";
 import { MESSAGING_EVENTS, EVENT_SCHEMA_VERSION, type EventEnvelope, type EventMeta, type OutboxConfirmedPayload, type OutboxRejectedPayload } from "./messaging-contracts";
 import { FAILURE_KINDS } from "./failure-classification";
-import { positiveInteger } from "../platform/config";
 import { eventLogFields } from "../platform/logging";
 import { MESSAGING_METRICS, registerMessagingMetrics } from "./messaging-metrics";
 import { ACTIVITY_BUCKET_SECONDS, ActivityCounter, type ActivityBucket } from "./outbox-activity";
@@ -115,25 +114,8 @@ export interface OutboxOptions {
 	parking: ParkingPolicy;
 }
 
-export function outboxOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): OutboxOptions {
-	const options = {
-		pollIntervalMs: positiveInteger(env, "OUTBOX_POLL_INTERVAL_MS", 1000),
-		batchSize: positiveInteger(env, "OUTBOX_BATCH_SIZE", 100),
-		retry: {
-			baseMs: positiveInteger(env, "OUTBOX_RETRY_BASE_MS", 1000),
-			maxMs: positiveInteger(env, "OUTBOX_RETRY_MAX_MS", 60_000)
-		},
-		parking: {
-			maxFailures: positiveInteger(env, "OUTBOX_MAX_FAILURES", 10),
-			minAgeMs: positiveInteger(env, "OUTBOX_PARK_MIN_AGE_SECONDS", 900) * 1000
-		}
-	};
-	checkRetryPolicy(options.retry, { baseMs: "OUTBOX_RETRY_BASE_MS", maxMs: "OUTBOX_RETRY_MAX_MS" });
-	return options;
-}
-
 /** Refuses a retry policy that would re-emit confirmed events; `names` are the settings as the caller spells them. */
-function checkRetryPolicy(retry: RetryPolicy, names = { baseMs: "retry.baseMs", maxMs: "retry.maxMs" }): void {
+export function checkRetryPolicy(retry: RetryPolicy, names = { baseMs: "retry.baseMs", maxMs: "retry.maxMs" }): void {
 	if (retry.baseMs < MIN_RETRY_BASE_MS) {
 		throw new Error(`${names.baseMs} must be at least ${MIN_RETRY_BASE_MS}: under load consumers confirm every ${CONFIRMATION_INTERVAL_MS} ms, and the first re-emit comes after half this delay.`);
 	}
@@ -219,7 +201,7 @@ interface OutboxLocalVars extends OutboxActivityHost {
 	outboxStopping: boolean;
 }
 
-export function createOutboxMixin(options: OutboxOptions = outboxOptionsFromEnv()): Partial<ServiceSchema> {
+export function createOutboxMixin(options: OutboxOptions): Partial<ServiceSchema> {
 	checkRetryPolicy(options.retry);
 	const schema: Partial<ServiceSchema<object, OutboxMethods & OutboxInternals & DbMethods, OutboxLocalVars>> = {
 		actions: {

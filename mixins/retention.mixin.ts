@@ -3,25 +3,22 @@
  *
  * Once per interval, one instance of the service (the one that wins the conditional update of the
  * job's row) deletes, in bounded batches that each lock little and briefly:
- * - confirmed outbox events older than OUTBOX_RETENTION_HOURS;
- * - inbox ids older than INBOX_RETENTION_HOURS;
- * - idempotency keys older than IDEMPOTENCY_KEY_RETENTION_HOURS;
- * and parks as dead the events still unconfirmed after OUTBOX_MAX_AGE_HOURS, the redelivery
- * horizon: an event is never re-emitted after it (counted by the outbox mixin, which it goes with).
+ * - confirmed outbox events older than `confirmedOutboxMs`;
+ * - inbox ids older than `inboxMs`;
+ * - idempotency keys older than `idempotencyKeysMs`;
+ * and parks as dead the events still unconfirmed after `redeliveryHorizonMs`: an event is never
+ * re-emitted after it (counted by the outbox mixin, which it goes with).
  *
- * The inbox must remember an id for as long as its event may be redelivered, so the service
- * refuses to start unless INBOX_RETENTION_HOURS exceeds OUTBOX_MAX_AGE_HOURS (plus the longest
+ * The inbox must remember an id for as long as its event may be redelivered: platform/config.ts
+ * refuses to start unless the inbox's retention exceeds the redelivery horizon (plus the longest
  * retry delay).
  */
 import type { ServiceSchema } from "moleculer";
-import { positiveInteger } from "../platform/config";
 import { claimMaintenanceRun, deleteExpiredRows, type RetainedTable } from "./retention-sql";
 import { expireStaleEvents } from "./outbox-sql";
 import { PeriodicJob } from "../platform/periodic-job";
 import type { DbMethods } from "./db.mixin";
 import type { OutboxMethods } from "./outbox.mixin";
-
-const HOUR = 3_600_000;
 
 export interface RetentionOptions {
 	intervalMs: number;
@@ -33,25 +30,6 @@ export interface RetentionOptions {
 	idempotencyKeysMs: number;
 }
 
-export function retentionOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): RetentionOptions {
-	const options: RetentionOptions = {
-		intervalMs: positiveInteger(env, "MAINTENANCE_INTERVAL_MS", 60_000),
-		batchSize: 1000,
-		confirmedOutboxMs: positiveInteger(env, "OUTBOX_RETENTION_HOURS", 24) * HOUR,
-		redeliveryHorizonMs: positiveInteger(env, "OUTBOX_MAX_AGE_HOURS", 72) * HOUR,
-		inboxMs: positiveInteger(env, "INBOX_RETENTION_HOURS", 168) * HOUR,
-		idempotencyKeysMs: positiveInteger(env, "IDEMPOTENCY_KEY_RETENTION_HOURS", 24) * HOUR
-	};
-	const longestRetryMs = positiveInteger(env, "OUTBOX_RETRY_MAX_MS", 60_000);
-	if (options.inboxMs <= options.redeliveryHorizonMs + longestRetryMs) {
-		throw new Error(
-			"INBOX_RETENTION_HOURS must exceed OUTBOX_MAX_AGE_HOURS (plus OUTBOX_RETRY_MAX_MS): an inbox that forgets an event " +
-				"before its producer stops re-emitting it would apply it twice."
-		);
-	}
-	return options;
-}
-
 export interface RetentionMethods {
 	/** Runs the retention job now if no other instance ran it this interval; returns what it removed. */
 	runRetention(): Promise<Record<string, number> | null>;
@@ -61,7 +39,7 @@ interface RetentionLocalVars {
 	retentionJob: PeriodicJob;
 }
 
-export function createRetentionMixin(options: RetentionOptions = retentionOptionsFromEnv()): Partial<ServiceSchema> {
+export function createRetentionMixin(options: RetentionOptions): Partial<ServiceSchema> {
 	const schema: Partial<ServiceSchema<object, RetentionMethods & DbMethods & Pick<OutboxMethods, "countOutbox">, RetentionLocalVars>> = {
 		methods: {
 			async runRetention(): Promise<Record<string, number> | null> {

@@ -1,39 +1,27 @@
 /**
- * Where each service's database is.
- *
- * `ORDERS_DATABASE_URL` / `PAYMENTS_DATABASE_URL` point a service at any Postgres. Unset, the
- * service uses a database of the same name in the embedded Postgres (platform/embedded-postgres.ts)
- * whose data lives in `.data/postgres`, started once per process on first use.
+ * Where each service's database is: any Postgres by its URL (`ORDERS_DATABASE_URL`,
+ * `PAYMENTS_DATABASE_URL`), or by default a database of the service's name in the embedded Postgres
+ * (platform/embedded-postgres.ts), started once per process on first use.
  */
-import path from "node:path";
 import { Client } from "pg";
 import { EmbeddedPostgres, type EmbeddedPostgresSettings } from "./embedded-postgres";
-import { PROJECT_ROOT } from "./paths";
 import { SQLSTATE } from "./sql";
-
-export function embeddedPostgresSettings(env: NodeJS.ProcessEnv = process.env): EmbeddedPostgresSettings {
-	return {
-		dataDir: path.resolve(PROJECT_ROOT, env.EMBEDDED_POSTGRES_DIR ?? ".data/postgres"),
-		port: Number(env.EMBEDDED_POSTGRES_PORT ?? 5439)
-	};
-}
 
 const EMBEDDED_CREDENTIALS = "postgres:postgres";
 
-function embeddedUrl(database: string, env: NodeJS.ProcessEnv): string {
-	return `postgres://${EMBEDDED_CREDENTIALS}@127.0.0.1:${embeddedPostgresSettings(env).port}/${database}`;
-}
-
 export interface DatabaseLocation {
 	url: string;
-	/** True when the URL is the embedded default, which this process may have to start. */
-	embedded: boolean;
+	/** Set when the URL is in the embedded server, which this process may have to start. */
+	embedded: EmbeddedPostgresSettings | null;
 }
 
-/** A service's database: `<SERVICE>_DATABASE_URL`, else a database of its name in the embedded server. */
-export function databaseFor(service: string, env: NodeJS.ProcessEnv = process.env): DatabaseLocation {
-	const configured = env[`${service.toUpperCase()}_DATABASE_URL`];
-	return configured ? { url: configured, embedded: false } : { url: embeddedUrl(service, env), embedded: true };
+/** A database of this name in the embedded server. */
+export function embeddedDatabase(database: string, server: EmbeddedPostgresSettings): DatabaseLocation {
+	return { url: `postgres://${EMBEDDED_CREDENTIALS}@127.0.0.1:${server.port}/${database}`, embedded: server };
+}
+
+export function externalDatabase(url: string): DatabaseLocation {
+	return { url, embedded: null };
 }
 
 let embeddedServer: EmbeddedPostgres | null = null;
@@ -72,14 +60,10 @@ export async function createDatabaseIfMissing(url: string): Promise<void> {
  * Makes the database behind `url` reachable: starts the embedded server first when the URL is the
  * embedded default, then creates the database if it is missing.
  */
-export async function prepareDatabase(
-	{ url, embedded }: DatabaseLocation,
-	log: (msg: string) => void,
-	env: NodeJS.ProcessEnv = process.env
-): Promise<void> {
+export async function prepareDatabase({ url, embedded }: DatabaseLocation, log: (msg: string) => void): Promise<void> {
 	if (embedded) {
 		embeddedStarting ??= (async () => {
-			const server = new EmbeddedPostgres(embeddedPostgresSettings(env), log);
+			const server = new EmbeddedPostgres(embedded, log);
 			await server.start();
 			embeddedServer = server;
 		})().catch(err => {

@@ -6,6 +6,7 @@
  * an `error` field with their message and stack. In text format they print before the message.
  */
 import type { BrokerOptions } from "moleculer";
+import type { Configuration } from "./config";
 
 function errorFields(err: Error): Record<string, unknown> {
 	const { code, type, data } = err as Error & { code?: unknown; type?: unknown; data?: unknown };
@@ -29,8 +30,8 @@ export function formatJsonLine(type: string, args: unknown[], bindings: Record<s
 	}
 }
 
-export function loggerOptions(env: NodeJS.ProcessEnv): BrokerOptions["logger"] {
-	const json = (env.LOG_FORMAT ?? (env.NODE_ENV === "production" ? "json" : "text")) === "json";
+export function loggerOptions({ format }: Configuration["logging"]): BrokerOptions["logger"] {
+	const json = format === "json";
 	return { type: "Console", options: { formatter: json ? formatJsonLine : "short", colors: !json && process.stdout.isTTY } };
 }
 

@@ -10,6 +10,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import { TracerExporters, type BrokerOptions, type Context, type Span, type TracerOptions } from "moleculer";
+import type { TracingSettings } from "./config";
 
 /** Where a row (or a log line) stands in its trace. */
 export interface TraceContext {
@@ -109,49 +110,28 @@ class ZipkinExporter extends TracerExporters.Zipkin {
 }
 
 export const TRACING_EXPORTERS = ["console", "zipkin", "jaeger", "event"] as const;
-
-/** The URL a back end's exporter needs, checked at start. */
-function exporterUrl(env: NodeJS.ProcessEnv, exporter: string, example: string): string {
-	const raw = env.TRACING_URL;
-	let url: URL | undefined;
-	try {
-		url = raw ? new URL(raw) : undefined;
-	} catch {
-		url = undefined;
-	}
-	if (!url || !["http:", "https:"].includes(url.protocol)) {
-		throw new Error(`TRACING_EXPORTER=${exporter} needs TRACING_URL, an http(s) URL such as ${example}${raw ? `, not "${raw}"` : ""}.`);
-	}
-	return raw!.replace(/\/+$/, "");
-}
+export type TracingExporter = (typeof TRACING_EXPORTERS)[number];
 
 /**
- * Moleculer's tracer from the environment: `TRACING_EXPORTER` (unset: off) and, for `zipkin` and
- * `jaeger`, `TRACING_URL`; `TRACING_SAMPLING_RATE` (0 to 1, default 1) the share of new traces
- * recorded. Actions and event handlers are traced.
+ * Moleculer's tracer for the configured exporter (TRACING_EXPORTER; off when unset) and, for
+ * `zipkin` and `jaeger`, URL (TRACING_URL); the sampling rate is the share of new traces recorded.
+ * Actions and event handlers are traced.
  */
-export function tracingOptionsFromEnv(env: NodeJS.ProcessEnv): BrokerOptions["tracing"] {
-	const exporter = env.TRACING_EXPORTER;
-	if (exporter === undefined || exporter === "") return { enabled: false };
-	if (!(TRACING_EXPORTERS as readonly string[]).includes(exporter)) {
-		throw new Error(`TRACING_EXPORTER must be one of ${TRACING_EXPORTERS.join(", ")} (or unset: no tracing), not "${exporter}".`);
-	}
-	const rawRate = env.TRACING_SAMPLING_RATE;
-	const rate = rawRate === undefined || rawRate === "" ? 1 : Number(rawRate);
-	if (!Number.isFinite(rate) || rate < 0 || rate > 1) throw new Error(`TRACING_SAMPLING_RATE must be a number from 0 to 1, not "${rawRate}".`);
+export function tracingOptions({ exporter, url, samplingRate }: TracingSettings): BrokerOptions["tracing"] {
+	if (exporter === null) return { enabled: false };
 	// Moleculer takes an exporter instance too, though its typings list only the option objects.
-	return { enabled: true, exporter: exporterOf(exporter as (typeof TRACING_EXPORTERS)[number], env) as TracerOptions["exporter"], events: true, sampling: { rate } };
+	return { enabled: true, exporter: exporterOf(exporter, url) as TracerOptions["exporter"], events: true, sampling: { rate: samplingRate } };
 }
 
-function exporterOf(exporter: (typeof TRACING_EXPORTERS)[number], env: NodeJS.ProcessEnv): unknown {
+function exporterOf(exporter: TracingExporter, url: string | null): unknown {
 	switch (exporter) {
 		case "console":
 			return { type: "Console", options: { colors: false, width: 100 } };
 		case "zipkin":
-			return new ZipkinExporter({ baseURL: exporterUrl(env, "zipkin", "http://zipkin:9411"), interval: 2 });
+			return new ZipkinExporter({ baseURL: url!, interval: 2 });
 		case "jaeger":
 			// jaeger-client's HTTP sender, to the collector's Thrift endpoint; 128-bit ids, as W3C's.
-			return { type: "Jaeger", options: { endpoint: exporterUrl(env, "jaeger", "http://jaeger:14268/api/traces"), legacyMode: false } };
+			return { type: "Jaeger", options: { endpoint: url!, legacyMode: false } };
 		case "event":
 			// `$tracing.spans` events, for a collector service in the cluster; sent every second.
 			return { type: "Event", options: { interval: 1 } };

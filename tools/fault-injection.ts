@@ -1,12 +1,13 @@
 /**
  * Fault injection for the fault suite: with FAULT_INJECTION="drop=0.05,duplicate=0.05" a process
- * loses or doubles incoming deliveries of the events that carry the payment flow and its cancels, as a broken
- * transport would (a lost message, a redelivery). Off unless the variable is set.
+ * loses or doubles incoming deliveries of the events that carry the payment flow and its cancels, as a
+ * broken transport would (a lost message, a redelivery). Off unless the variable is set (read by platform/config.ts).
  */
 import type { Context, Middleware } from "moleculer";
 import { MESSAGING_EVENTS } from "../mixins/messaging-contracts";
 import { PAYMENT_EVENTS } from "../services/payments/contracts";
 import { ORDER_EVENTS } from "../services/orders/contracts";
+import type { FaultRates } from "../platform/config";
 
 const FAULTY_EVENTS: ReadonlySet<string> = new Set([
 	ORDER_EVENTS.PAYMENT_REQUESTED,
@@ -16,24 +17,6 @@ const FAULTY_EVENTS: ReadonlySet<string> = new Set([
 	MESSAGING_EVENTS.OUTBOX_CONFIRMED,
 	MESSAGING_EVENTS.OUTBOX_REJECTED
 ]);
-
-export interface FaultRates {
-	drop: number;
-	duplicate: number;
-}
-
-export function parseFaultRates(spec: string): FaultRates {
-	const rates: FaultRates = { drop: 0, duplicate: 0 };
-	for (const part of spec.split(",").filter(Boolean)) {
-		const [name, value] = part.split("=");
-		const rate = Number(value);
-		if ((name !== "drop" && name !== "duplicate") || !(rate >= 0 && rate <= 1)) {
-			throw new Error(`FAULT_INJECTION: expected "drop=<0..1>,duplicate=<0..1>", got "${spec}".`);
-		}
-		rates[name] = rate;
-	}
-	return rates;
-}
 
 export function createFaultInjectionMiddleware(rates: FaultRates): Middleware {
 	return {

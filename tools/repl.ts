@@ -6,9 +6,10 @@
  */
 import { ServiceBroker } from "moleculer";
 import { createBrokerOptions } from "../moleculer.config";
+import { loadConfiguration } from "../platform/config";
 
 const env = { ...process.env, TRANSPORTER: process.env.TRANSPORTER ?? "amqp://guest:guest@127.0.0.1:5672" };
-const options = createBrokerOptions(env);
+const options = createBrokerOptions(loadConfiguration(env));
 const broker = new ServiceBroker({
 	...options,
 	nodeID: `repl-${process.pid}`,

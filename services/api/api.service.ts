@@ -22,9 +22,9 @@ import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import { type RequestMeta } from "../../platform/identity";
 import { ORDER_EVENTS, type OrderView } from "../orders/contracts";
 import { isTransporterWorking } from "../../platform/amqp-transporter";
-import { authenticatorFromEnv, headerValue, type Authenticator } from "./authentication";
+import { createAuthenticator, headerValue, type Authenticator } from "./authentication";
 import { createBoundedHttpServer, type HttpServerLimits } from "../../platform/http-server";
-import { positiveInteger } from "../../platform/config";
+import { configuration } from "../../platform/config";
 import { requireUserId } from "../../platform/identity";
 import { OrderEventStreams, type EventStreamLimits } from "./order-event-streams";
 import { PROJECT_ROOT } from "../../platform/paths";
@@ -161,23 +161,20 @@ interface ApiMethods {
 export interface ApiServiceOptions {
 	/** Default: from AUTH_MODE and the JWT_* variables. */
 	authenticator?: Authenticator;
-	/** Requests per user per minute on /api; 0: no limit. Default: RATE_LIMIT_PER_MINUTE or 600. */
+	/** Requests per user per minute on /api; 0: no limit. Default: RATE_LIMIT_PER_MINUTE. */
 	rateLimitPerMinute?: number;
-	/** Open event streams allowed. Default: EVENT_STREAMS_PER_USER or 10, EVENT_STREAMS_MAX or 1000. */
+	/** Open event streams allowed. Default: EVENT_STREAMS_PER_USER and EVENT_STREAMS_MAX. */
 	eventStreams?: EventStreamLimits;
-	/** How long a call from the gateway to a service may take (then 504). Default: GATEWAY_CALL_TIMEOUT_MS or 10,000. */
+	/** How long a call from the gateway to a service may take (then 504). Default: GATEWAY_CALL_TIMEOUT_MS. */
 	callTimeoutMs?: number;
 }
 
 export function createApiService(settings: Partial<ApiSettings> = {}, options: ApiServiceOptions = {}): ServiceSchema<ApiSettings, ApiMethods, ApiLocalVars> {
-	const authenticator = options.authenticator ?? authenticatorFromEnv();
-	const rateLimitPerMinute = options.rateLimitPerMinute ?? Number(process.env.RATE_LIMIT_PER_MINUTE ?? 600);
-	if (!Number.isInteger(rateLimitPerMinute) || rateLimitPerMinute < 0) throw new Error("RATE_LIMIT_PER_MINUTE must be a whole number (0: no limit).");
-	const eventStreamLimits = options.eventStreams ?? {
-		perUser: positiveInteger(process.env, "EVENT_STREAMS_PER_USER", 10),
-		total: positiveInteger(process.env, "EVENT_STREAMS_MAX", 1000)
-	};
-	const callTimeoutMs = options.callTimeoutMs ?? positiveInteger(process.env, "GATEWAY_CALL_TIMEOUT_MS", 10_000);
+	const { gateway, authentication } = configuration();
+	const authenticator = options.authenticator ?? createAuthenticator(authentication);
+	const rateLimitPerMinute = options.rateLimitPerMinute ?? gateway.rateLimitPerMinute;
+	const eventStreamLimits = options.eventStreams ?? gateway.eventStreams;
+	const callTimeoutMs = options.callTimeoutMs ?? gateway.callTimeoutMs;
 	/** What `/api` and `/api/admin` share: routes from the actions' `rest`, the callers' identity, the body rules. */
 	const apiRoute = {
 		// Routes come from the actions' own `rest` declarations; nothing else is reachable.
@@ -199,14 +196,14 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 		mixins: [ApiGateway, createOperatorActions()],
 
 		settings: {
-			port: Number(process.env.PORT ?? 3000),
+			port: gateway.port,
 			heartbeatIntervalMs: 15_000,
 			// Node's defaults let a stalled body hold its socket for 300 s, stalled headers for 60 s.
 			headersTimeout: 10_000,
 			requestTimeout: 30_000,
 			keepAliveTimeout: 5_000,
 			idleTimeout: 60_000,
-			maxConnections: positiveInteger(process.env, "GATEWAY_MAX_CONNECTIONS", 4096),
+			maxConnections: gateway.maxConnections,
 			assets: { folder: FRONT_END_FOLDER },
 			// Routes of this service's own actions sit at the `/api` root too.
 			rest: "/",

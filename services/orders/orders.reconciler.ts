@@ -28,9 +28,9 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ServiceSchema } from "moleculer";
+import type { ReconcilerSettings } from "../../platform/config";
 import { type PaymentRequestedPayload } from "./contracts";
 import { PAYMENT_EVENTS, PAYMENT_DECISIONS_ACTION, PAYMENT_DECISIONS_MAX_ORDERS, type PaymentDecision, type PaymentDecisionsParams, type PaymentProcessedPayload } from "../payments/contracts";
-import { positiveInteger } from "../../platform/config";
 import { isOutage } from "../../mixins/failure-classification";
 import { claimMaintenanceRun } from "../../mixins/retention-sql";
 import { registerMetrics, type MetricDefinition } from "../../mixins/messaging-metrics";
@@ -51,24 +51,11 @@ import type { DbTransaction } from "../../mixins/db.mixin";
 import { storedTraceContext, type TraceContext } from "../../platform/tracing";
 import type { OutboxActivityHost } from "../../mixins/outbox.mixin";
 
-export interface ReconcilerOptions {
-	/** How often a round runs, on one instance of the service per interval. */
-	intervalMs: number;
-	/** How long an order may stay NEW before the reconciler looks at it. */
-	overdueAfterMs: number;
+export interface ReconcilerOptions extends ReconcilerSettings {
 	/** Most orders per round, the oldest first; at most what payments answers for at once. */
 	batchSize: number;
 	/** How long a round waits for payments' answer. */
 	callTimeoutMs: number;
-}
-
-export function reconcilerOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ReconcilerOptions {
-	return {
-		intervalMs: positiveInteger(env, "RECONCILE_INTERVAL_MS", 30_000),
-		overdueAfterMs: positiveInteger(env, "RECONCILE_AFTER_SECONDS", 300) * 1000,
-		batchSize: PAYMENT_DECISIONS_MAX_ORDERS,
-		callTimeoutMs: 10_000
-	};
 }
 
 /** What a round did with an overdue order. */
@@ -160,7 +147,12 @@ interface ReconcilerLocalVars {
 
 type ReconcilerThis = ReconcilerMethods & ReconcilerInternals & ReconcilerHostMethods & EventDrivenServiceMethods & ReconcilerLocalVars & OutboxActivityHost;
 
-export function createOrderReconciler(options: ReconcilerOptions = reconcilerOptionsFromEnv()): Partial<ServiceSchema> {
+/** The reconciler as configured: as many orders a round as payments answers for at once. */
+export function reconcilerOptions(settings: ReconcilerSettings): ReconcilerOptions {
+	return { ...settings, batchSize: PAYMENT_DECISIONS_MAX_ORDERS, callTimeoutMs: 10_000 };
+}
+
+export function createOrderReconciler(options: ReconcilerOptions): Partial<ServiceSchema> {
 	if (!(options.batchSize >= 1 && options.batchSize <= PAYMENT_DECISIONS_MAX_ORDERS)) {
 		throw new Error(`The reconciler's batch size must be 1 to ${PAYMENT_DECISIONS_MAX_ORDERS} (what payments answers for at once), not ${options.batchSize}.`);
 	}

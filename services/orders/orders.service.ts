@@ -50,10 +50,9 @@ import {
 } from "./orders-sql";
 import { ordersMigrations } from "./migrations/index";
 import { eventDrivenServiceMixins, type EventDrivenServiceMethods } from "../../mixins/event-driven.mixins";
-import type { OutboxOptions } from "../../mixins/outbox.mixin";
-import type { RetentionOptions } from "../../mixins/retention.mixin";
+import { configuration, eventDrivenSettings, type EventDrivenOverrides } from "../../platform/config";
 import type { DbTransaction } from "../../mixins/db.mixin";
-import { createOrderReconciler, type ReconcilerHostMethods, type ReconcilerMethods, type ReconcilerOptions } from "./orders.reconciler";
+import { createOrderReconciler, reconcilerOptions, type ReconcilerHostMethods, type ReconcilerMethods, type ReconcilerOptions } from "./orders.reconciler";
 
 export interface CreateOrderParams {
 	amount: number;
@@ -75,16 +74,10 @@ export interface OrderJourneyParams {
 	userId?: string;
 }
 
-/** Construction options; the defaults come from the environment. */
-export interface OrdersServiceOptions {
-	/** Overrides ORDERS_DATABASE_URL (tests). */
-	databaseUrl?: string;
-	/** Overrides the OUTBOX_* variables (tests). */
-	outbox?: OutboxOptions;
+/** Construction options; the defaults come from the configuration (platform/config.ts). */
+export interface OrdersServiceOptions extends EventDrivenOverrides {
 	/** Overrides the RECONCILE_* variables (tests). */
 	reconciler?: ReconcilerOptions;
-	/** Overrides the retention variables (tests). */
-	retention?: RetentionOptions;
 }
 
 export interface CancelOrderParams {
@@ -134,16 +127,8 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 		name: "orders",
 		// The reconciler first: it starts after the database (Moleculer starts the last-listed first) and stops before it.
 		mixins: [
-			createOrderReconciler(options.reconciler),
-			...eventDrivenServiceMixins(
-				{
-					service: "orders",
-					migrations: ordersMigrations,
-					databaseUrl: options.databaseUrl
-				},
-				options.outbox,
-				options.retention
-			)
+			createOrderReconciler(options.reconciler ?? reconcilerOptions(configuration().reconciler)),
+			...eventDrivenServiceMixins({ migrations: ordersMigrations, ...eventDrivenSettings("orders", options) })
 		],
 		// Routes are declared from the gateway's `/api` root, not under the service name.
 		settings: { rest: "/" },

@@ -55,8 +55,7 @@ import {
 import { SQLSTATE, sqlStateOf } from "../../platform/sql";
 import { paymentsMigrations } from "./migrations/index";
 import { eventDrivenServiceMixins, type EventDrivenServiceMethods } from "../../mixins/event-driven.mixins";
-import type { OutboxOptions } from "../../mixins/outbox.mixin";
-import type { RetentionOptions } from "../../mixins/retention.mixin";
+import { eventDrivenSettings, type EventDrivenOverrides } from "../../platform/config";
 import type { DbTransaction } from "../../mixins/db.mixin";
 import type { PaymentTrail } from "../orders/order-journey";
 
@@ -99,15 +98,8 @@ export interface StatementView {
 	movements: MovementView[];
 }
 
-/** Construction options; the defaults come from the environment. */
-export interface PaymentsServiceOptions {
-	/** Overrides PAYMENTS_DATABASE_URL (tests). */
-	databaseUrl?: string;
-	/** Overrides the OUTBOX_* variables (tests). */
-	outbox?: OutboxOptions;
-	/** Overrides the retention variables (tests). */
-	retention?: RetentionOptions;
-}
+/** Construction options; the defaults come from the configuration (platform/config.ts). */
+export type PaymentsServiceOptions = EventDrivenOverrides;
 
 interface PaymentsMethods {
 	findAccount(userId: string): Promise<AccountView>;
@@ -140,15 +132,7 @@ function accountNotFound(): Errors.MoleculerClientError {
 export function createPaymentsService(options: PaymentsServiceOptions = {}): ServiceSchema<{ rest: string }, PaymentsThis> {
 	return {
 		name: "payments",
-		mixins: eventDrivenServiceMixins(
-			{
-				service: "payments",
-				migrations: paymentsMigrations,
-				databaseUrl: options.databaseUrl
-			},
-			options.outbox,
-			options.retention
-		),
+		mixins: eventDrivenServiceMixins({ migrations: paymentsMigrations, ...eventDrivenSettings("payments", options) }),
 		// Routes are declared from the gateway's `/api` root, not under the service name.
 		settings: { rest: "/" },
 

@@ -9,7 +9,7 @@ import path from "node:path";
 import AxeBuilder from "@axe-core/playwright";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
-import { authenticatorFromEnv } from "../../services/api/authentication";
+import { authenticatorFor } from "../support/configuration";
 import { JOURNEY_STEPS as ALL_JOURNEY_STEPS } from "../../services/orders/order-journey";
 
 /** The steps of a paid order: all but a cancel's (issue 18). */
@@ -43,7 +43,7 @@ beforeAll(async () => {
 		// An event its consumer fails to apply is parked after three failures (a second or so), so the
 		// operator page's test has a dead event to replay without waiting out the default ten.
 		outbox: { ...TEST_OUTBOX, parking: { maxFailures: 3, minAgeMs: 0 } },
-		api: { authenticator: authenticatorFromEnv({ ADMIN_USER_IDS: OPERATOR }) }
+		api: { authenticator: authenticatorFor({ ADMIN_USER_IDS: OPERATOR }) }
 	});
 	browser = await chromium.launch({
 		executablePath: CHROMIUM,

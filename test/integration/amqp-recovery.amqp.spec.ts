@@ -14,6 +14,7 @@ import { ServiceBroker, type ServiceSchema } from "moleculer";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { EventDurableAmqpTransporter, QUEUE_TYPES, type QueueType } from "../../platform/amqp-transporter";
 import { createBrokerOptions } from "../../moleculer.config";
+import { loadConfiguration } from "../../platform/config";
 import { freePort, waitFor } from "../support/system";
 import { TcpProxy } from "../support/tcp-proxy";
 
@@ -43,7 +44,7 @@ async function queuesOf(namespace: string): Promise<Record<string, QueueState>> 
 }
 
 function brokerFor(nodeID: string, namespace: string, queueType: QueueType, env: NodeJS.ProcessEnv): ServiceBroker {
-	const options = createBrokerOptions({ NAMESPACE: namespace, NODE_ID: nodeID, AMQP_QUEUE_TYPE: queueType, AMQP_QUEUE_EXPIRY_MS: "60000", ...env });
+	const options = createBrokerOptions(loadConfiguration({ NAMESPACE: namespace, NODE_ID: nodeID, AMQP_QUEUE_TYPE: queueType, AMQP_QUEUE_EXPIRY_MS: "60000", ...env }));
 	const broker = new ServiceBroker({ ...options, logger: false });
 	vi.spyOn(broker.transit!.tx.logger, "fatal");
 	return broker;

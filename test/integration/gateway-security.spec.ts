@@ -11,7 +11,7 @@ import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import type { Context, Middleware, Service } from "moleculer";
 import { ConnectionRefusedError } from "sequelize";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authenticatorFromEnv } from "../../services/api/authentication";
+import { authenticatorFor } from "../support/configuration";
 import type { RateLimiter } from "../../services/api/rate-limit";
 import { PAGE_CONTENT_SECURITY_POLICY } from "../../platform/security-headers";
 import { asMiddleware } from "../support/middlewares";
@@ -78,7 +78,7 @@ describe("JWT mode with an HMAC secret", () => {
 	const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 	beforeAll(async () => {
-		system = await startSystem({ api: { authenticator: authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_SECRET: SECRET }) } });
+		system = await startSystem({ api: { authenticator: authenticatorFor({ AUTH_MODE: "jwt", JWT_SECRET: SECRET }) } });
 	});
 
 	afterAll(async () => {
@@ -201,7 +201,7 @@ describe("JWT mode with a public key", () => {
 	beforeAll(async () => {
 		const pair = await generateKeyPair("RS256");
 		privateKey = pair.privateKey;
-		const authenticator = authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: await exportSPKI(pair.publicKey) });
+		const authenticator = authenticatorFor({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: await exportSPKI(pair.publicKey) });
 		system = await startSystem({ api: { authenticator } });
 	});
 
@@ -218,20 +218,20 @@ describe("JWT mode with a public key", () => {
 	});
 
 	it("refuses an incomplete configuration at start", () => {
-		expect(() => authenticatorFromEnv({ AUTH_MODE: "jwt" })).toThrow(/exactly one of JWT_SECRET and JWT_PUBLIC_KEY/);
-		expect(() => authenticatorFromEnv({ AUTH_MODE: "basic" })).toThrow(/AUTH_MODE/);
+		expect(() => authenticatorFor({ AUTH_MODE: "jwt" })).toThrow(/exactly one of JWT_SECRET and JWT_PUBLIC_KEY/);
+		expect(() => authenticatorFor({ AUTH_MODE: "basic" })).toThrow(/AUTH_MODE/);
 	});
 
 	it("refuses weak keys and bad settings at start (issue 15)", () => {
-		expect(() => authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_SECRET: "x" })).toThrow(/at least 32 bytes/);
-		expect(() => authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_SECRET: "s".repeat(31) })).toThrow(/at least 32 bytes/);
-		expect(() => authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_SECRET: "s".repeat(40), JWT_ALGORITHM: "HS512" })).toThrow(/at least 64 bytes/);
-		expect(() => authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_SECRET: "s".repeat(32), JWT_ALGORITHM: "none" })).toThrow(/JWT_ALGORITHM/);
-		expect(() => authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_SECRET: "s".repeat(32), JWT_MAX_TOKEN_LIFETIME_SECONDS: "0" })).toThrow(/JWT_MAX_TOKEN_LIFETIME_SECONDS/);
+		expect(() => authenticatorFor({ AUTH_MODE: "jwt", JWT_SECRET: "x" })).toThrow(/at least 32 bytes/);
+		expect(() => authenticatorFor({ AUTH_MODE: "jwt", JWT_SECRET: "s".repeat(31) })).toThrow(/at least 32 bytes/);
+		expect(() => authenticatorFor({ AUTH_MODE: "jwt", JWT_SECRET: "s".repeat(40), JWT_ALGORITHM: "HS512" })).toThrow(/at least 64 bytes/);
+		expect(() => authenticatorFor({ AUTH_MODE: "jwt", JWT_SECRET: "s".repeat(32), JWT_ALGORITHM: "none" })).toThrow(/JWT_ALGORITHM/);
+		expect(() => authenticatorFor({ AUTH_MODE: "jwt", JWT_SECRET: "s".repeat(32), JWT_MAX_TOKEN_LIFETIME_SECONDS: "0" })).toThrow(/JWT_MAX_TOKEN_LIFETIME_SECONDS/);
 		const weak = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ type: "spki", format: "pem" }).toString();
-		expect(() => authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: weak })).toThrow(/1024-bit RSA key/);
-		expect(() => authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: "not a key" })).toThrow(/not a PEM public key/);
-		expect(authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_SECRET: "s".repeat(32) }).mode).toBe("jwt");
+		expect(() => authenticatorFor({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: weak })).toThrow(/1024-bit RSA key/);
+		expect(() => authenticatorFor({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: "not a key" })).toThrow(/not a PEM public key/);
+		expect(authenticatorFor({ AUTH_MODE: "jwt", JWT_SECRET: "s".repeat(32) }).mode).toBe("jwt");
 	});
 
 	it.each([
@@ -246,7 +246,7 @@ describe("JWT mode with a public key", () => {
 		["EdDSA with an X25519 key", "EdDSA", () => generateKeyPairSync("x25519")]
 	])("refuses %s at start (issue 15, second attack)", (_label, algorithm, pair) => {
 		const pem = pair().publicKey.export({ type: "spki", format: "pem" }).toString();
-		expect(() => authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: pem, JWT_ALGORITHM: algorithm })).toThrow(new RegExp(`${algorithm} needs`));
+		expect(() => authenticatorFor({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: pem, JWT_ALGORITHM: algorithm })).toThrow(new RegExp(`${algorithm} needs`));
 	});
 
 	it.each([
@@ -257,18 +257,18 @@ describe("JWT mode with a public key", () => {
 		["EdDSA", () => generateKeyPairSync("ed25519")]
 	])("accepts %s with a key of its kind", (algorithm, pair) => {
 		const pem = pair().publicKey.export({ type: "spki", format: "pem" }).toString();
-		expect(authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: pem, JWT_ALGORITHM: algorithm }).mode).toBe("jwt");
+		expect(authenticatorFor({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: pem, JWT_ALGORITHM: algorithm }).mode).toBe("jwt");
 	});
 
 	it("refuses a private key as JWT_PUBLIC_KEY, and a maximum token lifetime over 30 days (issue 15, second attack)", () => {
 		const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
 		for (const type of ["pkcs8", "pkcs1"] as const) {
 			const pem = privateKey.export({ type, format: "pem" }).toString();
-			expect(() => authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: pem })).toThrow(/private key/);
-			expect(() => authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: pem.replace(/\n/g, "\\n") })).toThrow(/private key/);
+			expect(() => authenticatorFor({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: pem })).toThrow(/private key/);
+			expect(() => authenticatorFor({ AUTH_MODE: "jwt", JWT_PUBLIC_KEY: pem.replace(/\n/g, "\\n") })).toThrow(/private key/);
 		}
-		expect(() => authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_SECRET: "s".repeat(32), JWT_MAX_TOKEN_LIFETIME_SECONDS: "999999999999" })).toThrow(/30 days/);
-		expect(authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_SECRET: "s".repeat(32), JWT_MAX_TOKEN_LIFETIME_SECONDS: String(30 * 86_400) }).mode).toBe("jwt");
+		expect(() => authenticatorFor({ AUTH_MODE: "jwt", JWT_SECRET: "s".repeat(32), JWT_MAX_TOKEN_LIFETIME_SECONDS: "999999999999" })).toThrow(/30 days/);
+		expect(authenticatorFor({ AUTH_MODE: "jwt", JWT_SECRET: "s".repeat(32), JWT_MAX_TOKEN_LIFETIME_SECONDS: String(30 * 86_400) }).mode).toBe("jwt");
 	});
 });
 
@@ -300,7 +300,7 @@ describe("rate limit on the verified caller (issue 15, finding 6)", () => {
 	const key = new TextEncoder().encode(SECRET);
 
 	beforeAll(async () => {
-		system = await startSystem({ api: { rateLimitPerMinute: 5, authenticator: authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_SECRET: SECRET }) } });
+		system = await startSystem({ api: { rateLimitPerMinute: 5, authenticator: authenticatorFor({ AUTH_MODE: "jwt", JWT_SECRET: SECRET }) } });
 	});
 
 	afterAll(async () => {

@@ -6,7 +6,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authenticatorFromEnv } from "../../services/api/authentication";
+import { authenticatorFor } from "../support/configuration";
 import { JOURNEY_STEPS } from "../../services/orders/order-journey";
 import { PAGE_CONTENT_SECURITY_POLICY } from "../../platform/security-headers";
 import { breakHandler, openAccount, placeOrder, startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
@@ -21,7 +21,7 @@ let system: TestSystem;
 const suffix = randomBytes(3).toString("hex");
 
 beforeAll(async () => {
-	system = await startSystem({ outbox: OUTBOX, reconciler: RECONCILER, api: { authenticator: authenticatorFromEnv({ ADMIN_USER_IDS: ` other, ${OPERATOR} ` }) } });
+	system = await startSystem({ outbox: OUTBOX, reconciler: RECONCILER, api: { authenticator: authenticatorFor({ ADMIN_USER_IDS: ` other, ${OPERATOR} ` }) } });
 });
 
 afterAll(async () => {

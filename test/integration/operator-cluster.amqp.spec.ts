@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { authenticatorFromEnv } from "../../services/api/authentication";
+import { authenticatorFor } from "../support/configuration";
 import { ACTIVITY_WINDOW_BUCKETS, type ActivityBucket } from "../../mixins/outbox-activity";
 import { dropFirstDelivery } from "../support/middlewares";
 import { startSystem, waitFor, type TestSystem } from "../support/system";
@@ -32,7 +32,7 @@ describe.skipIf(!rabbitmqUrl)("the operator API on a cluster over RabbitMQ, JWT 
 	const as = (bearer: string) => ({ Authorization: `Bearer ${bearer}` });
 
 	beforeAll(async () => {
-		const authenticator = authenticatorFromEnv({ AUTH_MODE: "jwt", JWT_SECRET: SECRET, JWT_ROLE_CLAIM: "groups", JWT_ADMIN_ROLE: "ops" });
+		const authenticator = authenticatorFor({ AUTH_MODE: "jwt", JWT_SECRET: SECRET, JWT_ROLE_CLAIM: "groups", JWT_ADMIN_ROLE: "ops" });
 		system = await startSystem({ transporter: rabbitmqUrl!, paymentsMiddlewares: [dropRequests], api: { authenticator } });
 		operatorToken = await token(`operator-${suffix}`, { groups: ["staff", "ops"] });
 	});

@@ -2,12 +2,11 @@
  * Poison events and retention, on the whole system in one process (real Postgres): an event that
  * keeps failing is retried, then parked as dead with its last error, without holding up anything
  * else, and can be replayed once fixed; a malformed event is parked at once; old rows are removed
- * by the retention job; a configuration whose inbox would forget ids too early is refused.
+ * by the retention job. (A configuration whose inbox would forget ids too early is refused: test/unit/config.spec.ts.)
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PAYMENT_EVENTS } from "../../services/payments/contracts";
-import { retentionOptionsFromEnv } from "../../mixins/retention.mixin";
 import { startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
 let system: TestSystem;
@@ -119,11 +118,5 @@ describe("retention", () => {
 
 		// Another run in the same interval (another instance, say) does nothing.
 		expect(await orders.runRetention()).toBeNull();
-	});
-
-	it("refuses an inbox retention that does not outlive the redelivery horizon", () => {
-		expect(() => retentionOptionsFromEnv({ INBOX_RETENTION_HOURS: "48", OUTBOX_MAX_AGE_HOURS: "72" })).toThrow(/INBOX_RETENTION_HOURS must exceed/);
-		expect(() => retentionOptionsFromEnv({ INBOX_RETENTION_HOURS: "abc" })).toThrow(/positive integer/);
-		expect(retentionOptionsFromEnv({}).inboxMs).toBeGreaterThan(retentionOptionsFromEnv({}).redeliveryHorizonMs);
 	});
 });

@@ -7,6 +7,7 @@ import amqp from "amqplib";
 import { ServiceBroker, type ServiceSchema } from "moleculer";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createBrokerOptions } from "../../moleculer.config";
+import { loadConfiguration } from "../../platform/config";
 import { freePort, waitFor } from "../support/system";
 
 const rabbitmqUrl = inject("rabbitmqUrl");
@@ -44,7 +45,7 @@ describe.skipIf(!rabbitmqUrl)("readiness over RabbitMQ", () => {
 		port = await freePort();
 		connection = await amqp.connect(rabbitmqUrl!);
 		broker = new ServiceBroker({
-			...createBrokerOptions({ TRANSPORTER: rabbitmqUrl!, NAMESPACE: namespace, NODE_ID: `${namespace}-probe`, HEALTH_PORT: String(port), AMQP_QUEUE_EXPIRY_MS: "60000" }),
+			...createBrokerOptions(loadConfiguration({ TRANSPORTER: rabbitmqUrl!, NAMESPACE: namespace, NODE_ID: `${namespace}-probe`, HEALTH_PORT: String(port), AMQP_QUEUE_EXPIRY_MS: "60000" })),
 			logLevel: "warn"
 		});
 		broker.createService(probeService);

@@ -20,6 +20,7 @@ import { selectPaymentDecisions } from "../../services/payments/payments-sql";
 import { countOverdueOrders, linkPaymentRequest, lockNewOrder, selectDeadCancelRequests, selectOverdueOrders } from "../../services/orders/reconciliation-sql";
 import type { SqlQuery } from "../../platform/sql";
 import { createBrokerOptions } from "../../moleculer.config";
+import { loadConfiguration } from "../../platform/config";
 import { createOrdersService } from "../../services/orders/orders.service";
 import { RECONCILER_METRICS, type ReconcileRound, type ReconcilerMethods, type ReconcilerOptions } from "../../services/orders/orders.reconciler";
 import { asMiddleware } from "../support/middlewares";
@@ -308,7 +309,7 @@ describe("the reconciler's timer", () => {
 	/** A second orders instance on the same database, alone on its broker (it cannot reach payments). */
 	async function secondInstance(reconciler: ReconcilerOptions) {
 		const broker = new ServiceBroker({
-			...createBrokerOptions({}),
+			...createBrokerOptions(loadConfiguration({})),
 			nodeID: `orders-2-${suffix}`,
 			logger: false,
 			metrics: { enabled: true, reporter: [] }

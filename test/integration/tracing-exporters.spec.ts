@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { ServiceBroker } from "moleculer";
 import { afterEach, describe, expect, it } from "vitest";
 import { createBrokerOptions } from "../../moleculer.config";
+import { loadConfiguration } from "../../platform/config";
 import { waitFor } from "../support/system";
 
 interface Received {
@@ -41,7 +42,7 @@ async function standInBackEnd(): Promise<{ url: string; received: Received[] }> 
 }
 
 async function tracedCall(env: NodeJS.ProcessEnv, parentSpan?: { id: string; traceID: string; sampled: boolean }) {
-	broker = new ServiceBroker({ ...createBrokerOptions(env), nodeID: "tracer-probe", logger: false, middlewares: [] });
+	broker = new ServiceBroker({ ...createBrokerOptions(loadConfiguration(env)), nodeID: "tracer-probe", logger: false, middlewares: [] });
 	broker.createService({ name: "probe", actions: { hello: () => "hi" } });
 	await broker.start();
 	await broker.call("probe.hello", {}, parentSpan ? { parentSpan } : {});

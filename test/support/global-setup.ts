@@ -6,9 +6,11 @@
  * - TEST_TRANSPORTER (default amqp://guest:guest@127.0.0.1:5672) is probed. Unreachable: under CI
  *   the run fails; elsewhere the RabbitMQ suites are skipped with a loud line saying so.
  */
+import path from "node:path";
 import amqp from "amqplib";
 import type { TestProject } from "vitest/node";
-import { prepareDatabase, stopEmbeddedPostgres } from "../../platform/database";
+import { embeddedDatabase, prepareDatabase, stopEmbeddedPostgres } from "../../platform/database";
+import { PROJECT_ROOT } from "../../platform/paths";
 import { deleteUnusedQueues } from "./rabbitmq-queues";
 
 declare module "vitest" {
@@ -18,7 +20,7 @@ declare module "vitest" {
 	}
 }
 
-const TEST_EMBEDDED_ENV = { EMBEDDED_POSTGRES_DIR: ".data/test-postgres", EMBEDDED_POSTGRES_PORT: "5440" };
+const TEST_EMBEDDED_POSTGRES = { dataDir: path.join(PROJECT_ROOT, ".data/test-postgres"), port: 5440 };
 
 async function probeRabbitMq(url: string): Promise<string | null> {
 	try {
@@ -44,8 +46,9 @@ const TEST_PREFIXES = ["MOL-test-", "MOL-cluster-test-"];
 export default async function setup(project: TestProject) {
 	let databaseAdminUrl = process.env.TEST_DATABASE_URL;
 	if (!databaseAdminUrl) {
-		databaseAdminUrl = `postgres://postgres:postgres@127.0.0.1:${TEST_EMBEDDED_ENV.EMBEDDED_POSTGRES_PORT}/postgres`;
-		await prepareDatabase({ url: databaseAdminUrl, embedded: true }, msg => console.log(msg), TEST_EMBEDDED_ENV);
+		const admin = embeddedDatabase("postgres", TEST_EMBEDDED_POSTGRES);
+		databaseAdminUrl = admin.url;
+		await prepareDatabase(admin, msg => console.log(msg));
 	}
 	project.provide("databaseAdminUrl", databaseAdminUrl);
 	const rabbitmqUrl = await probeRabbitMq(process.env.TEST_TRANSPORTER ?? "amqp://guest:guest@127.0.0.1:5672");

@@ -11,6 +11,7 @@ import { Pool } from "pg";
 import { expect, inject } from "vitest";
 import { createDatabases, dropDatabases } from "../../tools/throwaway-databases";
 import { createBrokerOptions } from "../../moleculer.config";
+import { loadConfiguration } from "../../platform/config";
 import type { OutboxOptions } from "../../mixins/outbox.mixin";
 import { createApiService, type ApiServiceOptions } from "../../services/api/api.service";
 import { createOrdersService } from "../../services/orders/orders.service";
@@ -75,7 +76,7 @@ export interface TestSystem {
 }
 
 export function brokerOptions(nodeID: string, namespace: string, transporter: string | undefined, middlewares: Middleware[] = [], env: NodeJS.ProcessEnv = {}): BrokerOptions {
-	const base = createBrokerOptions({ ...env, TRANSPORTER: transporter, NAMESPACE: namespace, AMQP_QUEUE_EXPIRY_MS: "60000" });
+	const base = createBrokerOptions(loadConfiguration({ ...env, TRANSPORTER: transporter, NAMESPACE: namespace, AMQP_QUEUE_EXPIRY_MS: "60000" }));
 	return {
 		...base,
 		nodeID,

@@ -15,6 +15,7 @@ import { MESSAGING_EVENTS } from "../../mixins/messaging-contracts";
 import { PAYMENT_EVENTS } from "../../services/payments/contracts";
 import { ORDER_EVENTS } from "../../services/orders/contracts";
 import { createBrokerOptions } from "../../moleculer.config";
+import { loadConfiguration } from "../../platform/config";
 
 /** What the transporter uses of an amqplib channel. */
 function fakeChannel(methods: Record<string, unknown> = {}) {
@@ -57,7 +58,7 @@ describe("the AMQP transporter", () => {
 	});
 
 	it("as configured, persists the outbox's events and none whose loss is repaired anyway", async () => {
-		const { transporter: configured } = createBrokerOptions({ TRANSPORTER: "amqp://guest:guest@127.0.0.1:5672" });
+		const { transporter: configured } = createBrokerOptions(loadConfiguration({ TRANSPORTER: "amqp://guest:guest@127.0.0.1:5672" }));
 		const { transporter, sent } = transporterWithRecordingChannel(configured as EventDurableAmqpTransporter);
 		const persisted: Record<string, boolean | undefined> = {};
 		const events = [...Object.values(ORDER_EVENTS), ...Object.values(PAYMENT_EVENTS), ...Object.values(MESSAGING_EVENTS)];
@@ -189,7 +190,7 @@ describe("the AMQP transporter's queue types", () => {
 	});
 
 	it("is configured by AMQP_QUEUE_TYPE, which refuses anything but classic and quorum", () => {
-		const configured = (AMQP_QUEUE_TYPE?: string) => createBrokerOptions({ TRANSPORTER: "amqp://unused", AMQP_QUEUE_TYPE }).transporter as EventDurableAmqpTransporter;
+		const configured = (AMQP_QUEUE_TYPE?: string) => createBrokerOptions(loadConfiguration({ TRANSPORTER: "amqp://unused", AMQP_QUEUE_TYPE })).transporter as EventDurableAmqpTransporter;
 		expect(configured()._getQueueOptions("REQ", true)).toEqual({});
 		expect(configured("quorum")._getQueueOptions("REQ", true)).toEqual({ arguments: { "x-queue-type": "quorum" } });
 		expect(() => configured("stream")).toThrow('AMQP_QUEUE_TYPE must be one of classic, quorum, not "stream".');

@@ -3,15 +3,16 @@ import type { Middleware } from "moleculer";
 import { describe, expect, it } from "vitest";
 import { requestsBalancedByRabbitMq } from "../../platform/amqp-transporter";
 import { createBrokerOptions } from "../../moleculer.config";
+import { loadConfiguration } from "../../platform/config";
 
-const middlewareNames = (env: NodeJS.ProcessEnv) => ((createBrokerOptions(env).middlewares ?? []) as Middleware[]).map(middleware => middleware.name);
+const middlewareNames = (env: NodeJS.ProcessEnv) => ((createBrokerOptions(loadConfiguration(env)).middlewares ?? []) as Middleware[]).map(middleware => middleware.name);
 
 describe("broker options", () => {
 	it("give every process its own node id by default, even with one host name and pid (containers running as pid 1)", () => {
-		const [first, second] = [createBrokerOptions({}).nodeID, createBrokerOptions({}).nodeID];
+		const [first, second] = [createBrokerOptions(loadConfiguration({})).nodeID, createBrokerOptions(loadConfiguration({})).nodeID];
 		expect(first).toMatch(new RegExp(`^${hostname().toLowerCase()}-${process.pid}-[0-9a-f]{6}$`));
 		expect(second).not.toBe(first);
-		expect(createBrokerOptions({ NODE_ID: "orders-7" }).nodeID).toBe("orders-7");
+		expect(createBrokerOptions(loadConfiguration({ NODE_ID: "orders-7" })).nodeID).toBe("orders-7");
 	});
 
 	it("send requests to the action's shared queue over RabbitMQ, not to one picked instance's", () => {

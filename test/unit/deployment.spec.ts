@@ -1,7 +1,7 @@
 /**
  * docker-compose.yml, the Dockerfile and the README's configuration table against the code: no
  * Docker engine runs here, so these checks are what keeps the deployment files from drifting
- * from the configuration the code actually reads.
+ * from the configuration the code actually reads (platform/config.ts's list of variables).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { PROJECT_ROOT } from "../../platform/paths";
 import { amqpUrls } from "../../moleculer.config";
+import { CONFIGURATION_VARIABLES, loadConfiguration } from "../../platform/config";
 
 const read = (file: string) => readFileSync(path.join(PROJECT_ROOT, file), "utf8");
 
@@ -18,16 +19,16 @@ function sourceFiles(dir: string): string[] {
 	);
 }
 
-const SOURCES = ["moleculer.config.ts", ...["platform", "mixins", "services"].flatMap(sourceFiles)].map(read).join("\n");
-const DATABASE_SERVICES = [...SOURCES.matchAll(/service: "(\w+)",\s*\n\s*migrations:/g)].map(m => m[1]);
-
 /** Every environment variable the running code reads (tools/ and tests aside). */
-const CODE_VARIABLES = new Set([
-	...[...SOURCES.matchAll(/\benv\.([A-Z][A-Z0-9_]+)|\benv, "([A-Z][A-Z0-9_]+)"/g)].map(m => m[1] ?? m[2]),
-	...DATABASE_SERVICES.map(service => `${service.toUpperCase()}_DATABASE_URL`)
-]);
+const CODE_VARIABLES: ReadonlySet<string> = new Set(Object.keys(CONFIGURATION_VARIABLES));
+const DATABASE_SERVICES = [...CODE_VARIABLES].flatMap(name => /^([A-Z]+)_DATABASE_URL$/.exec(name)?.[1].toLowerCase() ?? []);
 /** Read by moleculer-runner itself. */
 const RUNNER_VARIABLES = new Set(["SERVICES", "SERVICEDIR"]);
+/** The README's configuration table: each variable's default as written there. */
+const README_DEFAULTS = new Map([...read("README.md").matchAll(/^\| `([A-Z][A-Z0-9_]+)` \| ([^|]*) \|/gm)].map(m => [m[1], m[2].trim()]));
+
+/** A Compose environment as the services get it: `${NAME:-default}` is its default (nothing is exported here). */
+const composed = (env: Record<string, string>) => Object.fromEntries(Object.entries(env).map(([key, value]) => [key, value.replace(/\$\{\w+:-([^}]*)\}/g, "$1")]));
 
 type Service = {
 	hostname?: string;
@@ -44,16 +45,22 @@ const compose = parse(read("docker-compose.yml"), { merge: true }) as { services
 const APP_SERVICES = ["api", "orders", "payments"];
 
 describe("the configuration the code reads", () => {
-	it("finds the variables (a sanity check of the scan itself)", () => {
-		expect(DATABASE_SERVICES.sort()).toEqual(["orders", "payments"]);
-		for (const name of ["PORT", "TRANSPORTER", "NAMESPACE", "ORDERS_DATABASE_URL", "HEALTH_PORT", "METRICS_PORT", "OUTBOX_RETRY_MAX_MS"]) {
-			expect(CODE_VARIABLES, name).toContain(name);
-		}
+	it("is read by platform/config.ts alone (moleculer.config.ts only removes TRANSPORTER, the embedded Postgres' tools inherit it)", () => {
+		const readers = ["moleculer.config.ts", ...["platform", "mixins", "services"].flatMap(sourceFiles)]
+			.filter(file => file !== path.join("platform", "config.ts"))
+			.flatMap(file => read(file).split("\n").filter(line => /process\.env\b/.test(line)).map(line => `${file}: ${line.trim()}`));
+		expect(readers).toEqual([
+			"moleculer.config.ts: delete process.env.TRANSPORTER;",
+			`${path.join("platform", "embedded-postgres.ts")}: const run = (file: string, args: string[]) => execFileAsync(file, args, { ...(user ?? {}), env: { ...process.env, LC_ALL: "C" } });`
+		]);
 	});
 
-	it("is documented in the README's configuration table", () => {
-		const documented = new Set([...read("README.md").matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map(m => m[1]));
-		expect([...CODE_VARIABLES].filter(name => !documented.has(name) && name !== "NODE_ENV")).toEqual([]);
+	it("is documented in the README's configuration table, each with its default", () => {
+		expect([...README_DEFAULTS.keys()].filter(name => !RUNNER_VARIABLES.has(name)).sort()).toEqual([...CODE_VARIABLES].sort());
+		for (const [name, fallback] of Object.entries(CONFIGURATION_VARIABLES)) {
+			if (fallback !== null) expect(README_DEFAULTS.get(name), name).toMatch(new RegExp(`^\`${fallback.replace(/\./g, "\\.")}\``));
+		}
+		expect(DATABASE_SERVICES.sort()).toEqual(["orders", "payments"]);
 	});
 });
 
@@ -89,6 +96,7 @@ describe("docker-compose.yml", () => {
 			const env = compose.services[name].environment ?? {};
 			const unknown = Object.keys(env).filter(key => !CODE_VARIABLES.has(key) && !RUNNER_VARIABLES.has(key));
 			expect(unknown, `${name}: variables nothing reads`).toEqual([]);
+			expect(() => loadConfiguration(composed(env)), `${name}: a configuration that starts`).not.toThrow();
 			expect(env.SERVICES, name).toBe(name);
 			expect(read(`services/${name}/${name}.service.ts`)).toContain(`name: "${name}"`);
 			expect(new URL(env.TRANSPORTER).hostname, name).toBe("rabbitmq");

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { eventLogFields, formatJsonLine, loggerOptions } from "../../platform/logging";
+import { loadConfiguration } from "../../platform/config";
 
 const printArgs = (args: unknown[]) => args.map(arg => (typeof arg === "object" ? JSON.stringify(arg) : arg));
 const format = (args: unknown[]) => JSON.parse(formatJsonLine("error", args, { nodeID: "n1", svc: "orders" }, { printArgs })[0]);
@@ -18,7 +19,7 @@ describe("JSON log lines", () => {
 	});
 
 	it("is chosen by LOG_FORMAT, json by default in production", () => {
-		const formatter = (env: NodeJS.ProcessEnv) => (loggerOptions(env) as unknown as { options: { formatter: unknown } }).options.formatter;
+		const formatter = (env: NodeJS.ProcessEnv) => (loggerOptions(loadConfiguration(env).logging) as unknown as { options: { formatter: unknown } }).options.formatter;
 		expect(formatter({ NODE_ENV: "production" })).toBe(formatJsonLine);
 		expect(formatter({ LOG_FORMAT: "json" })).toBe(formatJsonLine);
 		expect(formatter({})).toBe("short");

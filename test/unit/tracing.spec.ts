@@ -1,6 +1,9 @@
 import type { IncomingMessage } from "node:http";
 import { describe, expect, it } from "vitest";
-import { adoptRequestTrace, parseTraceparent, tracingOptionsFromEnv } from "../../platform/tracing";
+import { adoptRequestTrace, parseTraceparent, tracingOptions } from "../../platform/tracing";
+import { loadConfiguration } from "../../platform/config";
+
+const tracingOptionsFor = (env: NodeJS.ProcessEnv) => tracingOptions(loadConfiguration(env).tracing);
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT = "00f067aa0ba902b7";
@@ -61,15 +64,15 @@ describe("the gateway's request trace", () => {
 
 describe("tracing settings", () => {
 	it("are off unless TRACING_EXPORTER is set", () => {
-		expect(tracingOptionsFromEnv({})).toEqual({ enabled: false });
-		expect(tracingOptionsFromEnv({ TRACING_EXPORTER: "" })).toEqual({ enabled: false });
+		expect(tracingOptionsFor({})).toEqual({ enabled: false });
+		expect(tracingOptionsFor({ TRACING_EXPORTER: "" })).toEqual({ enabled: false });
 	});
 
 	it("trace actions and events with the chosen exporter", () => {
-		expect(tracingOptionsFromEnv({ TRACING_EXPORTER: "console" })).toMatchObject({ enabled: true, events: true, sampling: { rate: 1 }, exporter: { type: "Console" } });
-		expect(tracingOptionsFromEnv({ TRACING_EXPORTER: "event", TRACING_SAMPLING_RATE: "0.25" })).toMatchObject({ exporter: { type: "Event" }, sampling: { rate: 0.25 } });
-		expect(tracingOptionsFromEnv({ TRACING_EXPORTER: "jaeger", TRACING_URL: "http://jaeger:14268/api/traces" })).toMatchObject({ exporter: { type: "Jaeger", options: { endpoint: "http://jaeger:14268/api/traces" } } });
-		expect(tracingOptionsFromEnv({ TRACING_EXPORTER: "zipkin", TRACING_URL: "http://zipkin:9411/" })).toMatchObject({ exporter: { opts: { baseURL: "http://zipkin:9411" } } });
+		expect(tracingOptionsFor({ TRACING_EXPORTER: "console" })).toMatchObject({ enabled: true, events: true, sampling: { rate: 1 }, exporter: { type: "Console" } });
+		expect(tracingOptionsFor({ TRACING_EXPORTER: "event", TRACING_SAMPLING_RATE: "0.25" })).toMatchObject({ exporter: { type: "Event" }, sampling: { rate: 0.25 } });
+		expect(tracingOptionsFor({ TRACING_EXPORTER: "jaeger", TRACING_URL: "http://jaeger:14268/api/traces" })).toMatchObject({ exporter: { type: "Jaeger", options: { endpoint: "http://jaeger:14268/api/traces" } } });
+		expect(tracingOptionsFor({ TRACING_EXPORTER: "zipkin", TRACING_URL: "http://zipkin:9411/" })).toMatchObject({ exporter: { opts: { baseURL: "http://zipkin:9411" } } });
 	});
 
 	it.each([
@@ -80,6 +83,6 @@ describe("tracing settings", () => {
 		[{ TRACING_EXPORTER: "console", TRACING_SAMPLING_RATE: "2" }, /TRACING_SAMPLING_RATE must be a number from 0 to 1/],
 		[{ TRACING_EXPORTER: "console", TRACING_SAMPLING_RATE: "half" }, /TRACING_SAMPLING_RATE/]
 	])("refuse %j with a clear message", (env, message) => {
-		expect(() => tracingOptionsFromEnv(env)).toThrow(message);
+		expect(() => tracingOptionsFor(env)).toThrow(message);
 	});
 });

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { amqpUrls, createBrokerOptions } from "../../moleculer.config";
+import { loadConfiguration } from "../../platform/config";
 import type { EventDurableAmqpTransporter } from "../../platform/amqp-transporter";
 
 const NODES = ["amqp://guest:guest@rabbitmq-1:5672", "amqp://guest:guest@rabbitmq-2:5672/vhost", "amqps://u:p@rabbitmq-3:5671"];
@@ -21,7 +22,7 @@ describe("TRANSPORTER with several RabbitMQ nodes", () => {
 	});
 
 	it("gives the transporter every node, to fail over in turn", () => {
-		const { transporter } = createBrokerOptions({ TRANSPORTER: NODES.join(",") });
+		const { transporter } = createBrokerOptions(loadConfiguration({ TRANSPORTER: NODES.join(",") }));
 		expect((transporter as EventDurableAmqpTransporter).opts.url).toEqual(NODES);
 	});
 });

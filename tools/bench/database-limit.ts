@@ -21,7 +21,7 @@ import { ORDER_STATUSES, finishOrder, insertOrder } from "../../services/orders/
 import { confirmEvents, insertOutboxEvent } from "../../mixins/outbox-sql";
 import { debitAccount, insertPayment, lockOrderDecision, selectPayment } from "../../services/payments/payments-sql";
 import { CONFIRMATION_INTERVAL_MS } from "../../mixins/inbox.mixin";
-import { outboxOptionsFromEnv } from "../../mixins/outbox.mixin";
+import { configuration } from "../../platform/config";
 import { ordersMigrations } from "../../services/orders/migrations/index";
 import { paymentsMigrations } from "../../services/payments/migrations/index";
 import { runMigrations } from "../../platform/migrate";
@@ -58,7 +58,7 @@ async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promis
 }
 
 /** The lease the services' outbox writes each new row with: their first retry delay. */
-const LEASE_MS = outboxOptionsFromEnv().retry.baseMs;
+const LEASE_MS = configuration().outbox.retry.baseMs;
 
 /** Event ids applied and not yet confirmed, by the database of their outbox. */
 type Unconfirmed = Record<keyof Pools, string[]>;

@@ -4,8 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { Client } from "pg";
 import { PROJECT_ROOT } from "../../platform/paths";
-import { POOL_MAX } from "../../mixins/db.mixin";
-import { outboxOptionsFromEnv } from "../../mixins/outbox.mixin";
+import { configuration } from "../../platform/config";
 import type { BenchConfig } from "./config";
 import { rabbitmqVersion } from "./rabbitmq";
 
@@ -25,7 +24,7 @@ function osName(): string {
 }
 
 export async function describeEnvironment(config: BenchConfig): Promise<EnvironmentInfo> {
-	const outbox = outboxOptionsFromEnv();
+	const { outbox, database } = configuration();
 	const moleculer = JSON.parse(readFileSync(path.join(PROJECT_ROOT, "node_modules/moleculer/package.json"), "utf8")) as { version: string };
 	return {
 		machine: {
@@ -39,7 +38,7 @@ export async function describeEnvironment(config: BenchConfig): Promise<Environm
 			OUTBOX_POLL_INTERVAL_MS: String(outbox.pollIntervalMs),
 			OUTBOX_BATCH_SIZE: String(outbox.batchSize),
 			OUTBOX_RETRY_BASE_MS: String(outbox.retry.baseMs),
-			DATABASE_POOL_MAX: String(POOL_MAX),
+			DATABASE_POOL_MAX: String(database.poolMax),
 			"AMQP prefetch": "10 (moleculer.config.ts)",
 			LOGLEVEL: "warn",
 			RATE_LIMIT_PER_MINUTE: "0 (off)"

@@ -12,7 +12,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { Client } from "pg";
-import { outboxOptionsFromEnv } from "../../mixins/outbox.mixin";
+import { configuration } from "../../platform/config";
 import { ordersMigrations } from "../../services/orders/migrations/index";
 import { paymentsMigrations } from "../../services/payments/migrations/index";
 import { runMigrations } from "../../platform/migrate";
@@ -173,7 +173,7 @@ export async function measureRelay(config: BenchConfig, runId: string, teardown:
 		const ready = [await start("payments-1", "payments"), await start("payments-2", "payments"), await start("orders-1", "orders")];
 		for (const url of ready) await waitUntilReady(url, nodes);
 
-		const { pollIntervalMs } = outboxOptionsFromEnv();
+		const { pollIntervalMs } = configuration().outbox;
 		const scenarios: RelayScenario[] = [];
 		for (const relays of [1, 2]) {
 			if (relays === 2) await waitUntilReady(await start("orders-2", "orders"), nodes);

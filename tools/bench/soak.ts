@@ -11,7 +11,7 @@ import { readdirSync } from "node:fs";
 import amqp from "amqplib";
 import { Client } from "pg";
 import { selectPendingSummary } from "../../mixins/outbox-sql";
-import { POOL_MAX } from "../../mixins/db.mixin";
+import { configuration } from "../../platform/config";
 import { PRODUCTION_INSTANCES_PER_SERVICE } from "../runner-process";
 import type { BenchConfig } from "./config";
 import { benchUser, prepareUsers, runEndToEndLevel } from "./end-to-end-load";
@@ -101,7 +101,7 @@ export async function measureSoak(config: BenchConfig, runId: string, teardown: 
 		const queuesAtEnd = await namespaceQueues(namespace);
 		const autovacuum = (await databases.orders.query<{ autovacuum: string }>("SHOW autovacuum")).rows[0].autovacuum === "on";
 		// Each instance of the two services: its pool, and one connection listening for due outbox events.
-		const databaseConnectionCeiling = 2 * PRODUCTION_INSTANCES_PER_SERVICE * (POOL_MAX + 1);
+		const databaseConnectionCeiling = 2 * PRODUCTION_INSTANCES_PER_SERVICE * (configuration().database.poolMax + 1);
 		return {
 			windows,
 			queuesAtStart: queuesAtStart.length,

@@ -9,7 +9,8 @@
  */
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { databaseFor } from "../../platform/database";
+import { loadConfiguration } from "../../platform/config";
+import { embeddedDatabase } from "../../platform/database";
 import { isProcessAlive } from "../../platform/embedded-postgres";
 import { PROJECT_ROOT } from "../../platform/paths";
 import { createDatabases, dropDatabases } from "../throwaway-databases";
@@ -108,8 +109,8 @@ async function startEmbedded(runId: string, teardown: Teardown): Promise<SystemU
 	const gatewayUrl = `http://127.0.0.1:${port}`;
 	await waitUntilReady(`${gatewayUrl}/ready`, nodes);
 	// The embedded server's URLs, as the services derive them (the `postgres` database for admin work).
-	const urlOf = (database: string) => databaseFor(database, postgresEnv).url;
-	return { gatewayUrl, nodes, adminUrl: urlOf("postgres"), databaseUrls: { orders: urlOf("orders"), payments: urlOf("payments") } };
+	const { orders, payments } = loadConfiguration(postgresEnv).database;
+	return { gatewayUrl, nodes, adminUrl: embeddedDatabase("postgres", orders.embedded!).url, databaseUrls: { orders: orders.url, payments: payments.url } };
 }
 
 /** Starts a deployment; a cluster with `instancesPerService` orders and payments instances. */
