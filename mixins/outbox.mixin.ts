@@ -322,7 +322,7 @@ export function createOutboxMixin(options: OutboxOptions): Partial<ServiceSchema
 				return row.id;
 			},
 
-			countOutbox(what: OutboxCount, count = 1) {
+			countOutbox(what: OutboxCount, count: number = 1) {
 				this.broker.metrics.increment(COUNTED_METRICS[what], { service: this.name }, count);
 				this.outboxActivity.count(what, count);
 			},

@@ -19,7 +19,7 @@
  *   nodes); Moleculer's `queueOptions` cannot, as it applies to the node's own auto-deleted queues too.
  */
 import type { Writable } from "node:stream";
-import type { Channel, ConsumeMessage } from "amqplib";
+import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import { Errors, Transporters, type Middleware, type Packet as Packets, type ServiceBroker } from "moleculer";
 
 const EVENT_PACKET = "EVENT"; // Moleculer's PACKET_EVENT
@@ -104,6 +104,9 @@ function settle(channel: Channel, msg: ConsumeMessage, outcome: "ack" | "nack"):
 }
 
 export class EventDurableAmqpTransporter extends Transporters.AMQP {
+	// What the parent holds (its typings say `any`).
+	declare channel: Channel | null;
+	declare connection: ChannelModel | null;
 	private readonly transientEvents: ReadonlySet<string>;
 	private readonly transientMessageOptions: Record<string, unknown>;
 	private readonly queueType: QueueType;
@@ -145,7 +148,8 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 	override connect(...args: unknown[]): Promise<void> {
 		if (this.broker.stopping) return this.broker.Promise.resolve();
 		// The typings omit the error callback that Moleculer's transit passes.
-		return (super.connect as (...connectArgs: unknown[]) => Promise<void>).apply(this, args);
+		const connect: (...connectArgs: unknown[]) => Promise<void> = super.connect;
+		return connect.apply(this, args);
 	}
 
 	/**
@@ -199,7 +203,7 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 		this.consumedServices = new Set();
 		const socket = (this as unknown as AmqplibConnectionHolder).connection?.connection?.stream;
 		if (socket) coalesceWritesPerTick(socket);
-		return super.onConnected(wasReconnect).then(result => {
+		return super.onConnected(wasReconnect).then((result: unknown) => {
 			if (connection === this.connection && connection !== this.abandonedConnection) this.subscribedConnection = connection;
 			return result;
 		});
@@ -248,7 +252,7 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 		const options = super._getQueueOptions(packetType, balancedQueue);
 		if (this.queueType === "classic") return options;
 		// Explicit, so that a broker whose default queue type is quorum makes the node's own queues classic still.
-		const queueArguments = { ...options.arguments, "x-queue-type": balancedQueue ? "quorum" : "classic" };
+		const queueArguments = { ...(options.arguments as Record<string, unknown> | undefined), "x-queue-type": balancedQueue ? "quorum" : "classic" };
 		return balancedQueue ? { ...options, arguments: queueArguments } : { ...options, durable: false, exclusive: true, arguments: queueArguments };
 	}
 
@@ -284,7 +288,7 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 			// Moleculer's callers expect a rejection: a throw in its heartbeat timer ends the process.
 			this.recover(`The channel closed while sending (${(err as Error).message})`);
 			// Its constructor takes no arguments (its typings say otherwise).
-			return Promise.reject(Reflect.construct(Errors.BrokerDisconnectedError, []));
+			return Promise.reject(Reflect.construct(Errors.BrokerDisconnectedError, []) as Errors.BrokerDisconnectedError);
 		} finally {
 			this.opts.messageOptions = durable;
 		}
@@ -326,7 +330,7 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 	 * resubscribes everything, and announces the node again.
 	 */
 	private recover(cause: string): void {
-		const connection = this.connection as { close(): Promise<void> } | null;
+		const connection = this.connection;
 		// Moleculer closes them itself while it disconnects.
 		if (!connection || connection === this.abandonedConnection || this.transit.disconnecting) return;
 		this.abandonedConnection = connection;
@@ -335,7 +339,9 @@ export class EventDurableAmqpTransporter extends Transporters.AMQP {
 		this.consumedServices = new Set();
 		this.logger.warn(`${cause}: reconnecting to RabbitMQ.`);
 		// Deferred: amqplib may be closing it itself (a lost connection closes its channels first).
-		setImmediate(() => connection.close().catch(() => undefined));
+		setImmediate(() => {
+			connection.close().catch(() => undefined);
+		});
 	}
 }
 

@@ -19,4 +19,11 @@ const broker = new ServiceBroker({
 	metrics: { enabled: false }
 });
 
-broker.start().then(() => broker.repl());
+broker
+	.start()
+	.then(() => broker.repl())
+	.catch((err: unknown) => {
+		// A cluster it cannot join (no RabbitMQ reachable): say why and end, not an unhandled rejection.
+		console.error("repl | could not start:", err);
+		process.exit(1);
+	});

@@ -227,7 +227,7 @@ function isServerError(payload: unknown): payload is ServerError {
 
 function toFieldErrors(data: unknown): FieldError[] {
 	if (!Array.isArray(data)) return [];
-	return data.filter((item): item is FieldError => typeof item === "object" && item !== null && typeof item.message === "string");
+	return data.filter((item): item is FieldError => typeof item === "object" && item !== null && typeof (item as FieldError).message === "string");
 }
 
 function toApiError(response: Response, payload: unknown): ApiError {

@@ -94,7 +94,7 @@ describe("startLiveUpdates", () => {
 		await vi.advanceTimersByTimeAsync(40_000);
 		const gaps = attemptTimes.slice(1).map((time, index) => time - attemptTimes[index]);
 		expect(gaps).toEqual([1000, 2000, 4000, 8000, 10000, 10000]);
-		expect(live.statuses).toEqual(["connecting", ...Array(7).fill("reconnecting")]);
+		expect(live.statuses).toEqual(["connecting", ...Array<string>(7).fill("reconnecting")]);
 		live.stop();
 	});
 

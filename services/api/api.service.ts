@@ -96,15 +96,15 @@ function refuseWhileStopping(this: { broker: ServiceBroker }, _req: IncomingMess
 /**
  * The front end's page for a path its app routes itself (`/ops`): its index.html, read at each
  * request (a small file; a rebuild shows at once). Not built: 404, as for its other files.
+ * moleculer-web ignores what an alias function returns: a failure goes to `next`.
  */
-async function serveFrontEndPage(_req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void): Promise<void> {
-	try {
-		const page = await readFile(path.join(FRONT_END_FOLDER, "index.html"));
-		res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache" });
-		res.end(page);
-	} catch (err) {
-		next((err as NodeJS.ErrnoException).code === "ENOENT" ? new ApiGateway.Errors.NotFoundError("NOT_FOUND", null) : (err as Error));
-	}
+function serveFrontEndPage(_req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void): void {
+	readFile(path.join(FRONT_END_FOLDER, "index.html"))
+		.then(page => {
+			res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache" });
+			res.end(page);
+		})
+		.catch((err: unknown) => next((err as NodeJS.ErrnoException).code === "ENOENT" ? new ApiGateway.Errors.NotFoundError("NOT_FOUND", null) : (err as Error)));
 }
 
 /** Why a readiness check failed, in words that name no driver, address or node (issue 15). */
@@ -328,18 +328,18 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 			 * stream answered would be a copy, and a client closing it would leave the original open,
 			 * registered and written to (found when the per-user cap refused the bench's 11th window).
 			 */
-			async callAction(route: unknown, actionName: string, req: RoutedRequest, res: ServerResponse, params: object, isStream?: boolean) {
+			async callAction(route: unknown, actionName: string, req: RoutedRequest, res: ServerResponse, params: object, isStream?: boolean): Promise<unknown> {
 				const action = req.$endpoint?.action.name;
 				// Liveness and readiness are this process's own: through RabbitMQ, `/health` failed while the
 				// transporter reconnected, and a liveness probe would restart a gateway that is fine (issue 19).
 				if (action === "api.health" || action === "api.ready") {
-					const answer = await (action === "api.health" ? this.actions.health : this.actions.ready)(params, { meta: req.$ctx.meta });
+					const answer: unknown = await (action === "api.health" ? this.actions.health : this.actions.ready)(params, { meta: req.$ctx.meta });
 					this.sendResponse(req, res, answer, req.$endpoint!.action);
 					return true;
 				}
 				if (action !== STREAM_ACTION) return ApiGateway.methods!.callAction.call(this, route, actionName, req, res, params, isStream);
 				// The caller's meta itself, not a copy: the action sets the response's type and headers in it.
-				const stream = (await this.actions.streamOrderEvents(params, { meta: req.$ctx.meta })) as PassThrough;
+				const stream = await this.actions.streamOrderEvents<Promise<PassThrough>>(params, { meta: req.$ctx.meta });
 				// A client gone before the response starts (an async authentication gives it time) would
 				// never be piped to, so never unpiped: the stream is ended with its response, whenever.
 				if (res.destroyed || res.writableEnded) stream.destroy();
@@ -363,7 +363,8 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 
 			/** moleculer-web's server, bounded in time and connections (platform/http-server.ts); plain HTTP, TLS ends in front. */
 			createServer() {
-				this.server = createBoundedHttpServer(this.httpHandler, this.settings);
+				// moleculer-web's handler answers its own failures: Node's server has no use for its promise.
+				this.server = createBoundedHttpServer((req, res) => void this.httpHandler(req, res), this.settings);
 			},
 
 			/** A HEAD request is answered as its GET (Node sends no body), but for the endless event stream. */

@@ -55,7 +55,7 @@ export function ruleToJsonSchema(rule: unknown): { schema: JsonSchema; optional:
 		const [type, ...flags] = rule.split("|");
 		return { schema: ruleToJsonSchema({ type }).schema, optional: flags.includes("optional") };
 	}
-	const r = (rule ?? {}) as Record<string, any>;
+	const r = (rule ?? {}) as Record<string, unknown> & { props?: Record<string, unknown> };
 	const optional = r.optional === true || r.default !== undefined;
 	const base: JsonSchema = { ...(r.default !== undefined && { default: r.default }), ...(typeof r.description === "string" && { description: r.description }) };
 	switch (r.type) {

@@ -99,7 +99,7 @@ function fieldErrors(data: unknown): Record<string, unknown>[] | undefined {
 		.map(entry =>
 			Object.fromEntries(
 				FIELD_ERROR_KEYS.filter(key => Object.hasOwn(entry, key))
-					.map(key => [key, shownValue(entry[key])])
+					.map((key): [string, unknown] => [key, shownValue(entry[key])])
 					.filter(([, value]) => value !== undefined)
 			)
 		);

@@ -171,7 +171,7 @@ describe.skipIf(!rabbitmqUrl).each(QUEUE_TYPES)("a node over RabbitMQ with %s qu
 
 	itWithQuorumQueues("recovers when RabbitMQ closes its channel on a channel error", async () => {
 		// Any channel error closes the channel: here a 404 on a queue that does not exist.
-		await expectRecovery(() => expect(transporter().channel.checkQueue(`${prefix}.missing`)).rejects.toThrow(/NOT_FOUND/));
+		await expectRecovery(() => expect(transporter().channel!.checkQueue(`${prefix}.missing`)).rejects.toThrow(/NOT_FOUND/));
 	});
 
 	itWithQuorumQueues("recovers when RabbitMQ closes its connection (rabbitmqctl close_connection)", async () => {

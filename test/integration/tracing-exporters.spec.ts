@@ -30,11 +30,13 @@ afterEach(async () => {
 /** A back end that accepts whatever is posted and keeps it. */
 async function standInBackEnd(): Promise<{ url: string; received: Received[] }> {
 	const received: Received[] = [];
-	server = createServer(async (req: IncomingMessage, res) => {
+	server = createServer((req: IncomingMessage, res) => {
 		const chunks: Buffer[] = [];
-		for await (const chunk of req) chunks.push(chunk as Buffer);
-		received.push({ path: req.url ?? "", contentType: req.headers["content-type"], body: Buffer.concat(chunks) });
-		res.writeHead(202).end();
+		req.on("data", (chunk: Buffer) => chunks.push(chunk));
+		req.on("end", () => {
+			received.push({ path: req.url ?? "", contentType: req.headers["content-type"], body: Buffer.concat(chunks) });
+			res.writeHead(202).end();
+		});
 	});
 	server.listen(0, "127.0.0.1");
 	await once(server, "listening");

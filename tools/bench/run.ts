@@ -66,4 +66,8 @@ main(teardown)
 		await teardown.run();
 		// Open handles (keep-alive sockets closing, pools' timers) must not hold the finished run.
 		process.exit(code);
+	})
+	.catch((err: unknown) => {
+		console.error("bench | cleaning up failed:", err);
+		process.exit(1);
 	});

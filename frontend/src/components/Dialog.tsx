@@ -36,6 +36,8 @@ export function Dialog({ title, role = "dialog", description, initialFocus, onCl
 	}, [onClose]);
 
 	return (
+		// A click beside the dialog is the pointer's way to close it; the keyboard's is Escape (above).
+		// eslint-disable-next-line jsx-a11y/click-events-have-key-events, jsx-a11y/no-static-element-interactions
 		<div className="dialog-backdrop" onClick={event => event.target === event.currentTarget && onClose()}>
 			<div className="dialog card" role={role} aria-modal="true" aria-labelledby={titleId} aria-describedby={description && descriptionId}>
 				<h2 id={titleId}>{title}</h2>

@@ -28,6 +28,7 @@ export function OrderForm({ api, onPlaced }: OrderFormProps) {
 	const [confirmation, setConfirmation] = useState("");
 	const submission = useSubmission();
 
+	// Never rejects (submission.run shows a failure as the form's error): the form's event handler drops it.
 	async function handleSubmit(event: FormEvent<HTMLFormElement>): Promise<void> {
 		event.preventDefault();
 		setConfirmation("");
@@ -52,7 +53,7 @@ export function OrderForm({ api, onPlaced }: OrderFormProps) {
 	}
 
 	return (
-		<form className="card stack" onSubmit={handleSubmit} noValidate aria-labelledby="order-form-title" aria-busy={submission.pending}>
+		<form className="card stack" onSubmit={event => void handleSubmit(event)} noValidate aria-labelledby="order-form-title" aria-busy={submission.pending}>
 			<h2 id="order-form-title">New order</h2>
 			<div className="order-form__fields">
 				<TextField {...amountField.props} className="order-form__amount" label="Order amount" inputMode="decimal" autoComplete="off" />

@@ -27,6 +27,8 @@ export function SignInForm({ onSignIn }: { onSignIn(userId: string): void }) {
 					label="User ID"
 					hint="1-64 letters, digits or . _ : @ -"
 					name="userId"
+					// The page asks this one question, with only the site's title before it: typing starts here.
+					// eslint-disable-next-line jsx-a11y/no-autofocus
 					autoFocus
 					autoComplete="username"
 					autoCapitalize="none"

@@ -16,6 +16,7 @@ export function TopUpForm({ api, onToppedUp }: TopUpFormProps) {
 	const [confirmation, setConfirmation] = useState("");
 	const submission = useSubmission();
 
+	// Never rejects (submission.run shows a failure as the form's error): the form's event handler drops it.
 	async function handleSubmit(event: FormEvent<HTMLFormElement>): Promise<void> {
 		event.preventDefault();
 		setConfirmation("");
@@ -33,7 +34,7 @@ export function TopUpForm({ api, onToppedUp }: TopUpFormProps) {
 	}
 
 	return (
-		<form className="stack" onSubmit={handleSubmit} noValidate aria-busy={submission.pending}>
+		<form className="stack" onSubmit={event => void handleSubmit(event)} noValidate aria-busy={submission.pending}>
 			<TextField {...amount.props} label="Top-up amount" inputMode="decimal" autoComplete="off" />
 			{submission.error && <Alert>{submission.error}</Alert>}
 			<button type="submit" className="button button--primary" disabled={submission.pending}>

@@ -33,7 +33,7 @@ export function validationError(field: string, message: string): Response {
 export function createFakeFetch(routes: Record<string, Handler>) {
 	const requests: RecordedRequest[] = [];
 	const fetch = vi.fn(async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-		const url = String(input);
+		const url = input instanceof Request ? input.url : String(input);
 		const request: RecordedRequest = {
 			method: init?.method ?? "GET",
 			url,
