@@ -101,9 +101,7 @@ export function createBrokerOptions({ transport, broker, logging, tracing, fault
 		tracing: tracingOptions(tracing),
 
 		// Prometheus metrics (Moleculer's own and the outbox's) at http://host:METRICS_PORT/metrics.
-		metrics: broker.metricsPort
-			? { enabled: true, reporter: [{ type: "Prometheus", options: { port: broker.metricsPort, path: "/metrics" } }] }
-			: { enabled: false },
+		metrics: broker.metricsPort ? { enabled: true, reporter: [{ type: "Prometheus", options: { port: broker.metricsPort, path: "/metrics" } }] } : { enabled: false },
 
 		// The operator's commands (outbox, dead, replay, order, as) in every REPL: `npm run dev`'s and `npm run repl`'s.
 		// moleculer-repl reads them as tools/repl-commands.ts types them, not as Moleculer's typings say.

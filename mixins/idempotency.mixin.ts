@@ -12,15 +12,7 @@
 import { createHash } from "node:crypto";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import type { RequestMeta } from "../platform/identity";
-import {
-	insertIdempotencyRecord,
-	lockIdempotencyKey,
-	selectIdempotencyRecord,
-	restoreLockTimeout,
-	setLockTimeout,
-	tryLockIdempotencyKey,
-	type IdempotencyRecord
-} from "./idempotency-sql";
+import { insertIdempotencyRecord, lockIdempotencyKey, selectIdempotencyRecord, restoreLockTimeout, setLockTimeout, tryLockIdempotencyKey, type IdempotencyRecord } from "./idempotency-sql";
 import { SQLSTATE, sqlStateOf } from "../platform/sql";
 import type { DbMethods, DbTransaction } from "./db.mixin";
 
@@ -35,19 +27,13 @@ export interface IdempotencyMethods {
 	 * Runs `work` in a transaction, once per idempotency key (if the request has one), and sets
 	 * the HTTP status and Location of its response.
 	 */
-	runIdempotent<TBody>(
-		ctx: Context<object, RequestMeta>,
-		operation: string,
-		work: (tx: DbTransaction) => Promise<IdempotentResponse<TBody>>
-	): Promise<TBody>;
+	runIdempotent<TBody>(ctx: Context<object, RequestMeta>, operation: string, work: (tx: DbTransaction) => Promise<IdempotentResponse<TBody>>): Promise<TBody>;
 }
 
 /** The validated params, key order aside: what makes a retry "the same request". */
 function requestHash(params: object): string {
 	const canonical = JSON.stringify(params, (_key, value: unknown) =>
-		value && typeof value === "object" && !Array.isArray(value)
-			? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)))
-			: value
+		value && typeof value === "object" && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b))) : value
 	);
 	return createHash("sha256").update(canonical).digest("hex");
 }
@@ -57,12 +43,7 @@ const KEY_LOCK_WAIT_MS = 2000;
 
 /** `retryAfterSeconds` becomes the answer's Retry-After header (services/api/public-errors.ts). */
 function keyInUse(): Errors.MoleculerClientError {
-	return new Errors.MoleculerClientError(
-		"A request with this Idempotency-Key is still in progress; retry it shortly with the same key.",
-		409,
-		"IDEMPOTENCY_KEY_IN_USE",
-		{ retryAfterSeconds: 1 }
-	);
+	return new Errors.MoleculerClientError("A request with this Idempotency-Key is still in progress; retry it shortly with the same key.", 409, "IDEMPOTENCY_KEY_IN_USE", { retryAfterSeconds: 1 });
 }
 
 function respond<TBody>(ctx: Context<object, RequestMeta>, response: IdempotentResponse<TBody>): TBody {
@@ -79,11 +60,7 @@ interface IdempotencyInternals {
 export function createIdempotencyMixin(): Partial<ServiceSchema> {
 	const schema: Partial<ServiceSchema<object, IdempotencyMethods & IdempotencyInternals & DbMethods>> = {
 		methods: {
-			async runIdempotent<TBody>(
-				ctx: Context<object, RequestMeta>,
-				operation: string,
-				work: (tx: DbTransaction) => Promise<IdempotentResponse<TBody>>
-			): Promise<TBody> {
+			async runIdempotent<TBody>(ctx: Context<object, RequestMeta>, operation: string, work: (tx: DbTransaction) => Promise<IdempotentResponse<TBody>>): Promise<TBody> {
 				const { idempotencyKey: key, userId } = ctx.meta;
 				if (!key || !userId) return respond(ctx, await this.withTransaction(work));
 
@@ -94,11 +71,7 @@ export function createIdempotencyMixin(): Partial<ServiceSchema> {
 					const [stored] = await this.queryRows<IdempotencyRecord>(selectIdempotencyRecord(userId, operation, key), tx);
 					if (stored) {
 						if (stored.request_hash !== hash) {
-							throw new Errors.MoleculerClientError(
-								"This Idempotency-Key was already used for a different request.",
-								422,
-								"IDEMPOTENCY_KEY_REUSED"
-							);
+							throw new Errors.MoleculerClientError("This Idempotency-Key was already used for a different request.", 422, "IDEMPOTENCY_KEY_REUSED");
 						}
 						return { status: stored.response_status, body: stored.response_body as TBody, location: stored.response_location ?? undefined };
 					}

@@ -117,7 +117,9 @@ export interface OutboxOptions {
 /** Refuses a retry policy that would re-emit confirmed events; `names` are the settings as the caller spells them. */
 export function checkRetryPolicy(retry: RetryPolicy, names = { baseMs: "retry.baseMs", maxMs: "retry.maxMs" }): void {
 	if (retry.baseMs < MIN_RETRY_BASE_MS) {
-		throw new Error(`${names.baseMs} must be at least ${MIN_RETRY_BASE_MS}: under load consumers confirm every ${CONFIRMATION_INTERVAL_MS} ms, and the first re-emit comes after half this delay.`);
+		throw new Error(
+			`${names.baseMs} must be at least ${MIN_RETRY_BASE_MS}: under load consumers confirm every ${CONFIRMATION_INTERVAL_MS} ms, and the first re-emit comes after half this delay.`
+		);
 	}
 	if (retry.maxMs < retry.baseMs) throw new Error(`${names.maxMs} must not be below ${names.baseMs}.`);
 }
@@ -287,7 +289,10 @@ export function createOutboxMixin(options: OutboxOptions): Partial<ServiceSchema
 					} else if (kind === FAILURE_KINDS.OUTAGE) {
 						this.logger.info(fields, `The consumer met an outage; the event is retried (not counted as a failure): ${reason}`);
 					} else if (row.counted) {
-						this.logger.warn(fields, `The consumer could not apply the event (failure ${row.failures}; parked after ${options.parking.maxFailures} once ${options.parking.minAgeMs / 1000} s old): ${reason}`);
+						this.logger.warn(
+							fields,
+							`The consumer could not apply the event (failure ${row.failures}; parked after ${options.parking.maxFailures} once ${options.parking.minAgeMs / 1000} s old): ${reason}`
+						);
 					}
 				}
 			},

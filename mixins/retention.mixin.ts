@@ -62,8 +62,7 @@ export function createRetentionMixin(options: RetentionOptions): Partial<Service
 				if (removed.expiredEvents > 0) {
 					this.logger.error(removed, "Events unconfirmed past the redelivery horizon were parked as dead.");
 					this.countOutbox("dead", removed.expiredEvents);
-				}
-				else if (Object.values(removed).some(n => n > 0)) this.logger.info(removed, "Retention removed old rows.");
+				} else if (Object.values(removed).some(n => n > 0)) this.logger.info(removed, "Retention removed old rows.");
 				return removed;
 			}
 		},

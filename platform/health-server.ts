@@ -35,9 +35,10 @@ async function readinessChecks(broker: ServiceBroker, stopping: boolean): Promis
 	}
 	for (const service of broker.services) {
 		if (!service.schema.actions?.readiness) continue;
-		const ready = await broker
-			.call<{ ready: boolean }, object>(`${service.name}.readiness`, {}, { nodeID: broker.nodeID, timeout: 2000, tracking: false })
-			.then(result => result.ready, () => false);
+		const ready = await broker.call<{ ready: boolean }, object>(`${service.name}.readiness`, {}, { nodeID: broker.nodeID, timeout: 2000, tracking: false }).then(
+			result => result.ready,
+			() => false
+		);
 		checks.push({ name: service.name, ready });
 	}
 	return checks;

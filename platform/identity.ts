@@ -13,11 +13,7 @@ export function requireUserId(ctx: Context<unknown, RequestMeta>): string {
 		throw new Errors.MoleculerClientError("The X-User-Id header is required.", 401, "NO_USER_ID");
 	}
 	if (!USER_ID_PATTERN.test(userId)) {
-		throw new Errors.MoleculerClientError(
-			"The X-User-Id header must be 1-64 characters of A-Z a-z 0-9 . _ : @ -",
-			400,
-			"INVALID_USER_ID"
-		);
+		throw new Errors.MoleculerClientError("The X-User-Id header must be 1-64 characters of A-Z a-z 0-9 . _ : @ -", 400, "INVALID_USER_ID");
 	}
 	return userId;
 }

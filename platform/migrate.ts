@@ -45,9 +45,7 @@ export async function runMigrations(url: string, migrations: readonly Migration[
 		// A migration's lock on a busy table queues behind long transactions, and every statement of
 		// the running service would queue behind it: give up instead (the start fails and is retried).
 		await client.query(`SET lock_timeout = ${MIGRATION_LOCK_TIMEOUT_MS}`);
-		await client.query(
-			"CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-		);
+		await client.query("CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
 		for (const { name, formerly } of migrations) {
 			if (formerly) await client.query("UPDATE schema_migrations SET name = $1::text WHERE name = $2::text", [name, formerly]);
 		}

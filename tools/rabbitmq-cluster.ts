@@ -139,8 +139,7 @@ export async function startRabbitCluster(options: RabbitClusterOptions = {}): Pr
 	const cliEnv = { ...process.env, HOME: home, RABBITMQ_CONF_ENV_FILE: path.join(home, "rabbitmq-env.conf") };
 	writeFileSync(cliEnv.RABBITMQ_CONF_ENV_FILE, "");
 
-	const ctl = async (index: number, args: string[], tool = "rabbitmqctl") =>
-		(await run(bin(tool), ["-n", nodes[index].nodename, ...args], { env: cliEnv, timeout: 120_000 })).stdout;
+	const ctl = async (index: number, args: string[], tool = "rabbitmqctl") => (await run(bin(tool), ["-n", nodes[index].nodename, ...args], { env: cliEnv, timeout: 120_000 })).stdout;
 
 	const nodeFolder = (index: number) => path.join(folder, `node-${index + 1}`);
 	for (const [index, node] of nodes.entries()) {

@@ -197,8 +197,7 @@ export function createApiClient(userId: string, options: ApiClientOptions = {}):
 		getOrderJourney: id => request("GET", `/api/orders/${encodeURIComponent(id)}/journey`),
 		getMe: () => request("GET", "/api/me"),
 		getOutboxOverview: () => request("GET", "/api/admin/outbox"),
-		listDeadEvents: async () =>
-			(await request<DeadEventList>("GET", `/api/admin/dead-events?limit=${DEAD_EVENT_LIST_LIMIT}`)).events,
+		listDeadEvents: async () => (await request<DeadEventList>("GET", `/api/admin/dead-events?limit=${DEAD_EVENT_LIST_LIMIT}`)).events,
 		// Replaying is idempotent (an event no longer dead is left alone): no key needed.
 		replayDeadEvents: (service, ids) => request("POST", "/api/admin/dead-events/replay", ids === undefined ? { service } : { service, ids }),
 		getAnyOrderJourney: id => request("GET", `/api/admin/orders/${encodeURIComponent(id)}/journey`)

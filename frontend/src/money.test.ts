@@ -59,10 +59,7 @@ describe("parseAmount", () => {
 		expect(parseAmount(input)).toEqual({ ok: true, amount });
 	});
 
-	it.each(["1,000", "1,005", "12,500", "1,234.5", "1.234,5", "1,2,3", "1.2.3", "1,000,000", "1.000.000,00"])(
-		"rejects %j, whose separators could be thousands separators",
-		input => {
-			expect(parseAmount(input)).toEqual({ ok: false, message: "Enter the amount without thousands separators, like 1234.50 or 1234,50." });
-		}
-	);
+	it.each(["1,000", "1,005", "12,500", "1,234.5", "1.234,5", "1,2,3", "1.2.3", "1,000,000", "1.000.000,00"])("rejects %j, whose separators could be thousands separators", input => {
+		expect(parseAmount(input)).toEqual({ ok: false, message: "Enter the amount without thousands separators, like 1234.50 or 1234,50." });
+	});
 });

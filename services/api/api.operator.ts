@@ -99,7 +99,11 @@ export function createOperatorActions(): Partial<ServiceSchema> {
 			/** Every service's outbox: backlog, dead events, and activity of the last 10 minutes (operators). */
 			adminOutbox: {
 				rest: "GET /outbox",
-				openapi: { summary: "Every service's outbox: backlog, dead events and activity per 10 s over 10 minutes (operators)", body: "OutboxOverview", responses: { 200: "One entry per service" } },
+				openapi: {
+					summary: "Every service's outbox: backlog, dead events and activity per 10 s over 10 minutes (operators)",
+					body: "OutboxOverview",
+					responses: { 200: "One entry per service" }
+				},
 				params: { $$strict: true },
 				async handler(ctx: Context): Promise<{ bucketSeconds: number; services: ServiceOps[] }> {
 					return { bucketSeconds: ACTIVITY_BUCKET_SECONDS, services: await Promise.all(OUTBOX_SERVICES.map(service => this.serviceOps(ctx, service))) };
@@ -109,7 +113,11 @@ export function createOperatorActions(): Partial<ServiceSchema> {
 			/** Dead events of one service or all, newest first (operators). */
 			adminDeadEvents: {
 				rest: "GET /dead-events",
-				openapi: { summary: "Events parked as dead, newest first, with their last error; `unavailable`: the services that could not be asked (operators)", body: "DeadEventList", responses: { 200: "The dead events" } },
+				openapi: {
+					summary: "Events parked as dead, newest first, with their last error; `unavailable`: the services that could not be asked (operators)",
+					body: "DeadEventList",
+					responses: { 200: "The dead events" }
+				},
 				params: { $$strict: true, service: { ...SERVICE_RULE, optional: true }, ...DEAD_EVENTS_PARAMS },
 				async handler(ctx: Context<DeadEventsParams>): Promise<{ events: DeadEventView[]; unavailable: OutboxService[] }> {
 					const { service, limit } = ctx.params;
@@ -178,7 +186,7 @@ export function createOperatorActions(): Partial<ServiceSchema> {
 					this.logger.warn({ service }, "Could not read the outbox's backlog.", status.reason);
 					return { ...unavailable, activity: sumActivity(answered) };
 				}
-				const { pending, oldestAgeSeconds, dead } = status.value as OutboxStatus;
+				const { pending, oldestAgeSeconds, dead } = status.value;
 				return { service, available: true, pending, oldestPendingAgeSeconds: oldestAgeSeconds, dead, activity: sumActivity(answered) };
 			},
 

@@ -255,7 +255,7 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 			/** The OpenAPI 3 document of the `/api` routes, generated from the services' own declarations. */
 			openapi: {
 				handler(): Record<string, unknown> {
-					return this.openApiDocument(this.broker.registry.getServiceList({ withActions: true, onlyAvailable: true }) as ServiceInfo[]);
+					return this.openApiDocument(this.broker.registry.getServiceList({ withActions: true, onlyAvailable: true }));
 				}
 			},
 
@@ -283,14 +283,18 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 							continue;
 						}
 						try {
-							const { ready } = await ctx.call<{ ready: boolean }, object>(`${service}.readiness`, {}, {
-								timeout: READINESS_TIMEOUT_MS,
-								retries: 0,
-								// A probe is no work to wait for at shutdown. And with RabbitMQ balancing, a
-								// probe sent before the service's queue exists is never answered: tracked,
-								// it would hold a graceful stop for the whole shutdown timeout.
-								tracking: false
-							});
+							const { ready } = await ctx.call<{ ready: boolean }, object>(
+								`${service}.readiness`,
+								{},
+								{
+									timeout: READINESS_TIMEOUT_MS,
+									retries: 0,
+									// A probe is no work to wait for at shutdown. And with RabbitMQ balancing, a
+									// probe sent before the service's queue exists is never answered: tracked,
+									// it would hold a graceful stop for the whole shutdown timeout.
+									tracking: false
+								}
+							);
 							const routed = this.aliases.some(alias => alias.action?.startsWith(`${service}.`));
 							checks.push({ name: service, ready: ready && routed, ...(routed ? {} : { error: "routes not generated yet" }) });
 						} catch (err) {
@@ -406,7 +410,7 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 			 * when no route has it. Throws a 400 error for a malformed percent-encoding.
 			 */
 			allowedMethods(url: string | undefined): string[] {
-				const path = (url ?? "").split("?")[0]!.replace(/(.)\/+$/, "$1");
+				const path = (url ?? "").split("?")[0].replace(/(.)\/+$/, "$1");
 				const methods = new Set<string>();
 				for (const alias of this.aliases) {
 					if (!alias.match(path)) continue;
@@ -490,11 +494,7 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 				const idempotencyKey = headerValue(req, "idempotency-key");
 				if (idempotencyKey !== undefined) {
 					if (!IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
-						throw new Errors.MoleculerClientError(
-							"The Idempotency-Key header must be 1-255 visible ASCII characters.",
-							400,
-							"INVALID_IDEMPOTENCY_KEY"
-						);
+						throw new Errors.MoleculerClientError("The Idempotency-Key header must be 1-255 visible ASCII characters.", 400, "INVALID_IDEMPOTENCY_KEY");
 					}
 					ctx.meta.idempotencyKey = idempotencyKey;
 				}

@@ -91,7 +91,9 @@ export function createAuthenticator({ mode, adminUserIds, jwt }: AuthenticationS
 			mode,
 			warnings:
 				operators.size > 0
-					? [`AUTH_MODE=header with ADMIN_USER_IDS: anyone who can reach the gateway is an operator by sending 'X-User-Id: ${adminUserIds[0]}' (and can replay dead events); use AUTH_MODE=jwt wherever others can reach it.`]
+					? [
+							`AUTH_MODE=header with ADMIN_USER_IDS: anyone who can reach the gateway is an operator by sending 'X-User-Id: ${adminUserIds[0]}' (and can replay dead events); use AUTH_MODE=jwt wherever others can reach it.`
+						]
 					: [],
 			async callerOf(req) {
 				const userId = headerValue(req, "x-user-id");

@@ -212,7 +212,7 @@ const COMPONENTS = {
 				service: { $ref: "#/components/schemas/OutboxService" },
 				at: { type: "string", format: "date-time" },
 				tookMs: { type: "number", description: "Since the hop before (0 for the first)" },
-				detail: { type: "string", description: "Such as \"PAID\", \"REFUSED: INSUFFICIENT_FUNDS\", \"emitted 3 times\"" }
+				detail: { type: "string", description: 'Such as "PAID", "REFUSED: INSUFFICIENT_FUNDS", "emitted 3 times"' }
 			}
 		},
 		Journey: {

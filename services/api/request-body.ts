@@ -22,7 +22,8 @@ export function jsonNestingDepth(text: string): number {
 	for (let i = 0; i < text.length; i++) {
 		const c = text.charCodeAt(i);
 		if (inString) {
-			if (c === 0x5c) i++; // backslash: skip the escaped character
+			if (c === 0x5c)
+				i++; // backslash: skip the escaped character
 			else if (c === 0x22) inString = false;
 		} else if (c === 0x22) inString = true;
 		else if (c === 0x5b || c === 0x7b) deepest = Math.max(deepest, ++depth);
@@ -85,7 +86,7 @@ function hasContent(req: IncomingMessage): boolean {
  */
 export function isUtf8Json(req: IncomingMessage): boolean {
 	const [mediaType, ...parameters] = (req.headers["content-type"] ?? "").toLowerCase().split(";");
-	if (mediaType!.trim() !== "application/json") return false;
+	if (mediaType.trim() !== "application/json") return false;
 	return parameters.every(parameter => {
 		const [name, value] = parameter.split("=").map(part => part.trim());
 		return name !== "charset" || value?.replace(/^"(.*)"$/, "$1") === "utf-8";

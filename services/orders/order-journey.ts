@@ -160,7 +160,7 @@ export function journeyOf(facts: JourneyFacts, audience: JourneyAudience): { hop
 
 	const flowOrder = (step: JourneyStep) => JOURNEY_STEPS.indexOf(step);
 	const sorted = hops.sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || flowOrder(a.step) - flowOrder(b.step));
-	const timed = sorted.map((hop, i) => ({ ...hop, tookMs: i === 0 ? 0 : Date.parse(hop.at) - Date.parse(sorted[i - 1]!.at) }));
+	const timed = sorted.map((hop, i) => ({ ...hop, tookMs: i === 0 ? 0 : Date.parse(hop.at) - Date.parse(sorted[i - 1].at) }));
 	const pending = pendingOf(facts, audience);
 	return { hops: timed, ...(pending && { pending }) };
 }

@@ -236,7 +236,14 @@ export function createOrderReconciler(options: ReconcilerOptions): Partial<Servi
 					action = RECONCILE_ACTIONS.FAILED;
 					failure.push(err);
 				}
-				const fields = { orderId: order.id, requestId: order.trace_id, request: order.request_state, requestEventId: order.request_event_id, ...(decision && { outcome: decision.outcome }), action };
+				const fields = {
+					orderId: order.id,
+					requestId: order.trace_id,
+					request: order.request_state,
+					requestEventId: order.request_event_id,
+					...(decision && { outcome: decision.outcome }),
+					action
+				};
 				this.logger[ACTION_LOG[action].level](fields, ACTION_LOG[action].message, ...failure);
 				if (COUNTED_ACTIONS.has(action)) this.broker.metrics.increment(RECONCILER_METRICS.RECONCILED, { service: this.name, action });
 				if (RECONCILED_ACTIONS.has(action)) this.outboxActivity.count("reconciled");

@@ -264,7 +264,12 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 				}
 				const resultEventId = payments?.decision?.resultEventId;
 				const [applied] = resultEventId ? await this.queryRows<{ received_at: Date }>(selectInboxReceipt(resultEventId)) : [];
-				const facts = { order: { status: row.status, createdAt: row.created_at, updatedAt: row.updated_at, cancelRequestedAt: row.cancel_requested_at, refundedAt: row.refunded_at }, request: row.request, payments, resultAppliedAt: applied?.received_at.toISOString() ?? null };
+				const facts = {
+					order: { status: row.status, createdAt: row.created_at, updatedAt: row.updated_at, cancelRequestedAt: row.cancel_requested_at, refundedAt: row.refunded_at },
+					request: row.request,
+					payments,
+					resultAppliedAt: applied?.received_at.toISOString() ?? null
+				};
 				// An order asked for by its owner (the owner's route) is shown without the consumers' raw errors.
 				return { order: toOrderView(row), traceId: row.trace_id, ...journeyOf(facts, userId === null ? "operator" : "owner") };
 			},

@@ -27,10 +27,7 @@ export type OverdueOrderRow = StoredTraceContext & {
 	amount_minor: string; // pg returns BIGINT as a string
 	/** As Postgres prints it: exact to the microsecond, for a scan position. */
 	created_at: string;
-} & (
-	| { request_state: typeof REQUEST_STATES.MISSING; request_event_id: string | null }
-	| { request_state: Exclude<RequestState, typeof REQUEST_STATES.MISSING>; request_event_id: string }
-);
+} & ({ request_state: typeof REQUEST_STATES.MISSING; request_event_id: string | null } | { request_state: Exclude<RequestState, typeof REQUEST_STATES.MISSING>; request_event_id: string });
 
 /** Where a scan stopped: the last order it returned. */
 export interface ScanPosition {

@@ -112,14 +112,7 @@ export function refundPayment(orderId: string): SqlQuery {
  * `resultEventId` is the `payment.processed` event written with the decision (null for a void: it
  * has none; the request, when it comes, is answered with the stored refusal).
  */
-export function insertPayment(
-	orderId: string,
-	userId: string,
-	amountMinor: number,
-	outcome: PaymentOutcome,
-	reason: CancelReason | null,
-	resultEventId: string | null
-): SqlQuery {
+export function insertPayment(orderId: string, userId: string, amountMinor: number, outcome: PaymentOutcome, reason: CancelReason | null, resultEventId: string | null): SqlQuery {
 	return {
 		name: "payments.insertPayment",
 		text: `INSERT INTO payment_transactions (order_id, user_id, amount_minor, outcome, reason, result_event_id)

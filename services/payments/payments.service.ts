@@ -117,10 +117,7 @@ function toAccountView(row: AccountRow): AccountView {
 function toPaymentTrail(row: PaymentTrailRow): PaymentTrail {
 	return {
 		requestReceivedAt: row.request_received_at?.toISOString() ?? null,
-		decision:
-			row.outcome && row.decided_at
-				? { outcome: row.outcome, reason: row.reason, decidedAt: row.decided_at.toISOString(), resultEventId: row.result_event_id }
-				: null,
+		decision: row.outcome && row.decided_at ? { outcome: row.outcome, reason: row.reason, decidedAt: row.decided_at.toISOString(), resultEventId: row.result_event_id } : null,
 		result: row.result
 	};
 }

@@ -65,7 +65,11 @@ function explainFailures(): void {
 		for (const [index, page] of contexts.flatMap(context => context.pages()).entries()) {
 			await shot(page, `failure-${task.name.slice(0, 40).replace(/\W+/g, "-")}-${index}`).catch(() => undefined);
 			const state = await page
-				.evaluate(() => ({ visibility: document.visibilityState, live: document.querySelector("[data-testid=live-status]")?.textContent, alerts: [...document.querySelectorAll("[role=alert]")].map(a => a.textContent) }))
+				.evaluate(() => ({
+					visibility: document.visibilityState,
+					live: document.querySelector("[data-testid=live-status]")?.textContent,
+					alerts: [...document.querySelectorAll("[role=alert]")].map(a => a.textContent)
+				}))
 				.catch(err => String(err));
 			console.error(`page ${index}:`, JSON.stringify(state));
 		}
@@ -141,7 +145,10 @@ describe("the front end in Chromium", () => {
 		await page.getByRole("button", { name: "Create account" }).click();
 		await page.getByLabel("Top-up amount").fill("1.005");
 		await page.getByRole("button", { name: "Top up" }).click();
-		await page.getByRole("alert").filter({ hasText: /decimal/i }).waitFor();
+		await page
+			.getByRole("alert")
+			.filter({ hasText: /decimal/i })
+			.waitFor();
 		expect(await balanceText(page)).toMatch(/0\.00/);
 		await shot(page, "5-invalid-amount");
 	});
@@ -334,7 +341,10 @@ describe("accessibility in Chromium (axe-core)", () => {
 		await expect.poll(() => rows(page).count()).toBe(2);
 		await expectNoViolations(page);
 
-		await rows(page).first().getByRole("button", { name: /^Details/ }).click();
+		await rows(page)
+			.first()
+			.getByRole("button", { name: /^Details/ })
+			.click();
 		await page.getByRole("list", { name: "Journey" }).waitFor();
 		await expectNoViolations(page);
 	});

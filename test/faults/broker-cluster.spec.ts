@@ -158,7 +158,10 @@ describe.skipIf(!rabbitmqInstalled())("a three-node RabbitMQ cluster with quorum
 				const at = Date.now();
 				pending.push(
 					fetch(`http://127.0.0.1:${port}/api/accounts/balance`, { headers: { "X-User-Id": users[n % USERS] }, signal: AbortSignal.timeout(15_000) })
-						.then(res => res.status, () => 0)
+						.then(
+							res => res.status,
+							() => 0
+						)
 						.then(status => void attempts.push({ kind: "read", at, ms: Date.now() - at, status }))
 				);
 				await sleep(1000 / READS_PER_SECOND);
@@ -193,12 +196,19 @@ describe.skipIf(!rabbitmqInstalled())("a three-node RabbitMQ cluster with quorum
 		const awaitNotQuorumCritical = (index: number) =>
 			waitFor(
 				`node ${index + 1} to be safe to stop`,
-				() => rabbit!.ctl(index, ["check_if_node_is_quorum_critical"], "rabbitmq-queues").then(() => true, () => false),
+				() =>
+					rabbit!.ctl(index, ["check_if_node_is_quorum_critical"], "rabbitmq-queues").then(
+						() => true,
+						() => false
+					),
 				60_000
 			);
 
 		await phase("steady", () => sleep(STEADY_SECONDS * 1000));
-		for (const [index, how] of [[0, "graceful"], [1, "kill"]] as const) {
+		for (const [index, how] of [
+			[0, "graceful"],
+			[1, "kill"]
+		] as const) {
 			await awaitNotQuorumCritical(index);
 			const label = `node ${index + 1} ${how === "kill" ? "killed" : "stopped"}`;
 			await phase(`${label}, until it is back`, async () => {

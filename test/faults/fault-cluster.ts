@@ -251,9 +251,7 @@ export interface Outcome {
 /** What the databases say of the orders placed: the suites' checks. */
 export async function examineOutcome(pools: FaultCluster["pools"], placed: PlacedOrder[]): Promise<Outcome> {
 	const acknowledged = placed.filter(o => o.answer.status === 201);
-	const ordersRows = (
-		await pools.orders.query("SELECT id, user_id, status, cancel_reason, amount_minor, cancel_requested_at, cancel_outcome, refunded_at FROM orders")
-	).rows;
+	const ordersRows = (await pools.orders.query("SELECT id, user_id, status, cancel_reason, amount_minor, cancel_requested_at, cancel_outcome, refunded_at FROM orders")).rows;
 	const payments = (await pools.payments.query("SELECT order_id, outcome, reason, amount_minor, refunded_at FROM payment_transactions")).rows;
 	const paymentByOrder = new Map(payments.map(p => [p.order_id, p]));
 	const keysPerOrder = (await pools.orders.query("SELECT count(*) AS n FROM idempotency_keys GROUP BY user_id, operation, key HAVING count(*) > 1")).rowCount ?? 0;
@@ -303,12 +301,9 @@ export async function examineOutcome(pools: FaultCluster["pools"], placed: Place
 			refundsWithoutPayment: refunds.filter(r => r.paid === null || BigInt(r.paid) !== BigInt(r.amount) || !refundedByPayments.has(r.order_id)).length,
 			refundDisagreesWithOrder: ordersRows.filter(o => (o.refunded_at !== null) !== refundedByPayments.has(o.id)).length + [...refundedByPayments].filter(id => !ids.has(id)).length
 		},
-		unbalancedLedgers: ledgers.filter(
-			l => BigInt(l.balance) !== BigInt(l.topups) - BigInt(l.paid) + BigInt(l.refunded) || BigInt(l.paid_decisions) !== BigInt(l.payment_movements)
-		).length,
-		statementsNotSummingToBalance: ledgers.filter(
-			l => BigInt(l.statement_sum) !== BigInt(l.balance) || (l.newest_balance_after !== null && BigInt(l.newest_balance_after) !== BigInt(l.balance))
-		).length,
+		unbalancedLedgers: ledgers.filter(l => BigInt(l.balance) !== BigInt(l.topups) - BigInt(l.paid) + BigInt(l.refunded) || BigInt(l.paid_decisions) !== BigInt(l.payment_movements)).length,
+		statementsNotSummingToBalance: ledgers.filter(l => BigInt(l.statement_sum) !== BigInt(l.balance) || (l.newest_balance_after !== null && BigInt(l.newest_balance_after) !== BigInt(l.balance)))
+			.length,
 		negativeBalances: ledgers.filter(l => BigInt(l.balance) < 0n).length,
 		finished: ordersRows.filter(o => o.status === "FINISHED").length,
 		cancelled: ordersRows.filter(o => o.status === "CANCELLED").length,
@@ -354,5 +349,11 @@ export function expectNothingLost(outcome: Outcome, placed: PlacedOrder[]): void
 
 /** Prints the error lines of the processes (the last ones), for a failed test. */
 export function lastErrorLines(output: string[]): string {
-	return output.join("").split("\n").filter(line => /"level":"(error|fatal)"/.test(line)).slice(-20).join("\n").slice(0, 20_000);
+	return output
+		.join("")
+		.split("\n")
+		.filter(line => /"level":"(error|fatal)"/.test(line))
+		.slice(-20)
+		.join("\n")
+		.slice(0, 20_000);
 }

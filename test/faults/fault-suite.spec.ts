@@ -162,9 +162,7 @@ describe.skipIf(!rabbitmqUrl)("fault suite", () => {
 		const logLines = cluster.output.join("");
 
 		// Each cancel against the order's end: 200 → CANCELLED by its owner; 202 → REFUNDED; 409 → it had ended already (refused, or the other tab's).
-		const finalOrders = new Map(
-			(await cluster.pools.orders.query("SELECT id, user_id, status, cancel_reason, amount_minor, cancel_requested_at FROM orders")).rows.map(o => [o.id, o])
-		);
+		const finalOrders = new Map((await cluster.pools.orders.query("SELECT id, user_id, status, cancel_reason, amount_minor, cancel_requested_at FROM orders")).rows.map(o => [o.id, o]));
 		const cancelMismatches: string[] = [];
 		for (const { answer, cancels } of orders) {
 			const order = finalOrders.get(answer.body?.id);
@@ -176,7 +174,8 @@ describe.skipIf(!rabbitmqUrl)("fault suite", () => {
 				if (!fits) cancelMismatches.push(`${answer.body?.id}: answered ${cancel.status} ${JSON.stringify(cancel.body)}, ended ${order?.status}/${order?.cancel_reason}`);
 			}
 			const cancelledByOwner = cancels.some(cancel => cancel.status === 200 || cancel.status === 202);
-			if (order && cancelledByOwner !== (order.cancel_requested_at !== null)) cancelMismatches.push(`${order.id}: cancel requested ${order.cancel_requested_at}, answers ${cancels.map(c => c.status)}`);
+			if (order && cancelledByOwner !== (order.cancel_requested_at !== null))
+				cancelMismatches.push(`${order.id}: cancel requested ${order.cancel_requested_at}, answers ${cancels.map(c => c.status).join(", ")}`);
 		}
 		// The money: each balance is its top-up less the orders that stayed paid; every statement sums to it.
 		const balances = new Map((await cluster.pools.payments.query("SELECT user_id, balance_minor FROM accounts")).rows.map(a => [a.user_id, BigInt(a.balance_minor)]));

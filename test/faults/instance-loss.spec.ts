@@ -46,8 +46,8 @@ describe.skipIf(!rabbitmqUrl)("a killed service instance", () => {
 	});
 
 	it.each([
-		["orders-1", "orders.create", (i: number) => timed(cluster.port, "POST", "/api/orders", users[i % users.length]!, { amount: 1, description: `after a kill ${i}` }, `loss-order-${i}`)],
-		["payments-1", "payments.getBalance", (i: number) => timed(cluster.port, "GET", "/api/accounts/balance", users[i % users.length]!)]
+		["orders-1", "orders.create", (i: number) => timed(cluster.port, "POST", "/api/orders", users[i % users.length], { amount: 1, description: `after a kill ${i}` }, `loss-order-${i}`)],
+		["payments-1", "payments.getBalance", (i: number) => timed(cluster.port, "GET", "/api/accounts/balance", users[i % users.length])]
 	])("%s killed: every request to %s is answered by the other instance within seconds", async (node, _action, request) => {
 		onTestFailed(() => console.error(lastErrorLines(cluster.output)));
 		cluster.kill(node);

@@ -56,7 +56,10 @@ describe("identity (X-User-Id)", () => {
 	});
 
 	it("answers HEAD on an API GET route like GET, without a body, and HEAD on the event stream with 405 (issue 15, second attack)", async () => {
-		const [get, head] = [await fetch(`${system.baseUrl}/api/orders`, { headers: { "X-User-Id": "alice" } }), await fetch(`${system.baseUrl}/api/orders`, { method: "HEAD", headers: { "X-User-Id": "alice" } })];
+		const [get, head] = [
+			await fetch(`${system.baseUrl}/api/orders`, { headers: { "X-User-Id": "alice" } }),
+			await fetch(`${system.baseUrl}/api/orders`, { method: "HEAD", headers: { "X-User-Id": "alice" } })
+		];
 		await get.arrayBuffer();
 		expect(head.status).toBe(200);
 		expect(head.headers.get("content-type")).toBe(get.headers.get("content-type"));
@@ -80,9 +83,7 @@ describe("accounts", () => {
 
 	it("answers exactly one 201 to concurrent creates of one account", async () => {
 		const user = newUser();
-		const statuses = await Promise.all(
-			Array.from({ length: 12 }, () => system.request("POST", "/api/accounts", { user, body: {} }).then(r => r.status))
-		);
+		const statuses = await Promise.all(Array.from({ length: 12 }, () => system.request("POST", "/api/accounts", { user, body: {} }).then(r => r.status)));
 		expect(statuses.filter(s => s === 201)).toHaveLength(1);
 		expect(statuses.filter(s => s === 409)).toHaveLength(11);
 	});
@@ -244,9 +245,7 @@ describe("Idempotency-Key", () => {
 	it("creates one order for concurrent requests with one key", async () => {
 		const user = newUser();
 		const headers = { "Idempotency-Key": "concurrent" };
-		const responses = await Promise.all(
-			Array.from({ length: 8 }, () => system.request("POST", "/api/orders", { user, body: { amount: 1, description: "race" }, headers }))
-		);
+		const responses = await Promise.all(Array.from({ length: 8 }, () => system.request("POST", "/api/orders", { user, body: { amount: 1, description: "race" }, headers })));
 		expect(new Set(responses.map(r => r.status))).toEqual(new Set([201]));
 		expect(new Set(responses.map(r => r.body.id)).size).toBe(1);
 		expect((await system.request("GET", "/api/orders", { user })).body).toHaveLength(1);
@@ -292,9 +291,7 @@ describe("Idempotency-Key", () => {
 		const user = await userWithBalance(0);
 		await system.sql("payments", "UPDATE accounts SET balance_minor = 100000000000000 - 100000 WHERE user_id = $1", [user]);
 		const headers = { "Idempotency-Key": "near-the-cap" };
-		const responses = await Promise.all(
-			Array.from({ length: 10 }, () => system.request("POST", "/api/accounts/topup", { user, body: { amount: 1000 }, headers }))
-		);
+		const responses = await Promise.all(Array.from({ length: 10 }, () => system.request("POST", "/api/accounts/topup", { user, body: { amount: 1000 }, headers })));
 		expect(responses.map(r => r.status)).toEqual(Array(10).fill(200));
 		expect(new Set(responses.map(r => r.body.balance))).toEqual(new Set([1_000_000_000_000]));
 		const again = await system.request("POST", "/api/accounts/topup", { user, body: { amount: 1000 } });

@@ -67,10 +67,14 @@ describe.skipIf(!rabbitmqUrl)("npm run cluster", () => {
 		const orders = await Promise.all(Array.from({ length: 20 }, () => api("POST", "/api/orders", user, { amount: 100, description: "cluster" })));
 		const ended = await Promise.all(
 			orders.map(({ body }) =>
-				waitFor(`order ${body.id} to end`, async () => {
-					const { body: order } = await api("GET", `/api/orders/${body.id}`, user);
-					return order.status !== "NEW" ? order : null;
-				}, 20_000)
+				waitFor(
+					`order ${body.id} to end`,
+					async () => {
+						const { body: order } = await api("GET", `/api/orders/${body.id}`, user);
+						return order.status !== "NEW" ? order : null;
+					},
+					20_000
+				)
 			)
 		);
 		expect(ended.filter(o => o.status === "FINISHED")).toHaveLength(10);

@@ -94,7 +94,7 @@ describe("readiness", () => {
 			expect(await system.brokers.orders.call("orders.readiness")).toEqual({ ready: false });
 			expect(await ready()).toBe(503);
 		} finally {
-			await system.sql("orders", "INSERT INTO schema_migrations (name) VALUES ($1)", [last!.name]);
+			await system.sql("orders", "INSERT INTO schema_migrations (name) VALUES ($1)", [last.name]);
 		}
 		await system.sql("orders", "ALTER TABLE schema_migrations RENAME TO schema_migrations_away");
 		try {

@@ -26,8 +26,7 @@ function runnerPids(): number[] {
 		.filter(pid => {
 			try {
 				return (
-					isNodeRunningRunner(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")) &&
-					readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(`EMBEDDED_POSTGRES_DIR=${DATA_DIR}`)
+					isNodeRunningRunner(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")) && readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(`EMBEDDED_POSTGRES_DIR=${DATA_DIR}`)
 				);
 			} catch {
 				return false;
@@ -61,8 +60,7 @@ async function request(httpPort: number, method: string, urlPath: string, body?:
 	return { status: res.status, body: await res.json() };
 }
 
-const waitForReady = (httpPort: number) =>
-	waitFor("the system to be ready", async () => (await fetch(`http://127.0.0.1:${httpPort}/ready`).catch(() => null))?.ok, 120_000);
+const waitForReady = (httpPort: number) => waitFor("the system to be ready", async () => (await fetch(`http://127.0.0.1:${httpPort}/ready`).catch(() => null))?.ok, 120_000);
 
 const exited = (child: ChildProcess) => new Promise(resolve => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve)));
 

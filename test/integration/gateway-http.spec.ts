@@ -21,9 +21,9 @@ let baseUrl: string;
 
 beforeAll(async () => {
 	broker = new ServiceBroker({ nodeID: `gateway-http-${process.pid}`, logger: false });
-	broker.createService(createApiService({ port: 0, logRequest: null, logResponse: null, ...TIMEOUTS, maxConnections: MAX_CONNECTIONS } as never, { rateLimitPerMinute: 0 }));
+	broker.createService(createApiService({ port: 0, logRequest: null, logResponse: null, ...TIMEOUTS, maxConnections: MAX_CONNECTIONS }, { rateLimitPerMinute: 0 }));
 	await broker.start();
-	port = ((broker.getLocalService("api") as Service & { server: { address(): AddressInfo } }).server.address()).port;
+	port = (broker.getLocalService("api") as Service & { server: { address(): AddressInfo } }).server.address().port;
 	baseUrl = `http://127.0.0.1:${port}`;
 });
 
@@ -59,7 +59,7 @@ function exchange(text: string, limitMs = 5000): Promise<Exchange> {
 }
 
 function expectSecurityHeaders(received: string, what: string): void {
-	const head = received.split("\r\n\r\n")[0]!.toLowerCase();
+	const head = received.split("\r\n\r\n")[0].toLowerCase();
 	expect(head, what).toContain("x-content-type-options: nosniff");
 	expect(head, what).toContain(`content-security-policy: ${DATA_CONTENT_SECURITY_POLICY.toLowerCase()}`);
 	expect(head, what).toContain("x-frame-options: deny");
@@ -103,10 +103,14 @@ describe("slow clients", () => {
 
 	it("closes connections past the cap at once, and serves again once they are gone", async () => {
 		const idle = await Promise.all(
-			Array.from({ length: MAX_CONNECTIONS }, () => new Promise<ReturnType<typeof connect>>(resolve => {
-				const socket = connect(port, "127.0.0.1", () => resolve(socket));
-				socket.on("error", () => undefined);
-			}))
+			Array.from(
+				{ length: MAX_CONNECTIONS },
+				() =>
+					new Promise<ReturnType<typeof connect>>(resolve => {
+						const socket = connect(port, "127.0.0.1", () => resolve(socket));
+						socket.on("error", () => undefined);
+					})
+			)
 		);
 		try {
 			const { received, closedAfterMs } = await exchange("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");

@@ -149,7 +149,10 @@ describe("JWT mode with an HMAC secret", () => {
 
 	it("refuses an Authorization header sent twice with 400, whichever comes first (issue 15, second attack)", async () => {
 		const token = await sign(`twice-${Date.now()}`, key);
-		for (const pair of [[`Bearer ${token}`, "Bearer x.y.z"], ["Bearer x.y.z", `Bearer ${token}`]]) {
+		for (const pair of [
+			[`Bearer ${token}`, "Bearer x.y.z"],
+			["Bearer x.y.z", `Bearer ${token}`]
+		]) {
 			// fetch joins repeated headers: a raw request sends them apart.
 			const status = await rawStatus(system, `GET /api/orders HTTP/1.1\r\nHost: x\r\n${pair.map(value => `Authorization: ${value}\r\n`).join("")}Connection: close\r\n\r\n`);
 			expect(status).toBe(400);
@@ -159,7 +162,12 @@ describe("JWT mode with an HMAC secret", () => {
 	it("ends an event stream when its token stops being accepted, and keeps one whose token is valid (issue 15, second attack)", async () => {
 		const user = `expiring-${Date.now()}`;
 		// Expired 28 s ago: still accepted for 2 s more (the clock tolerance is 30 s).
-		const expiring = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(user).setIssuedAt(now() - 60).setExpirationTime(now() - 28).sign(key);
+		const expiring = await new SignJWT({})
+			.setProtectedHeader({ alg: "HS256" })
+			.setSubject(user)
+			.setIssuedAt(now() - 60)
+			.setExpirationTime(now() - 28)
+			.sign(key);
 		const [ending, lasting] = await Promise.all([openStream(system, expiring), openStream(system, await sign(user, key))]);
 		expect(ending.status).toBe(200);
 		expect(ending.cacheControl).toMatch(/no-store/);
@@ -407,9 +415,9 @@ describe("event stream caps (issue 15, finding 7)", () => {
 		const full = await system.request("GET", "/api/events", { user: "cap-c" });
 		expect(full.status).toBe(429);
 		expect(full.body.message).toMatch(/server/);
-		first[0]!.close();
+		first[0].close();
 		await expect.poll(async () => (await openEventStream(system, "cap-c")).status).toBe(200);
-		first[1]!.close();
+		first[1].close();
 		other.close();
 	});
 });

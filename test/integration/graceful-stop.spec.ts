@@ -43,10 +43,14 @@ async function api(port: number, method: string, urlPath: string, user: string, 
 
 /** Waits until a GET route answers 200 (the gateway generates routes a moment after start). */
 const waitForRoute = (port: number, route: string) =>
-	waitFor(`${route} on port ${port}`, async () => {
-		const res = await fetch(`http://127.0.0.1:${port}${route}`, { headers: { "X-User-Id": "probe" } }).catch(() => null);
-		return res?.status === 200;
-	}, 30_000);
+	waitFor(
+		`${route} on port ${port}`,
+		async () => {
+			const res = await fetch(`http://127.0.0.1:${port}${route}`, { headers: { "X-User-Id": "probe" } }).catch(() => null);
+			return res?.status === 200;
+		},
+		30_000
+	);
 
 beforeAll(async () => {
 	databases = await createTestDatabases(Math.random().toString(16).slice(2, 10));

@@ -49,7 +49,10 @@ describe("the health server", () => {
 	});
 
 	it("answers HEAD like GET, without a body, and another method with 405 (issue 15, second attack)", async () => {
-		for (const [path, status] of [["/health", 200], ["/ready", 503]] as const) {
+		for (const [path, status] of [
+			["/health", 200],
+			["/ready", 503]
+		] as const) {
 			const head = await fetch(baseUrl + path, { method: "HEAD" });
 			expect(head.status, path).toBe(status);
 			expect(await head.text()).toBe("");

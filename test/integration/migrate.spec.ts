@@ -92,9 +92,7 @@ it("gives existing accounts a statement that sums to their balance: rebuilt wher
 				('${order(3)}', 'spent', 1000, 'PAID', NULL, '2026-01-01T11:00:00Z');
 		`);
 		expect(await runMigrations(fresh.payments, paymentsMigrations, () => {})).toEqual(["payments/0003_account_movements"]);
-		const { rows } = await client.query(
-			"SELECT user_id, kind, amount_minor::int AS amount, balance_after_minor::int AS after, order_id FROM account_movements ORDER BY user_id, id"
-		);
+		const { rows } = await client.query("SELECT user_id, kind, amount_minor::int AS amount, balance_after_minor::int AS after, order_id FROM account_movements ORDER BY user_id, id");
 		expect(rows).toEqual([
 			{ user_id: "by-hand", kind: "OPENING", amount: 7000, after: 7000, order_id: null },
 			{ user_id: "consistent", kind: "TOPUP", amount: 10000, after: 10000, order_id: null },

@@ -30,7 +30,7 @@ function importClosure(entries: string[]): Set<string> {
 		if (seen.has(file)) continue;
 		seen.add(file);
 		for (const [, specifier] of readFileSync(file, "utf8").matchAll(/from "(\.[^"]+)"/g)) {
-			const target = path.resolve(path.dirname(file), specifier!);
+			const target = path.resolve(path.dirname(file), specifier);
 			pending.push(...[`${target}.ts`, path.join(target, "index.ts")].filter(existsSync));
 		}
 	}
@@ -52,7 +52,14 @@ interface ParcelShipped {
 /** What a project sets for itself (this one reads them from its environment: platform/config.ts). */
 const OUTBOX: OutboxOptions = { pollIntervalMs: 200, batchSize: 100, retry: { baseMs: 200, maxMs: 1000 }, parking: { maxFailures: 10, minAgeMs: 0 } };
 const HOUR_MS = 3_600_000;
-const RETENTION: RetentionOptions = { intervalMs: 60_000, batchSize: 1000, confirmedOutboxMs: 24 * HOUR_MS, redeliveryHorizonMs: 72 * HOUR_MS, inboxMs: 168 * HOUR_MS, idempotencyKeysMs: 24 * HOUR_MS };
+const RETENTION: RetentionOptions = {
+	intervalMs: 60_000,
+	batchSize: 1000,
+	confirmedOutboxMs: 24 * HOUR_MS,
+	redeliveryHorizonMs: 72 * HOUR_MS,
+	inboxMs: 168 * HOUR_MS,
+	idempotencyKeysMs: 24 * HOUR_MS
+};
 
 /** A producer: ships a parcel and announces it through the outbox, in one transaction. */
 function shippingService(databaseUrl: string): ServiceSchema<object, EventDrivenServiceMethods> {

@@ -24,7 +24,10 @@ afterAll(async () => {
 
 function resolve(schema: Schema): Schema {
 	if (!schema.$ref) return schema;
-	return (schema.$ref as string).slice(2).split("/").reduce((node: Schema, key) => node[key], document);
+	return (schema.$ref as string)
+		.slice(2)
+		.split("/")
+		.reduce((node: Schema, key) => node[key], document);
 }
 
 /** Problems of `value` against a JSON schema (the subset the document uses). */
@@ -132,9 +135,7 @@ describe("GET /openapi.json", () => {
 				if (p.in === "query" && p.required) query.set(p.name, String(example(p.schema)));
 			}
 			const bodySchema = op.requestBody?.content["application/json"].schema;
-			const body = bodySchema
-				? Object.fromEntries((bodySchema.required ?? []).map((key: string) => [key, example(bodySchema.properties[key])]))
-				: undefined;
+			const body = bodySchema ? Object.fromEntries((bodySchema.required ?? []).map((key: string) => [key, example(bodySchema.properties[key])])) : undefined;
 			const abort = new AbortController();
 			const response = await fetch(`${system.baseUrl}${url}${query.size ? `?${query}` : ""}`, {
 				method: method.toUpperCase(),
@@ -195,7 +196,7 @@ describe("GET /openapi.json", () => {
 
 	it("documents the identity header and its errors on every operation", async () => {
 		for (const [path, ops] of Object.entries(document.paths as Record<string, Schema>)) {
-			for (const [method, op] of Object.entries(ops as Record<string, Schema>)) {
+			for (const [method, op] of Object.entries(ops)) {
 				expect(op.parameters[0], `${method} ${path}`).toEqual({ $ref: "#/components/parameters/UserId" });
 				expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["400", "401"]));
 			}
@@ -215,7 +216,7 @@ describe("Swagger UI", () => {
 		for (const asset of html.matchAll(/(?:src|href)="(\/docs\/[^"]+)"/g)) {
 			const response = await fetch(`${system.baseUrl}${asset[1]}`);
 			expect(response.status, asset[1]).toBe(200);
-			if (asset[1]!.endsWith(".js")) scripts += await response.text();
+			if (asset[1].endsWith(".js")) scripts += await response.text();
 		}
 		expect(scripts).toContain('"/openapi.json"');
 		expect((await fetch(`${system.baseUrl}/docs/../../package.json`)).status).toBe(404);

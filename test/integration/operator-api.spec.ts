@@ -152,7 +152,14 @@ describe("dead events", () => {
 
 		const listed = await system.request("GET", "/api/admin/dead-events?service=orders", { user: OPERATOR });
 		expect(listed.body.events).toContainEqual(
-			expect.objectContaining({ service: "orders", id: requestEventId, eventName: "payment.requested", targetGroup: "payments", orderId, lastError: expect.stringContaining("a broken handler (test)") })
+			expect.objectContaining({
+				service: "orders",
+				id: requestEventId,
+				eventName: "payment.requested",
+				targetGroup: "payments",
+				orderId,
+				lastError: expect.stringContaining("a broken handler (test)")
+			})
 		);
 		const listedAll = await system.request("GET", "/api/admin/dead-events", { user: OPERATOR });
 		expect(listedAll.body.events.map((event: { id: string }) => event.id)).toContain(requestEventId);

@@ -97,10 +97,8 @@ for (const mode of ["one process", "RabbitMQ"] as const) {
 		};
 		const cancelRow = async (orderId: string) =>
 			(await system.sql("orders", "SELECT status, cancel_reason, cancel_outcome, cancel_event_id, refunded_at FROM orders WHERE id = $1", [orderId]))[0];
-		const decisionOf = async (orderId: string) =>
-			(await system.sql("payments", "SELECT outcome, reason, refunded_at FROM payment_transactions WHERE order_id = $1", [orderId]))[0];
-		const waitForCancelOutcome = (orderId: string, timeoutMs = 10_000) =>
-			waitFor(`the cancel of ${orderId} to be answered`, async () => (await cancelRow(orderId))?.cancel_outcome, timeoutMs);
+		const decisionOf = async (orderId: string) => (await system.sql("payments", "SELECT outcome, reason, refunded_at FROM payment_transactions WHERE order_id = $1", [orderId]))[0];
+		const waitForCancelOutcome = (orderId: string, timeoutMs = 10_000) => waitFor(`the cancel of ${orderId} to be answered`, async () => (await cancelRow(orderId))?.cancel_outcome, timeoutMs);
 		const movementsOf = (orderId: string) => system.sql("payments", "SELECT kind, amount_minor FROM account_movements WHERE order_id = $1 ORDER BY id", [orderId]);
 
 		it("cancels a NEW order at once; its payment request, arriving later, is refused and nothing is charged", async () => {
@@ -118,8 +116,9 @@ for (const mode of ["one process", "RabbitMQ"] as const) {
 				requests.hold = () => false;
 			}
 			const [order] = await system.sql("orders", "SELECT id, request_event_id FROM orders WHERE user_id = $1", [user]);
-			await waitFor("the late payment request to be applied", async () =>
-				(await system.sql("orders", "SELECT 1 FROM outbox_events WHERE id = $1 AND confirmed_at IS NOT NULL", [order.request_event_id])).length === 1
+			await waitFor(
+				"the late payment request to be applied",
+				async () => (await system.sql("orders", "SELECT 1 FROM outbox_events WHERE id = $1 AND confirmed_at IS NOT NULL", [order.request_event_id])).length === 1
 			);
 			const answers = await system.sql("payments", "SELECT event_name, payload FROM outbox_events WHERE payload->>'orderId' = $1 ORDER BY created_at", [order.id]);
 			expect(answers.map(a => [a.event_name, a.payload.outcome])).toEqual([
@@ -145,15 +144,19 @@ for (const mode of ["one process", "RabbitMQ"] as const) {
 			results.hold = payload => payload.orderId === id;
 			try {
 				id = await placeOrder(system, user, 30);
-				await waitFor("the payment to be in the middle of its decision", async () =>
-					(await system.sql("payments", "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'")).length > 0
+				await waitFor(
+					"the payment to be in the middle of its decision",
+					async () => (await system.sql("payments", "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'")).length > 0
 				);
 				const res = await cancel(user, id);
 				expect(res.status).toBe(200);
 				expect(res.body).toMatchObject({ status: "CANCELLED", cancelReason: "CANCELLED_BY_USER" });
 				// The cancel reached payments while the decision was being made: it waits on the order's lock.
-				await waitFor("the cancel to wait for the decision", async () =>
-					(await system.sql("payments", "SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted")).length > 0
+				await waitFor(
+					"the cancel to wait for the decision",
+					async () =>
+						(await system.sql("payments", "SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted"))
+							.length > 0
 				);
 				expect(await decisionOf(id)).toBeUndefined();
 				expect(await waitForCancelOutcome(id)).toBe("REFUNDED");
@@ -164,8 +167,11 @@ for (const mode of ["one process", "RabbitMQ"] as const) {
 			}
 			const before = await cancelRow(id);
 			// The payment result (PAID), arriving after the cancel's answer, changes nothing.
-			await waitFor("the payment result to be applied", async () =>
-				(await system.sql("payments", "SELECT 1 FROM outbox_events WHERE event_name = $1 AND payload->>'orderId' = $2 AND confirmed_at IS NOT NULL", [PAYMENT_EVENTS.PAYMENT_PROCESSED, id])).length === 1
+			await waitFor(
+				"the payment result to be applied",
+				async () =>
+					(await system.sql("payments", "SELECT 1 FROM outbox_events WHERE event_name = $1 AND payload->>'orderId' = $2 AND confirmed_at IS NOT NULL", [PAYMENT_EVENTS.PAYMENT_PROCESSED, id]))
+						.length === 1
 			);
 			expect(await cancelRow(id)).toEqual(before);
 			expect(await decisionOf(id)).toMatchObject({ outcome: "PAID", refunded_at: expect.any(Date) });
@@ -195,13 +201,13 @@ for (const mode of ["one process", "RabbitMQ"] as const) {
 				expect(first.body).toMatchObject({ id, status: "FINISHED", cancelRequestedAt: expect.any(String) });
 				expect(first.body.refundedAt).toBeUndefined();
 				const [request] = await system.sql("orders", "SELECT id FROM outbox_events WHERE event_name = $1 AND payload->>'orderId' = $2", [ORDER_EVENTS.PAYMENT_CANCEL_REQUESTED, id]);
-				await waitFor("the cancel request to be re-emitted", async () =>
-					(await system.sql("orders", "SELECT 1 FROM outbox_events WHERE id = $1 AND attempts >= 2", [request.id])).length === 1
-				);
+				await waitFor("the cancel request to be re-emitted", async () => (await system.sql("orders", "SELECT 1 FROM outbox_events WHERE id = $1 AND attempts >= 2", [request.id])).length === 1);
 				cancelRequests.hold = () => false;
 				await waitFor("the refund to be taken", async () => (await decisionOf(id))?.refunded_at);
-				await waitFor("the answer to be re-emitted", async () =>
-					(await system.sql("payments", "SELECT 1 FROM outbox_events WHERE event_name = $1 AND payload->>'orderId' = $2 AND attempts >= 2", [PAYMENT_EVENTS.CANCEL_PROCESSED, id])).length === 1
+				await waitFor(
+					"the answer to be re-emitted",
+					async () =>
+						(await system.sql("payments", "SELECT 1 FROM outbox_events WHERE event_name = $1 AND payload->>'orderId' = $2 AND attempts >= 2", [PAYMENT_EVENTS.CANCEL_PROCESSED, id])).length === 1
 				);
 				const again = await cancel(user, id);
 				expect(again.status).toBe(202);
@@ -277,8 +283,11 @@ for (const mode of ["one process", "RabbitMQ"] as const) {
 			await waitFor("the copy to be confirmed", async () => (await system.sql("orders", "SELECT 1 FROM outbox_events WHERE id = $1 AND confirmed_at IS NOT NULL", [copy.id])).length === 1);
 			const answers = await system.sql("payments", "SELECT payload FROM outbox_events WHERE event_name = $1 AND payload->>'orderId' = $2", [PAYMENT_EVENTS.CANCEL_PROCESSED, id]);
 			expect(answers.map(a => a.payload.outcome)).toEqual(["REFUNDED", "REFUNDED"]);
-			await waitFor("both answers to be confirmed", async () =>
-				(await system.sql("payments", "SELECT 1 FROM outbox_events WHERE event_name = $1 AND payload->>'orderId' = $2 AND confirmed_at IS NULL", [PAYMENT_EVENTS.CANCEL_PROCESSED, id])).length === 0
+			await waitFor(
+				"both answers to be confirmed",
+				async () =>
+					(await system.sql("payments", "SELECT 1 FROM outbox_events WHERE event_name = $1 AND payload->>'orderId' = $2 AND confirmed_at IS NULL", [PAYMENT_EVENTS.CANCEL_PROCESSED, id]))
+						.length === 0
 			);
 			expect(await movementsOf(id)).toEqual([
 				{ kind: "PAYMENT", amount_minor: "-3000" },
@@ -310,8 +319,9 @@ for (const mode of ["one process", "RabbitMQ"] as const) {
 			// The unknown order's payment request, should it come now, is refused.
 			const request = { eventId: randomUUID(), source: "orders", payload: { orderId: unknown, userId: user, amountMinor: 100 } };
 			await system.brokers.orders.emit(ORDER_EVENTS.PAYMENT_REQUESTED, request, { groups: ["payments"] });
-			await waitFor("the late request to be answered", async () =>
-				(await system.sql("payments", "SELECT 1 FROM outbox_events WHERE event_name = $1 AND payload->>'orderId' = $2", [PAYMENT_EVENTS.PAYMENT_PROCESSED, unknown])).length === 1
+			await waitFor(
+				"the late request to be answered",
+				async () => (await system.sql("payments", "SELECT 1 FROM outbox_events WHERE event_name = $1 AND payload->>'orderId' = $2", [PAYMENT_EVENTS.PAYMENT_PROCESSED, unknown])).length === 1
 			);
 			expect(await system.sql("payments", "SELECT 1 FROM account_movements WHERE order_id = ANY($1::uuid[])", [[refused, unknown]])).toEqual([]);
 			expect(await decisionOf(refused)).toMatchObject({ outcome: "REFUSED", reason: "INSUFFICIENT_FUNDS", refunded_at: null });
@@ -342,7 +352,11 @@ describe("the cancel route and the statement", () => {
 		const owner = newUser();
 		await openAccount(system, owner, 10);
 		const id = await placeOrder(system, owner, 1);
-		for (const [user, target] of [[newUser(), id], [owner, randomUUID()], [owner, "not-a-uuid"]]) {
+		for (const [user, target] of [
+			[newUser(), id],
+			[owner, randomUUID()],
+			[owner, "not-a-uuid"]
+		]) {
 			const res = await cancel(user, target);
 			expect(res.status).toBe(404);
 			expect(res.body).toMatchObject({ type: "ORDER_NOT_FOUND" });

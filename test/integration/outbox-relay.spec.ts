@@ -69,11 +69,9 @@ describe("relays woken by notifications", () => {
 	});
 
 	it("catches up on reconnection with what became due while its connection was down", async () => {
-		const [terminated] = await system.sql(
-			"orders",
-			"SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1",
-			[ORDERS_LISTENER]
-		);
+		const [terminated] = await system.sql("orders", "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1", [
+			ORDERS_LISTENER
+		]);
 		expect(terminated.n).toBe(1);
 		const orderId = await orderWrittenElsewhere(); // nobody listens now
 		expect(await waitForOrderEnd(system, user, orderId, PROMPTLY_MS)).toMatchObject({ status: "FINISHED" });
@@ -132,10 +130,14 @@ describe("a backlog", () => {
 		);
 		const counts = () =>
 			polling.sql("orders", "SELECT count(*)::int AS rows, sum(attempts)::int AS emits, count(confirmed_at)::int AS confirmed FROM outbox_events WHERE created_at >= $1", [since]);
-		const [done] = await waitFor("the backlog to be confirmed", async () => {
-			const rows = await counts();
-			return rows[0].confirmed === backlog ? rows : null;
-		}, 60_000);
+		const [done] = await waitFor(
+			"the backlog to be confirmed",
+			async () => {
+				const rows = await counts();
+				return rows[0].confirmed === backlog ? rows : null;
+			},
+			60_000
+		);
 		expect(done.rows).toBe(backlog);
 		// Without flow control, all 600 leave at once and most outlive their lease in the queue (measured: 1.5 emits per row).
 		expect(done.emits - backlog).toBeLessThan(backlog * 0.1);

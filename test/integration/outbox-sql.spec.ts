@@ -10,15 +10,7 @@ import { Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runMigrations } from "../../platform/migrate";
 import type { FailureKind } from "../../mixins/failure-classification";
-import {
-	claimDueEvents,
-	confirmEvents,
-	countUnanswered,
-	insertOutboxEvent,
-	recordEventFailure,
-	reviveDeadEvents,
-	type OutboxRow
-} from "../../mixins/outbox-sql";
+import { claimDueEvents, confirmEvents, countUnanswered, insertOutboxEvent, recordEventFailure, reviveDeadEvents, type OutboxRow } from "../../mixins/outbox-sql";
 import { ordersMigrations } from "../../services/orders/migrations/index";
 import { createTestDatabases, type TestDatabases } from "../support/system";
 
@@ -114,10 +106,12 @@ describe("a consumer's answers (issue 14)", () => {
 		return (await run<{ failures: number; dead_at: Date | null; counted: boolean }>(recordEventFailure(id, `a ${kind}`, kind, attempt, policy)))[0];
 	}
 	const stateOf = async (id: string) =>
-		(await run<{ failures: number; dead_at: Date | null; answered_attempt: number; last_error: string | null }>({
-			text: "SELECT failures, dead_at, answered_attempt, last_error FROM outbox_events WHERE id = $1",
-			values: [id]
-		}))[0];
+		(
+			await run<{ failures: number; dead_at: Date | null; answered_attempt: number; last_error: string | null }>({
+				text: "SELECT failures, dead_at, answered_attempt, last_error FROM outbox_events WHERE id = $1",
+				values: [id]
+			})
+		)[0];
 
 	it("never counts an outage, however long it lasts", async () => {
 		const id = await newEvent();

@@ -44,7 +44,10 @@ describe.skipIf(!rabbitmqUrl)("payment flow over RabbitMQ", () => {
 	});
 
 	it("runs on three nodes", () => {
-		const nodes = system.brokers.api.registry.nodes.toArray().filter(node => node.available).map(node => node.id);
+		const nodes = system.brokers.api.registry.nodes
+			.toArray()
+			.filter(node => node.available)
+			.map(node => node.id);
 		expect(nodes).toHaveLength(3);
 	});
 
@@ -117,9 +120,7 @@ describe.skipIf(!rabbitmqUrl)("payment flow over RabbitMQ", () => {
 			 SELECT event_name, target_group, payload FROM outbox_events WHERE payload->>'orderId' = $1 RETURNING id`,
 			[order.id]
 		);
-		await waitFor("the copy to be confirmed", async () =>
-			(await system.sql("orders", "SELECT 1 FROM outbox_events WHERE id = $1 AND confirmed_at IS NOT NULL", [copy.id])).length === 1
-		);
+		await waitFor("the copy to be confirmed", async () => (await system.sql("orders", "SELECT 1 FROM outbox_events WHERE id = $1 AND confirmed_at IS NOT NULL", [copy.id])).length === 1);
 		expect(await balanceOf(system, user)).toBe(200);
 		const results = await system.sql("payments", "SELECT payload FROM outbox_events WHERE payload->>'orderId' = $1", [order.id]);
 		expect(results.map(r => r.payload.outcome)).toEqual(["PAID", "PAID"]);

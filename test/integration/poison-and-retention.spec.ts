@@ -96,12 +96,21 @@ async function parkedInActivity(): Promise<number> {
 describe("retention", () => {
 	it("removes old confirmed events, inbox ids and idempotency keys, and parks events past the redelivery horizon", async () => {
 		const hours = (n: number) => `now() - interval '${n} hours'`;
-		const [oldConfirmed] = await system.sql("orders", `INSERT INTO outbox_events (event_name, target_group, payload, confirmed_at, created_at) VALUES ('x', 'y', '{}', ${hours(30)}, ${hours(31)}) RETURNING id`);
+		const [oldConfirmed] = await system.sql(
+			"orders",
+			`INSERT INTO outbox_events (event_name, target_group, payload, confirmed_at, created_at) VALUES ('x', 'y', '{}', ${hours(30)}, ${hours(31)}) RETURNING id`
+		);
 		const [recentConfirmed] = await system.sql("orders", `INSERT INTO outbox_events (event_name, target_group, payload, confirmed_at) VALUES ('x', 'y', '{}', now()) RETURNING id`);
-		const [stale] = await system.sql("orders", `INSERT INTO outbox_events (event_name, target_group, payload, created_at, next_attempt_at) VALUES ('x', 'y', '{}', ${hours(100)}, now() + interval '1 hour') RETURNING id`);
+		const [stale] = await system.sql(
+			"orders",
+			`INSERT INTO outbox_events (event_name, target_group, payload, created_at, next_attempt_at) VALUES ('x', 'y', '{}', ${hours(100)}, now() + interval '1 hour') RETURNING id`
+		);
 		const oldInbox = randomUUID();
 		await system.sql("orders", `INSERT INTO inbox_events (event_id, event_name, source, received_at) VALUES ($1, 'x', 'y', ${hours(200)})`, [oldInbox]);
-		await system.sql("orders", `INSERT INTO idempotency_keys (user_id, operation, key, request_hash, response_status, response_body, created_at) VALUES ('u', 'op', 'old', 'h', 201, '{}', ${hours(30)})`);
+		await system.sql(
+			"orders",
+			`INSERT INTO idempotency_keys (user_id, operation, key, request_hash, response_status, response_body, created_at) VALUES ('u', 'op', 'old', 'h', 201, '{}', ${hours(30)})`
+		);
 		await system.sql("orders", "DELETE FROM maintenance_runs");
 
 		const orders = system.brokers.orders.getLocalService("orders") as unknown as { runRetention(): Promise<Record<string, number> | null> };

@@ -57,12 +57,7 @@ afterAll(async () => {
 /** A NEW order written directly, as an order placed before requests were linked: no request_event_id. */
 async function unlinkedOrder(user: string, amountMinor: number, age = "1 hour"): Promise<string> {
 	const id = randomUUID();
-	await system.sql("orders", "INSERT INTO orders (id, user_id, amount_minor, description, created_at) VALUES ($1, $2, $3, 'unlinked', now() - $4::interval)", [
-		id,
-		user,
-		amountMinor,
-		age
-	]);
+	await system.sql("orders", "INSERT INTO orders (id, user_id, amount_minor, description, created_at) VALUES ($1, $2, $3, 'unlinked', now() - $4::interval)", [id, user, amountMinor, age]);
 	return id;
 }
 

@@ -110,7 +110,10 @@ describe("replay", () => {
 		expect(printed).toContain(first);
 		expect(printed).toContain(second);
 		// Still malformed: parked again, and nothing else is left to replay in between.
-		await waitFor("the replayed events to be parked again", async () => (await system.sql("payments", "SELECT 1 FROM outbox_events WHERE id = ANY($1) AND dead_at IS NOT NULL", [[first, second]])).length === 2);
+		await waitFor(
+			"the replayed events to be parked again",
+			async () => (await system.sql("payments", "SELECT 1 FROM outbox_events WHERE id = ANY($1) AND dead_at IS NOT NULL", [[first, second]])).length === 2
+		);
 	});
 
 	it("prints an invalid id as the action's validation error and replays nothing", async () => {
@@ -141,10 +144,10 @@ describe("as", () => {
 	it("prints a refusal, a validation error, an unknown action and params that are not JSON as one clear line each", async () => {
 		const errorLine = async (args: object, options: string[] = []) => (await run("as", args, options)).split("\n").at(-1);
 		expect(await errorLine({ userId: "nobody-here", actionName: "payments.getBalance" })).toMatch(/^>> payments.getBalance: .+ \(404 ACCOUNT_NOT_FOUND\)$/);
-		expect(await errorLine({ userId: "bad user", actionName: "orders.list" })).toBe(
-			">> orders.list: The X-User-Id header must be 1-64 characters of A-Z a-z 0-9 . _ : @ - (400 INVALID_USER_ID)"
+		expect(await errorLine({ userId: "bad user", actionName: "orders.list" })).toBe(">> orders.list: The X-User-Id header must be 1-64 characters of A-Z a-z 0-9 . _ : @ - (400 INVALID_USER_ID)");
+		expect(await errorLine({ userId: "alice", actionName: "payments.topUp" }, ["--amount", "-3"])).toMatch(
+			/^>> payments.topUp: Parameters validation error! .*amount.* \(422 VALIDATION_ERROR\)$/
 		);
-		expect(await errorLine({ userId: "alice", actionName: "payments.topUp" }, ["--amount", "-3"])).toMatch(/^>> payments.topUp: Parameters validation error! .*amount.* \(422 VALIDATION_ERROR\)$/);
 		expect(await errorLine({ userId: "alice", actionName: "shipping.send" })).toBe(">> shipping.send: Service 'shipping.send' is not found. (404 SERVICE_NOT_FOUND)");
 		expect(await errorLine({ userId: "alice", actionName: "orders.create", jsonParams: "{amount: 5}" })).toMatch(/^>> The params are not JSON: /);
 	});

@@ -29,12 +29,16 @@ class ReplProcess {
 	async type(line: string, timeoutMs = 20_000): Promise<string> {
 		const from = this.output.length;
 		this.child.stdin!.write(`${line}\n`);
-		return waitFor(`the REPL to answer '${line}'`, async () => {
-			const answer = this.output.slice(from);
-			// An answer ends with the prompt: the command finished (the prompt before it may be printed after the line was sent).
-			const end = answer.lastIndexOf(PROMPT);
-			return end > 0 && answer.slice(0, end).trim() !== "" ? answer.slice(0, end).replaceAll(PROMPT, "").trim() : null;
-		}, timeoutMs);
+		return waitFor(
+			`the REPL to answer '${line}'`,
+			async () => {
+				const answer = this.output.slice(from);
+				// An answer ends with the prompt: the command finished (the prompt before it may be printed after the line was sent).
+				const end = answer.lastIndexOf(PROMPT);
+				return end > 0 && answer.slice(0, end).trim() !== "" ? answer.slice(0, end).replaceAll(PROMPT, "").trim() : null;
+			},
+			timeoutMs
+		);
 	}
 
 	/** Types `line` until the answer matches: the REPL's registry learns the services a moment after it starts. */

@@ -56,8 +56,8 @@ describe("trace exporters", () => {
 		const traceID = "4bf92f3577b34da6a3ce929d0e0e4736";
 		await tracedCall({ TRACING_EXPORTER: "zipkin", TRACING_URL: backEnd.url }, { id: "00f067aa0ba902b7", traceID, sampled: true });
 		const [post] = await waitFor("spans at the Zipkin stand-in", async () => (backEnd.received.length > 0 ? backEnd.received : null));
-		expect(post!.path).toBe("/api/v2/spans");
-		const spans = JSON.parse(post!.body.toString()) as { name: string; traceId: string; parentId: string }[];
+		expect(post.path).toBe("/api/v2/spans");
+		const spans = JSON.parse(post.body.toString()) as { name: string; traceId: string; parentId: string }[];
 		expect(spans).toContainEqual(expect.objectContaining({ name: "action 'probe.hello'", traceId: traceID, parentId: "00f067aa0ba902b7" }));
 	});
 
@@ -65,8 +65,8 @@ describe("trace exporters", () => {
 		const backEnd = await standInBackEnd();
 		await tracedCall({ TRACING_EXPORTER: "jaeger", TRACING_URL: `${backEnd.url}/api/traces` });
 		const [post] = await waitFor("spans at the Jaeger stand-in", async () => (backEnd.received.length > 0 ? backEnd.received : null));
-		expect(post!.path).toBe("/api/traces");
-		expect(post!.contentType).toBe("application/x-thrift");
-		expect(post!.body.includes("action 'probe.hello'")).toBe(true);
+		expect(post.path).toBe("/api/traces");
+		expect(post.contentType).toBe("application/x-thrift");
+		expect(post.body.includes("action 'probe.hello'")).toBe(true);
 	});
 });

@@ -36,7 +36,11 @@ describe.skipIf(!rabbitmqUrl)("tracing through the outbox (event exporter, Rabbi
 	const spans: ExportedSpan[] = [];
 
 	beforeAll(async () => {
-		system = await startSystem({ transporter: rabbitmqUrl!, env: { TRACING_EXPORTER: "event" }, paymentsMiddlewares: [dropFirstDelivery<PaymentRequestedPayload>(ORDER_EVENTS.PAYMENT_REQUESTED, request => request.amountMinor === DROPPED_ONCE_AMOUNT_MINOR)] });
+		system = await startSystem({
+			transporter: rabbitmqUrl!,
+			env: { TRACING_EXPORTER: "event" },
+			paymentsMiddlewares: [dropFirstDelivery<PaymentRequestedPayload>(ORDER_EVENTS.PAYMENT_REQUESTED, request => request.amountMinor === DROPPED_ONCE_AMOUNT_MINOR)]
+		});
 		collector = new ServiceBroker(brokerOptions(`collector-${hex(4)}`, system.namespace, rabbitmqUrl!));
 		collector.createService({
 			name: "span-collector",
@@ -114,7 +118,7 @@ describe.skipIf(!rabbitmqUrl)("tracing through the outbox (event exporter, Rabbi
 		// Each hop is the child of the one before it.
 		const byName = (name: string) => trace.find(span => `${span.name} @${span.service?.name ?? "-"}` === name)!;
 		for (let i = 1; i < ORDER_HOPS.length; i++) {
-			expect(byName(ORDER_HOPS[i]!).parentID, ORDER_HOPS[i]).toBe(byName(ORDER_HOPS[i - 1]!).id);
+			expect(byName(ORDER_HOPS[i]).parentID, ORDER_HOPS[i]).toBe(byName(ORDER_HOPS[i - 1]).id);
 		}
 		expect(byName("outbox emit 'payment.requested' @orders").tags).toMatchObject({ orderId: created.body.id, attempt: 1, group: "payments" });
 	});
@@ -145,7 +149,12 @@ describe.skipIf(!rabbitmqUrl)("tracing through the outbox (event exporter, Rabbi
 		const adopted = await system.request("GET", "/api/accounts/balance", { user, headers: { "X-Request-ID": requestId } });
 		expect(adopted.headers.get("x-request-id")).toBe(requestId);
 
-		const unusable: Record<string, string>[] = [{ "X-Request-ID": "<script>alert(1)</script>" }, { "X-Correlation-ID": "x".repeat(5000) }, { traceparent: `00-${"0".repeat(32)}-${hex(8)}-01` }, { traceparent: "garbage" }];
+		const unusable: Record<string, string>[] = [
+			{ "X-Request-ID": "<script>alert(1)</script>" },
+			{ "X-Correlation-ID": "x".repeat(5000) },
+			{ traceparent: `00-${"0".repeat(32)}-${hex(8)}-01` },
+			{ traceparent: "garbage" }
+		];
 		for (const headers of unusable) {
 			const res = await system.request("GET", "/api/accounts/balance", { user, headers });
 			expect(res.status, JSON.stringify(headers)).toBe(200);

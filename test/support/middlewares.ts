@@ -10,7 +10,7 @@ import type { EventEnvelope } from "../../mixins/messaging-contracts";
  * Moleculer's typings want handlers bound to a service, which a hook never needs.
  */
 export function asMiddleware<T extends { name: string }>(middleware: T): Middleware & T {
-	return middleware as unknown as Middleware & T;
+	return middleware;
 }
 
 /** Counts the deliveries of an event that reached its handler and finished. */
@@ -50,4 +50,3 @@ export function dropFirstDelivery<TPayload = unknown>(eventName: string, only: (
 		}
 	});
 }
-

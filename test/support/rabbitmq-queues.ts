@@ -18,15 +18,18 @@ export async function deleteUnusedQueues(url: string, prefixes: readonly string[
 	const list = async (what: string, ...columns: string[]) => {
 		try {
 			const { stdout } = await execFileAsync("rabbitmqctl", [what, "-q", "--no-table-headers", "name", ...columns], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 });
-			return stdout.split("\n").map(line => line.trim().split("\t")).filter(([name]) => prefixes.some(prefix => name!.startsWith(prefix)));
+			return stdout
+				.split("\n")
+				.map(line => line.trim().split("\t"))
+				.filter(([name]) => prefixes.some(prefix => name.startsWith(prefix)));
 		} catch {
 			return [];
 		}
 	};
 	// Queues without consumers, deleted without `if-unused`: quorum queues refuse that flag, and
 	// RabbitMQ answers it by closing the whole connection.
-	const queues = (await list("list_queues", "consumers")).filter(([, consumers]) => consumers === "0").map(([name]) => name!);
-	const exchanges = (await list("list_exchanges")).map(([name]) => name!);
+	const queues = (await list("list_queues", "consumers")).filter(([, consumers]) => consumers === "0").map(([name]) => name);
+	const exchanges = (await list("list_exchanges")).map(([name]) => name);
 	if (queues.length + exchanges.length === 0) return;
 	const connection = await amqp.connect(url);
 	connection.on("error", () => undefined);

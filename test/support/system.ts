@@ -93,7 +93,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
 	const outbox = options.outbox ?? TEST_OUTBOX;
 	const orders = createOrdersService({ databaseUrl: databases.orders, outbox, reconciler: options.reconciler });
 	const payments = createPaymentsService({ databaseUrl: databases.payments, outbox });
-	const api = createApiService({ port: 0, logRequest: null, logResponse: null } as never, options.api);
+	const api = createApiService({ port: 0, logRequest: null, logResponse: null }, options.api);
 
 	let brokers: TestSystem["brokers"];
 	if (options.transporter) {
@@ -109,9 +109,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<TestSyst
 		await brokers.api.start();
 		await brokers.api.waitForServices(["orders", "payments"], 10_000);
 	} else {
-		const broker = new ServiceBroker(
-			brokerOptions(`all-${suffix}`, namespace, undefined, [...(options.ordersMiddlewares ?? []), ...(options.paymentsMiddlewares ?? [])], options.env)
-		);
+		const broker = new ServiceBroker(brokerOptions(`all-${suffix}`, namespace, undefined, [...(options.ordersMiddlewares ?? []), ...(options.paymentsMiddlewares ?? [])], options.env));
 		broker.createService(orders);
 		broker.createService(payments);
 		broker.createService(api);
@@ -180,7 +178,7 @@ export async function openEventStream(system: TestSystem, user: string): Promise
 		const decoder = new TextDecoder();
 		try {
 			for await (const chunk of response.body!) {
-				received += decoder.decode(chunk as Uint8Array, { stream: true });
+				received += decoder.decode(chunk, { stream: true });
 				const messages = received.split("\n\n");
 				orders.length = 0;
 				for (const message of messages) {
@@ -200,7 +198,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T>, timeoutM
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
 		const value = await probe();
-		if (value) return value as NonNullable<T>;
+		if (value) return value;
 		if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
 		await new Promise(resolve => setTimeout(resolve, 25));
 	}
@@ -208,10 +206,14 @@ export async function waitFor<T>(what: string, probe: () => Promise<T>, timeoutM
 
 /** Waits until the order has left NEW and returns it. */
 export async function waitForOrderEnd(system: TestSystem, user: string, orderId: string, timeoutMs = 10_000) {
-	return waitFor(`order ${orderId} to end`, async () => {
-		const { body } = await system.request("GET", `/api/orders/${orderId}`, { user });
-		return body.status !== "NEW" ? body : null;
-	}, timeoutMs);
+	return waitFor(
+		`order ${orderId} to end`,
+		async () => {
+			const { body } = await system.request("GET", `/api/orders/${orderId}`, { user });
+			return body.status !== "NEW" ? body : null;
+		},
+		timeoutMs
+	);
 }
 
 /** Opens the user's account and tops it up by `amount`. */
@@ -231,13 +233,7 @@ export async function placeOrder(system: TestSystem, user: string, amount: numbe
  * Makes a service's handler fail on every delivery, the way a bug would: `write` (e.g. "INSERT ON
  * payment_transactions", in the handler's transaction) raises `message` `when` it holds, until `fixed()`.
  */
-export async function breakHandler(
-	system: TestSystem,
-	database: "orders" | "payments",
-	write: string,
-	when: string,
-	message = "a broken handler (test)"
-): Promise<{ fixed(): Promise<unknown> }> {
+export async function breakHandler(system: TestSystem, database: "orders" | "payments", write: string, when: string, message = "a broken handler (test)"): Promise<{ fixed(): Promise<unknown> }> {
 	const name = `broken_${database}_${randomBytes(4).toString("hex")}`;
 	const table = write.split(" ON ")[1];
 	await system.sql(database, `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '${message}'; END $$`);

@@ -22,7 +22,9 @@ describe("broker options", () => {
 
 	it("turn a call to another process's picked endpoint into a call by action name, and keep every other target", async () => {
 		const targets: unknown[] = [];
-		const call = (requestsBalancedByRabbitMq.call as unknown as (next: (target: unknown) => Promise<unknown>) => (target: unknown, params?: unknown, opts?: object) => Promise<unknown>)(async target => targets.push(target));
+		const call = (requestsBalancedByRabbitMq.call as unknown as (next: (target: unknown) => Promise<unknown>) => (target: unknown, params?: unknown, opts?: object) => Promise<unknown>)(
+			async target => targets.push(target)
+		);
 		const remote = { local: false, id: "orders-1", action: { name: "orders.create" } };
 		const local = { local: true, id: "api-1", action: { name: "api.ready" } };
 		await call(remote, {}, {});

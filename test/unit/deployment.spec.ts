@@ -48,7 +48,12 @@ describe("the configuration the code reads", () => {
 	it("is read by platform/config.ts alone (moleculer.config.ts only removes TRANSPORTER, the embedded Postgres' tools inherit it)", () => {
 		const readers = ["moleculer.config.ts", ...["platform", "mixins", "services"].flatMap(sourceFiles)]
 			.filter(file => file !== path.join("platform", "config.ts"))
-			.flatMap(file => read(file).split("\n").filter(line => /process\.env\b/.test(line)).map(line => `${file}: ${line.trim()}`));
+			.flatMap(file =>
+				read(file)
+					.split("\n")
+					.filter(line => /process\.env\b/.test(line))
+					.map(line => `${file}: ${line.trim()}`)
+			);
 		expect(readers).toEqual([
 			"moleculer.config.ts: delete process.env.TRANSPORTER;",
 			`${path.join("platform", "embedded-postgres.ts")}: const run = (file: string, args: string[]) => execFileAsync(file, args, { ...(user ?? {}), env: { ...process.env, LC_ALL: "C" } });`
@@ -124,7 +129,11 @@ describe("docker-compose.rabbitmq-cluster.yml (RabbitMQ as a three-node cluster 
 	const setting = (key: string) => [...clusterConf.matchAll(new RegExp(`^${key.replace(/\./g, "\\.")}\\s*=\\s*(\\S+)$`, "gm"))].map(m => m[1]);
 
 	it("makes the single RabbitMQ the first of three nodes that know each other by name", () => {
-		expect(Object.keys(overlay.services).filter(name => name.startsWith("rabbitmq")).sort()).toEqual(NODES);
+		expect(
+			Object.keys(overlay.services)
+				.filter(name => name.startsWith("rabbitmq"))
+				.sort()
+		).toEqual(NODES);
 		expect(setting("cluster_formation.peer_discovery_backend")).toEqual(["classic_config"]);
 		const members = [1, 2, 3].flatMap(i => setting(`cluster_formation.classic_config.nodes.${i}`));
 		expect(members).toEqual(NODES.map(node => `rabbit@${overlay.services[node].hostname}`));

@@ -97,7 +97,12 @@ describe("journeyOf", () => {
 	});
 
 	it("tells what a NEW order waits for: payments, a dead request, a dead result, or the reconciler", () => {
-		const base: JourneyFacts = { order: { status: "NEW", createdAt: at(2), updatedAt: at(2) }, request: row(0, { attempts: 4, lastEmittedAt: at(900), lastError: "boom" }), payments: { requestReceivedAt: null, decision: null, result: null }, resultAppliedAt: null };
+		const base: JourneyFacts = {
+			order: { status: "NEW", createdAt: at(2), updatedAt: at(2) },
+			request: row(0, { attempts: 4, lastEmittedAt: at(900), lastError: "boom" }),
+			payments: { requestReceivedAt: null, decision: null, result: null },
+			resultAppliedAt: null
+		};
 		expect(journeyOf(base, "operator").pending).toEqual({ step: "requestReceived", since: at(900), why: "waiting for payments (attempt 4, last error: boom)" });
 
 		const dead = journeyOf({ ...base, request: row(0, { attempts: 3, deadAt: at(1000), lastError: "a bug" }) }, "operator");
@@ -115,7 +120,12 @@ describe("journeyOf", () => {
 
 	it("tells an order's owner no consumer's error message, only operators (a handler's SQL error reached the user: issue 15, no internals in public answers)", () => {
 		const leak = 'relation "accounts" does not exist';
-		const base: JourneyFacts = { order: { status: "NEW", createdAt: at(2), updatedAt: at(2) }, request: row(0, { attempts: 4, lastError: leak }), payments: { requestReceivedAt: null, decision: null, result: null }, resultAppliedAt: null };
+		const base: JourneyFacts = {
+			order: { status: "NEW", createdAt: at(2), updatedAt: at(2) },
+			request: row(0, { attempts: 4, lastError: leak }),
+			payments: { requestReceivedAt: null, decision: null, result: null },
+			resultAppliedAt: null
+		};
 		const decided = { requestReceivedAt: at(10), decision: { outcome: "PAID" as const, reason: null, decidedAt: at(10), resultEventId: null } };
 		const cases: JourneyFacts[] = [
 			base,
@@ -129,7 +139,7 @@ describe("journeyOf", () => {
 			expect(owner.pending?.why).toEqual(expect.any(String));
 			expect(JSON.stringify(journeyOf(facts, "operator"))).toContain("accounts");
 		}
-		const deadForOwner = journeyOf(cases[1]!, "owner");
+		const deadForOwner = journeyOf(cases[1], "owner");
 		expect(deadForOwner.pending).toMatchObject({ step: "requestReceived", since: at(1000), why: "payments could not process it after 3 attempt(s); it is retried later" });
 		expect(deadForOwner.hops.find(hop => hop.step === "requestEmitted")?.detail).toBe("emitted 3 times; dead");
 		expect(journeyOf(base, "owner").pending?.why).toBe("waiting for payments (attempt 4)");

@@ -16,7 +16,7 @@ describe("ActivityCounter", () => {
 		expect(buckets).toHaveLength(ACTIVITY_WINDOW_BUCKETS);
 		expect(buckets.at(-1)).toEqual({ at: "2026-12-03T08:40:10.000Z", emitted: 0, reemitted: 1, confirmed: 0, dead: 0, reconciled: 0 });
 		expect(buckets.at(-2)).toEqual({ at: "2026-12-03T08:40:00.000Z", emitted: 1, reemitted: 0, confirmed: 3, dead: 0, reconciled: 0 });
-		expect(buckets[0]!.at).toBe("2026-12-03T08:30:20.000Z");
+		expect(buckets[0].at).toBe("2026-12-03T08:30:20.000Z");
 	});
 
 	it("forgets what is older than 10 minutes and keeps no more buckets than the window", () => {

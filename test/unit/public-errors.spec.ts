@@ -30,7 +30,11 @@ describe("toPublicError", () => {
 	});
 
 	it("keeps short field errors as they are", () => {
-		const answer = toPublicError(new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [{ type: "number", field: "amount", message: "The 'amount' field must be a number.", actual: "x", expected: 5 }]));
+		const answer = toPublicError(
+			new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
+				{ type: "number", field: "amount", message: "The 'amount' field must be a number.", actual: "x", expected: 5 }
+			])
+		);
 		expect(answer.body.data).toEqual([{ type: "number", field: "amount", message: "The 'amount' field must be a number.", actual: "x", expected: 5 }]);
 	});
 });

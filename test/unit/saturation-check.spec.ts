@@ -39,25 +39,56 @@ const saturation = (result: ModeResult) => checkTargets(result).find(check => ch
 
 describe("the saturation verdict", () => {
 	it("is met when the median pair reaches half of its limit, whatever one slow pair measured", () => {
-		const check = saturation(run([[400, 1000], [560, 1000], [550, 1000], [300, 1000], [530, 1000]]));
+		const check = saturation(
+			run([
+				[400, 1000],
+				[560, 1000],
+				[550, 1000],
+				[300, 1000],
+				[530, 1000]
+			])
+		);
 		expect(check.met).toBe(true);
 		expect(check.measured).toMatch(/^median of 5 pair\(s\) at 32 clients: 53% \(40%, 56%, 55%, 30%, 53%\)/);
 	});
 
 	it("is not met when the median pair falls short, whatever one fast pair measured", () => {
-		const check = saturation(run([[450, 1000], [700, 1000], [480, 1000], [470, 1000], [490, 1000]]));
+		const check = saturation(
+			run([
+				[450, 1000],
+				[700, 1000],
+				[480, 1000],
+				[470, 1000],
+				[490, 1000]
+			])
+		);
 		expect(check.met).toBe(false);
 		expect(check.measured).toMatch(/^median of 5 pair\(s\) at 32 clients: 48%/);
 	});
 
 	it("is not met while a pair's limit completed nothing (its transactions failed), and says so", () => {
-		const check = saturation(run([[520, 1000], [530, 0], [540, 0], [550, 0], [560, 1000]]));
+		const check = saturation(
+			run([
+				[520, 1000],
+				[530, 0],
+				[540, 0],
+				[550, 0],
+				[560, 1000]
+			])
+		);
 		expect(check.met).toBe(false);
 		expect(check.measured).toMatch(/3 pair\(s\) without a limit to judge by/);
 	});
 
 	it("takes the lower middle of an even count", () => {
-		expect(saturation(run([[490, 1000], [600, 1000]])).met).toBe(false);
+		expect(
+			saturation(
+				run([
+					[490, 1000],
+					[600, 1000]
+				])
+			).met
+		).toBe(false);
 	});
 
 	it("shows the best level against the limit's best level beside the median", () => {
@@ -68,7 +99,12 @@ describe("the saturation verdict", () => {
 
 describe("the memory target", () => {
 	it("counts the saturation pairs, not only the sweep's levels", () => {
-		const rss = checkTargets(run([[520, 1000], [530, 1000, 230]])).find(check => check.target.startsWith("no process above"))!;
+		const rss = checkTargets(
+			run([
+				[520, 1000],
+				[530, 1000, 230]
+			])
+		).find(check => check.target.startsWith("no process above"))!;
 		expect(rss).toMatchObject({ met: false, measured: "largest: orders-1 230 MB" });
 	});
 });

@@ -28,7 +28,10 @@ function soak(windows: SoakWindow[], queuesAtEnd = 81): SoakResult {
 	return { windows, queuesAtStart: 81, queuesAtEnd, databaseConnectionCeiling: 44, autovacuum: true };
 }
 
-const failed = (result: SoakResult) => checkSoak(result).filter(check => !check.met).map(check => check.target);
+const failed = (result: SoakResult) =>
+	checkSoak(result)
+		.filter(check => !check.met)
+		.map(check => check.target);
 
 describe("the long run's checks", () => {
 	it("pass a steady run, whatever its warm-up window did", () => {
@@ -47,6 +50,13 @@ describe("the long run's checks", () => {
 	});
 
 	it("fail when RabbitMQ queues pile up", () => {
-		expect(failed(soak(Array.from({ length: 16 }, (_, i) => window(i)), 90))).toEqual([expect.stringMatching(/RabbitMQ queues/)]);
+		expect(
+			failed(
+				soak(
+					Array.from({ length: 16 }, (_, i) => window(i)),
+					90
+				)
+			)
+		).toEqual([expect.stringMatching(/RabbitMQ queues/)]);
 	});
 });

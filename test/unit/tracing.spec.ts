@@ -47,13 +47,19 @@ describe("the gateway's request trace", () => {
 			["a3ce929d0e0e4736", "a3ce929d0e0e4736"]
 		]) {
 			const options: Record<string, unknown> = {};
-			adoptRequestTrace(options, request({ "x-request-id": sent! }));
+			adoptRequestTrace(options, request({ "x-request-id": sent }));
 			expect(options).toEqual({ requestID: adopted });
 		}
 	});
 
 	it("drops what moleculer-web took unchecked: an unusable X-Request-ID, any X-Correlation-ID, a header sent twice", () => {
-		const unusable: Record<string, string | string[]>[] = [{ "x-request-id": "<script>" }, { "x-request-id": "x".repeat(33) }, { "x-correlation-id": TRACE }, { "x-request-id": [TRACE, TRACE] }, { traceparent: [`00-${TRACE}-${PARENT}-01`, `00-${TRACE}-${PARENT}-01`] }];
+		const unusable: Record<string, string | string[]>[] = [
+			{ "x-request-id": "<script>" },
+			{ "x-request-id": "x".repeat(33) },
+			{ "x-correlation-id": TRACE },
+			{ "x-request-id": [TRACE, TRACE] },
+			{ traceparent: [`00-${TRACE}-${PARENT}-01`, `00-${TRACE}-${PARENT}-01`] }
+		];
 		for (const headers of unusable) {
 			const options: Record<string, unknown> = { requestID: "unchecked" };
 			adoptRequestTrace(options, request(headers));
@@ -71,7 +77,9 @@ describe("tracing settings", () => {
 	it("trace actions and events with the chosen exporter", () => {
 		expect(tracingOptionsFor({ TRACING_EXPORTER: "console" })).toMatchObject({ enabled: true, events: true, sampling: { rate: 1 }, exporter: { type: "Console" } });
 		expect(tracingOptionsFor({ TRACING_EXPORTER: "event", TRACING_SAMPLING_RATE: "0.25" })).toMatchObject({ exporter: { type: "Event" }, sampling: { rate: 0.25 } });
-		expect(tracingOptionsFor({ TRACING_EXPORTER: "jaeger", TRACING_URL: "http://jaeger:14268/api/traces" })).toMatchObject({ exporter: { type: "Jaeger", options: { endpoint: "http://jaeger:14268/api/traces" } } });
+		expect(tracingOptionsFor({ TRACING_EXPORTER: "jaeger", TRACING_URL: "http://jaeger:14268/api/traces" })).toMatchObject({
+			exporter: { type: "Jaeger", options: { endpoint: "http://jaeger:14268/api/traces" } }
+		});
 		expect(tracingOptionsFor({ TRACING_EXPORTER: "zipkin", TRACING_URL: "http://zipkin:9411/" })).toMatchObject({ exporter: { opts: { baseURL: "http://zipkin:9411" } } });
 	});
 

@@ -45,7 +45,10 @@ function wholeNumber(name: string, fallback: number, min: number): number {
 }
 
 function list(name: string, fallback: string): string[] {
-	return (process.env[name] || fallback).split(",").map(item => item.trim()).filter(Boolean);
+	return (process.env[name] || fallback)
+		.split(",")
+		.map(item => item.trim())
+		.filter(Boolean);
 }
 
 export function benchConfigFromEnv(): BenchConfig {

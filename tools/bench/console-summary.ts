@@ -36,7 +36,14 @@ export function printSummary(report: BenchReport): void {
 		console.log(
 			`\n${table(
 				["round", "instances per service", "orders/s", "c→f p50", "c→f p99", "CPU ms/order"],
-				report.scaleOut.runs.map(run => [String(run.round), String(run.instancesPerService), perSecond(run.ordersPerSecond), ms(run.createToFinal.p50), ms(run.createToFinal.p99), ms(run.cpuMsPerOrder)])
+				report.scaleOut.runs.map(run => [
+					String(run.round),
+					String(run.instancesPerService),
+					perSecond(run.ordersPerSecond),
+					ms(run.createToFinal.p50),
+					ms(run.createToFinal.p99),
+					ms(run.cpuMsPerOrder)
+				])
 			)}\n(the cluster at ${report.scaleOut.clients} clients, in turn)`
 		);
 	}

@@ -197,10 +197,7 @@ export async function prepareDatabaseLimit(adminUrl: string, prefix: string, max
 	await runMigrations(payments, paymentsMigrations, () => undefined);
 	const seed = new Pool({ connectionString: payments, max: 1 });
 	try {
-		await seed.query(
-			"INSERT INTO accounts (user_id, balance_minor) SELECT $1::text || i, $2::bigint FROM generate_series(0, $3::int - 1) AS i",
-			[USER_PREFIX, LARGE_BALANCE_MINOR, maxClients]
-		);
+		await seed.query("INSERT INTO accounts (user_id, balance_minor) SELECT $1::text || i, $2::bigint FROM generate_series(0, $3::int - 1) AS i", [USER_PREFIX, LARGE_BALANCE_MINOR, maxClients]);
 	} finally {
 		await seed.end();
 	}

@@ -51,10 +51,9 @@ export async function describePostgres(adminUrl: string): Promise<{ version: str
 	await client.connect();
 	try {
 		const version = (await client.query<{ server_version: string }>("SHOW server_version")).rows[0].server_version;
-		const { rows } = await client.query<{ name: string; value: string }>(
-			"SELECT name, current_setting(name) AS value FROM pg_settings WHERE name = ANY($1::text[]) ORDER BY name",
-			[POSTGRES_SETTINGS]
-		);
+		const { rows } = await client.query<{ name: string; value: string }>("SELECT name, current_setting(name) AS value FROM pg_settings WHERE name = ANY($1::text[]) ORDER BY name", [
+			POSTGRES_SETTINGS
+		]);
 		return { version, settings: Object.fromEntries(rows.map(row => [row.name, row.value])) };
 	} finally {
 		await client.end();

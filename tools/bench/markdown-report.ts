@@ -17,7 +17,12 @@ function table(header: string[], rows: string[][]): string {
 
 function machineSection(report: BenchReport): string {
 	const { machine, versions, serviceSettings } = report.environment;
-	const postgres = report.modes.map(result => `${result.postgres.version} (${result.mode}; ${Object.entries(result.postgres.settings).map(([k, v]) => `${k}=${v}`).join(", ")})`);
+	const postgres = report.modes.map(
+		result =>
+			`${result.postgres.version} (${result.mode}; ${Object.entries(result.postgres.settings)
+				.map(([k, v]) => `${k}=${v}`)
+				.join(", ")})`
+	);
 	return table(
 		["", ""],
 		[
@@ -26,7 +31,12 @@ function machineSection(report: BenchReport): string {
 			["PostgreSQL server", postgres.join("<br>")],
 			["RabbitMQ", versions.rabbitmq],
 			["Moleculer", versions.moleculer],
-			["Service settings", Object.entries(serviceSettings).map(([k, v]) => `${k}=${v}`).join(", ")],
+			[
+				"Service settings",
+				Object.entries(serviceSettings)
+					.map(([k, v]) => `${k}=${v}`)
+					.join(", ")
+			],
 			[
 				"Bench settings",
 				`BENCH_SECONDS=${report.config.seconds}, BENCH_WARMUP_SECONDS=${report.config.warmupSeconds}, BENCH_LEVELS=${report.config.levels.join(",")}, ` +
@@ -111,13 +121,28 @@ function limitTable(report: BenchReport): string {
 function hopsSection(result: ModeResult): string {
 	if (!result.lightLoadHops) return `No order of the lowest level had a clean path (each event emitted once) to time.`;
 	const { clients, orders, hops } = result.lightLoadHops;
-	return `${orders} orders at ${clients} client(s):\n\n${table(["hop", "median ms", "p90 ms"], hops.map(hop => [hop.hop, ms(hop.medianMs), ms(hop.p90Ms)]))}`;
+	return `${orders} orders at ${clients} client(s):\n\n${table(
+		["hop", "median ms", "p90 ms"],
+		hops.map(hop => [hop.hop, ms(hop.medianMs), ms(hop.p90Ms)])
+	)}`;
 }
 
 function relaySection(report: BenchReport): string {
 	if (!report.relay) return "Not measured in this run (BENCH_RELAY_EVENTS=0).";
 	return table(
-		["relays", "burst rows", "commit → first claim ms", "emitted/s", "confirmed/s", "re-emits", "settled after s", "latency samples", "commit→emit p50 / max ms", "commit→applied p50 / max ms", "commit→confirmed p50 / max ms"],
+		[
+			"relays",
+			"burst rows",
+			"commit → first claim ms",
+			"emitted/s",
+			"confirmed/s",
+			"re-emits",
+			"settled after s",
+			"latency samples",
+			"commit→emit p50 / max ms",
+			"commit→applied p50 / max ms",
+			"commit→confirmed p50 / max ms"
+		],
 		report.relay.map(({ relays, burst, latency }) => [
 			String(relays),
 			String(burst.events) + (burst.unconfirmed ? ` (${burst.unconfirmed} unconfirmed at the timeout)` : ""),
@@ -237,7 +262,21 @@ function soakSection(report: BenchReport): string {
 	if (!soak) return "Not measured in this run (BENCH_SOAK_SECONDS=0).";
 	const names = soak.windows[0].processes.map(p => p.name);
 	return table(
-		["s", "orders/s", "c→f p50", "p99", "CPU ms/order: Postgres", "the rest", ...names.map(name => `${name} RSS MB / fds`), "db conns", "unconfirmed", "queued", "outbox rows", "inbox rows", "errors"],
+		[
+			"s",
+			"orders/s",
+			"c→f p50",
+			"p99",
+			"CPU ms/order: Postgres",
+			"the rest",
+			...names.map(name => `${name} RSS MB / fds`),
+			"db conns",
+			"unconfirmed",
+			"queued",
+			"outbox rows",
+			"inbox rows",
+			"errors"
+		],
 		soak.windows.map(w => [
 			w.endSeconds.toFixed(0),
 			perSecond(w.ordersPerSecond),
@@ -344,6 +383,8 @@ ${soakSection(report)}
 
 ## Reading the figures
 
-${observations(report).map(note => `- ${note}`).join("\n")}
+${observations(report)
+	.map(note => `- ${note}`)
+	.join("\n")}
 `;
 }

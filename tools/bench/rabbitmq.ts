@@ -19,7 +19,10 @@ export async function rabbitmqVersion(url: string): Promise<string> {
 async function namesOfNamespace(what: "list_queues" | "list_exchanges", namespace: string): Promise<string[]> {
 	const { stdout } = await execFileAsync("rabbitmqctl", [what, "-q", "--no-table-headers", "name"], { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
 	// Moleculer's AMQP transporter prefixes everything with MOL-<namespace>.
-	return stdout.split("\n").map(line => line.trim()).filter(name => name.startsWith(`MOL-${namespace}.`));
+	return stdout
+		.split("\n")
+		.map(line => line.trim())
+		.filter(name => name.startsWith(`MOL-${namespace}.`));
 }
 
 /** The queues of a namespace. */
@@ -54,7 +57,7 @@ export async function waitUntilNamespaceQueuesEmpty(url: string, namespace: stri
 	try {
 		const channel = await connection.createChannel();
 		const deadline = Date.now() + timeoutMs;
-		for (let emptyChecks = 0; emptyChecks < 2 && Date.now() < deadline; ) {
+		for (let emptyChecks = 0; emptyChecks < 2 && Date.now() < deadline;) {
 			let waiting = 0;
 			for (const queue of queues) waiting += (await channel.checkQueue(queue)).messageCount;
 			emptyChecks = waiting === 0 ? emptyChecks + 1 : 0;

@@ -160,10 +160,7 @@ export async function measureRelay(config: BenchConfig, runId: string, teardown:
 		await runMigrations(ordersUrl, ordersMigrations, () => undefined);
 		await runMigrations(paymentsUrl, paymentsMigrations, () => undefined);
 		await Promise.all([orders.connect(), payments.connect()]);
-		await payments.query(
-			"INSERT INTO accounts (user_id, balance_minor) SELECT $1::text || i, 10000000000000 FROM generate_series(0, $2::int - 1) AS i",
-			[USER_PREFIX, ACCOUNTS]
-		);
+		await payments.query("INSERT INTO accounts (user_id, balance_minor) SELECT $1::text || i, 10000000000000 FROM generate_series(0, $2::int - 1) AS i", [USER_PREFIX, ACCOUNTS]);
 		const start = async (name: string, services: string) => {
 			const healthPort = await freePort();
 			const env = { ...clusterNodeEnv(config, namespace, name, { orders: ordersUrl, payments: paymentsUrl }), SERVICES: services, HEALTH_PORT: String(healthPort) };

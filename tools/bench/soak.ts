@@ -32,9 +32,7 @@ function openFileDescriptors(pid: number): number {
 /** A service database's unconfirmed events (the outbox's own summary) and its outbox and inbox rows. */
 async function messagingState(database: Client): Promise<{ unconfirmed: number; outboxRows: number; inboxRows: number }> {
 	const [{ pending }] = (await database.query<{ pending: number }>(selectPendingSummary())).rows;
-	const [rows] = (
-		await database.query<{ outbox: number; inbox: number }>("SELECT (SELECT count(*)::int FROM outbox_events) AS outbox, (SELECT count(*)::int FROM inbox_events) AS inbox")
-	).rows;
+	const [rows] = (await database.query<{ outbox: number; inbox: number }>("SELECT (SELECT count(*)::int FROM outbox_events) AS outbox, (SELECT count(*)::int FROM inbox_events) AS inbox")).rows;
 	return { unconfirmed: pending, outboxRows: rows.outbox, inboxRows: rows.inbox };
 }
 
@@ -64,10 +62,9 @@ export async function measureSoak(config: BenchConfig, runId: string, teardown: 
 		for (let index = 0; index < windowCount; index++) {
 			const run = await runEndToEndLevel(system.gatewayUrl, users, 0, config.soakWindowSeconds * 1000, new ResourceSampler(system.nodes));
 			const [orders, payments] = await Promise.all([messagingState(databases.orders), messagingState(databases.payments)]);
-			const { rows: connections } = await databases.orders.query<{ n: number }>(
-				"SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ANY($1::text[])",
-				[[databases.orders.database, databases.payments.database]]
-			);
+			const { rows: connections } = await databases.orders.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ANY($1::text[])", [
+				[databases.orders.database, databases.payments.database]
+			]);
 			const { resources } = run.figures;
 			const completed = completedOrders(run.figures.ordersPerSecond, config.soakWindowSeconds);
 			let waitingMessages = 0;

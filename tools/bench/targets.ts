@@ -58,7 +58,10 @@ export function checkTargets(result: ModeResult): TargetCheck[] {
 	// the shared machine during one side of one pair moves that pair only. With an even count, the lower middle.
 	const shares = saturationShares(result);
 	const unjudged = shares.filter(share => Number.isNaN(share)).length;
-	const medianShare = percentile(shares.filter(share => !Number.isNaN(share)).sort((a, b) => a - b), 0.5);
+	const medianShare = percentile(
+		shares.filter(share => !Number.isNaN(share)).sort((a, b) => a - b),
+		0.5
+	);
 	const loaded = [...result.endToEnd, ...result.saturationPairs.map(pair => pair.endToEnd)];
 	const rss = loaded.flatMap(level => level.resources.nodes).reduce((a, b) => (b.maxRssMb > a.maxRssMb ? b : a));
 	return [
@@ -101,8 +104,7 @@ export function checkSoak(soak: SoakResult): TargetCheck[] {
 	const growth = (value: (w: SoakWindow) => number) => ({ first: peak(first, value), second: peak(second, value) });
 	const names = soak.windows[0].processes.map(p => p.name);
 	const of = (name: string, field: "rssMb" | "fds") => (w: SoakWindow) => w.processes.find(p => p.name === name)?.[field] ?? 0;
-	const largestRise = (field: "rssMb" | "fds") =>
-		names.map(name => ({ name, ...growth(of(name, field)) })).reduce((a, b) => (b.second - b.first > a.second - a.first ? b : a));
+	const largestRise = (field: "rssMb" | "fds") => names.map(name => ({ name, ...growth(of(name, field)) })).reduce((a, b) => (b.second - b.first > a.second - a.first ? b : a));
 
 	const rss = largestRise("rssMb");
 	const fds = largestRise("fds");
@@ -137,7 +139,8 @@ export function checkSoak(soak: SoakResult): TargetCheck[] {
 		{ target: "long run: the same RabbitMQ queues at the end as at the start", measured: `${soak.queuesAtStart} → ${soak.queuesAtEnd}`, met: soak.queuesAtEnd === soak.queuesAtStart },
 		{
 			target: `${label}: throughput ≥ 90 %, p99 ≤ 150 % (no slowdown)`,
-			measured: `${perSecond(throughput.first)} → ${perSecond(throughput.second)} orders/s, p99 ${ms(p99.first)} → ${ms(p99.second)} ms` + (soak.autovacuum ? "" : " (autovacuum off on this server)"),
+			measured:
+				`${perSecond(throughput.first)} → ${perSecond(throughput.second)} orders/s, p99 ${ms(p99.first)} → ${ms(p99.second)} ms` + (soak.autovacuum ? "" : " (autovacuum off on this server)"),
 			met: throughput.second >= 0.9 * throughput.first && p99.second <= 1.5 * p99.first
 		}
 	];

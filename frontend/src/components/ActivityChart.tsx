@@ -38,9 +38,7 @@ export function ActivityChart({ service, activity, bucketSeconds }: ActivityChar
 	return (
 		<figure className="activity">
 			<svg className="activity__chart" viewBox={`0 0 ${WIDTH} ${HEIGHT}`} preserveAspectRatio="none" role="img" aria-labelledby={titleId}>
-				<title id={titleId}>
-					{`${service}, last 10 minutes: ${reemitted} re-emits and ${reconciled} reconciled orders, at most ${peak} in one ${bucketSeconds}-second interval.`}
-				</title>
+				<title id={titleId}>{`${service}, last 10 minutes: ${reemitted} re-emits and ${reconciled} reconciled orders, at most ${peak} in one ${bucketSeconds}-second interval.`}</title>
 				<line className="activity__axis" x1={0} y1={HEIGHT - 0.5} x2={WIDTH} y2={HEIGHT - 0.5} />
 				{activity.map(bucket => [bar(bucket, bucket.reemitted, 0, "activity__reemitted"), bar(bucket, bucket.reconciled, barWidth, "activity__reconciled")])}
 			</svg>

@@ -235,11 +235,11 @@ describe("Dashboard", () => {
 		const dialog = await screen.findByRole("dialog", { name: "Order details" });
 
 		const steps = await within(dialog).findByRole("list", { name: "Journey" });
-		expect(within(steps).getAllByRole("listitem").map(hop => hop.textContent?.trim())).toEqual([
-			"Order placed",
-			"Payment request sent after +12 ms",
-			"Waiting for payments to confirm the request…"
-		]);
+		expect(
+			within(steps)
+				.getAllByRole("listitem")
+				.map(hop => hop.textContent?.trim())
+		).toEqual(["Order placed", "Payment request sent after +12 ms", "Waiting for payments to confirm the request…"]);
 		// The simple form: no services, no times of day, no error texts meant for operators.
 		expect(within(steps).queryByRole("time")).not.toBeInTheDocument();
 

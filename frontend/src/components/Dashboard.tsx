@@ -63,9 +63,7 @@ function DashboardPage({ userId, onSwitchUser }: DashboardProps) {
 			</div>
 			{/* Outside the page, which is inert (so silent) while the details dialog is open. */}
 			<OrderAnnouncer orders={orders.state.orders} />
-			{detailsOrderId !== null && (
-				<OrderDetails orderId={detailsOrderId} listedOrder={orders.state.orders.find(order => order.id === detailsOrderId)} onClose={closeDetails} />
-			)}
+			{detailsOrderId !== null && <OrderDetails orderId={detailsOrderId} listedOrder={orders.state.orders.find(order => order.id === detailsOrderId)} onClose={closeDetails} />}
 		</>
 	);
 }

@@ -33,7 +33,7 @@ const deadPaymentResult: DeadEvent = {
 	orderId: "o1",
 	attempts: 3,
 	failures: 10,
-	lastError: "relation \"orders\" is locked",
+	lastError: 'relation "orders" is locked',
 	createdAt: "2025-01-01T10:00:00.000Z",
 	deadAt: "2025-01-01T10:00:30.000Z"
 };
@@ -102,9 +102,7 @@ describe("OpsPage", () => {
 		expect(orders.getByTestId("dead-count")).toHaveTextContent("0");
 		expect(orders.getByTestId("reemitted-total")).toHaveTextContent("4");
 		expect(orders.getByTestId("reconciled-total")).toHaveTextContent("2");
-		expect(orders.getByRole("img")).toHaveAccessibleName(
-			"orders, last 10 minutes: 4 re-emits and 2 reconciled orders, at most 3 in one 10-second interval."
-		);
+		expect(orders.getByRole("img")).toHaveAccessibleName("orders, last 10 minutes: 4 re-emits and 2 reconciled orders, at most 3 in one 10-second interval.");
 		// A bar per non-zero figure: re-emits 1 and 3, reconciled 2.
 		expect(serviceCard("orders").querySelectorAll("rect")).toHaveLength(3);
 		expect(orders.getByText("None.")).toBeInTheDocument();
@@ -174,8 +172,7 @@ describe("OpsPage", () => {
 			"GET /api/me": () => jsonResponse(OPERATOR),
 			"GET /api/admin/outbox": () => jsonResponse({ bucketSeconds: 10, services: [makeServiceOps({ service: "payments", dead: 1 })] }),
 			"GET /api/admin/dead-events": () => jsonResponse({ events: [deadPaymentResult] }),
-			"POST /api/admin/dead-events/replay": () =>
-				unavailable ? errorResponse(503, "SERVICE_UNAVAILABLE", "Unavailable") : jsonResponse({ service: "payments", replayed: [] })
+			"POST /api/admin/dead-events/replay": () => (unavailable ? errorResponse(503, "SERVICE_UNAVAILABLE", "Unavailable") : jsonResponse({ service: "payments", replayed: [] }))
 		});
 		const user = renderPage();
 		const replayOnce = async () => {

@@ -18,13 +18,7 @@ export function TextField({ label, error, hint, className, ...inputProps }: Text
 			<label className="field__label" htmlFor={id}>
 				{label}
 			</label>
-			<input
-				id={id}
-				className="field__input"
-				aria-invalid={error ? true : undefined}
-				aria-describedby={describedBy || undefined}
-				{...inputProps}
-			/>
+			<input id={id} className="field__input" aria-invalid={error ? true : undefined} aria-describedby={describedBy || undefined} {...inputProps} />
 			{hint && (
 				<p id={hintId} className="field__hint">
 					{hint}

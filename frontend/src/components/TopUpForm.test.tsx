@@ -7,7 +7,7 @@ import { INVALID_AMOUNTS } from "../test/invalidAmounts";
 import { TopUpForm } from "./TopUpForm";
 
 function renderForm() {
-	const onToppedUp = vi.fn<(account: Account) => void>();
+	const onToppedUp = vi.fn<(account: Account) => Promise<void>>().mockResolvedValue(undefined);
 	render(<TopUpForm api={createApiClient("alice")} onToppedUp={onToppedUp} />);
 	return { onToppedUp, user: userEvent.setup() };
 }
@@ -86,14 +86,11 @@ describe("TopUpForm", () => {
 	it("says an unavailable service's top-up may have gone through, and tries again with the same Idempotency-Key", async () => {
 		let unavailable = true;
 		const { requests } = mockFetch({
-			"POST /api/accounts/topup": () =>
-				unavailable ? errorResponse(503, "SERVICE_UNAVAILABLE", "The service is unavailable for the moment; retry shortly.") : jsonResponse(makeAccount(5))
+			"POST /api/accounts/topup": () => (unavailable ? errorResponse(503, "SERVICE_UNAVAILABLE", "The service is unavailable for the moment; retry shortly.") : jsonResponse(makeAccount(5)))
 		});
 		const { user, onToppedUp } = renderForm();
 		await topUp(user, "5");
-		expect(await screen.findByRole("alert")).toHaveTextContent(
-			`${UNAVAILABLE_MESSAGE} Your top-up may have gone through — check your balance before trying again.`
-		);
+		expect(await screen.findByRole("alert")).toHaveTextContent(`${UNAVAILABLE_MESSAGE} Your top-up may have gone through — check your balance before trying again.`);
 
 		unavailable = false;
 		await user.click(screen.getByRole("button", { name: "Top up" }));

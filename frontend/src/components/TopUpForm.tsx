@@ -8,7 +8,7 @@ import { TextField } from "./TextField";
 
 interface TopUpFormProps {
 	api: ApiClient;
-	onToppedUp(account: Account): void;
+	onToppedUp(account: Account): Promise<void>;
 }
 
 export function TopUpForm({ api, onToppedUp }: TopUpFormProps) {
@@ -30,7 +30,7 @@ export function TopUpForm({ api, onToppedUp }: TopUpFormProps) {
 		if (account === undefined) return;
 		amount.setValue("");
 		setConfirmation(`Added ${formatMoney(check.amount)}.`);
-		onToppedUp(account);
+		await onToppedUp(account);
 	}
 
 	return (

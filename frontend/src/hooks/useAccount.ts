@@ -3,11 +3,7 @@ import { useCallback } from "react";
 import { ApiError, ErrorType, errorMessage, type Account } from "../api";
 import { queryKeys, useAccountQuery } from "./queries";
 
-export type AccountState =
-	| { kind: "loading" }
-	| { kind: "missing" }
-	| { kind: "ready"; balance: number; refreshError?: string }
-	| { kind: "failed"; message: string };
+export type AccountState = { kind: "loading" } | { kind: "missing" } | { kind: "ready"; balance: number; refreshError?: string } | { kind: "failed"; message: string };
 
 export interface AccountModel {
 	state: AccountState;
