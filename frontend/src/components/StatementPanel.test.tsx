@@ -40,6 +40,8 @@ describe("the statement", () => {
 		expect(items()[0]).toHaveTextContent("Payment for order 9f8e7d6c");
 		expect(within(items()[3]).getByRole("time")).toHaveAttribute("datetime", at(1));
 		expect(within(statement).getByTestId("statement-range")).toHaveTextContent("Movements 1–4 of 4");
+		// A single page needs no paging.
+		expect(within(statement).queryByRole("button", { name: /movements$/ })).not.toBeInTheDocument();
 	});
 
 	it("opens a movement's order", async () => {

@@ -23,6 +23,8 @@ export function StatementPanel({ orders, onShowOrder }: StatementPanelProps) {
 	const [offset, setOffset] = useState(0);
 	const { data: statement, error, isPlaceholderData, refetch } = useStatementQuery(STATEMENT_PAGE_SIZE, offset);
 	const descriptions = new Map(orders.map(order => [order.id, order.description]));
+	// One page needs no paging; and as movements are only ever added, the buttons never vanish under the focus.
+	const paged = statement !== undefined && statement.total > STATEMENT_PAGE_SIZE;
 	return (
 		<section className="card" aria-labelledby="statement-title" aria-busy={isPlaceholderData} data-testid="statement">
 			<h2 id="statement-title">Statement</h2>
@@ -44,11 +46,11 @@ export function StatementPanel({ orders, onShowOrder }: StatementPanelProps) {
 						))}
 					</ol>
 					<div className="statement__paging">
-						<PageButton label="Newer" disabled={statement.offset === 0} onClick={() => setOffset(Math.max(0, statement.offset - STATEMENT_PAGE_SIZE))} />
+						{paged && <PageButton label="Newer" disabled={statement.offset === 0} onClick={() => setOffset(Math.max(0, statement.offset - STATEMENT_PAGE_SIZE))} />}
 						<p className="muted" data-testid="statement-range">
 							{pageRangeText(statement.offset, statement.movements.length, statement.total)}
 						</p>
-						<PageButton label="Older" disabled={statement.offset + statement.movements.length >= statement.total} onClick={() => setOffset(statement.offset + STATEMENT_PAGE_SIZE)} />
+						{paged && <PageButton label="Older" disabled={statement.offset + statement.movements.length >= statement.total} onClick={() => setOffset(statement.offset + STATEMENT_PAGE_SIZE)} />}
 					</div>
 				</>
 			)}
