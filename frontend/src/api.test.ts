@@ -125,13 +125,36 @@ describe("createApiClient", () => {
 		expect(error).toMatchObject({ status: 429, message: "Too many requests — please wait a moment." });
 	});
 
+	it("cancels an order with an Idempotency-Key and takes the order it answers with, 202 too (issue 18)", async () => {
+		const refundRequested = makeOrder({ id: "o 1", status: "FINISHED", cancelRequestedAt: "2025-01-01T10:00:05.000Z" });
+		const { requests } = mockFetch({ "POST /api/orders/o%201/cancel": () => jsonResponse(refundRequested, 202) });
+		await expect(createApiClient("alice").cancelOrder("o 1")).resolves.toEqual(refundRequested);
+		expect(requests[0].body).toEqual({});
+		expect(requests[0].headers.get("Idempotency-Key")).toMatch(/^[\x21-\x7e]{1,255}$/);
+	});
+
+	it("says why an order cannot be cancelled", async () => {
+		mockFetch({ "POST /api/orders/o1/cancel": () => errorResponse(409, "ORDER_NOT_CANCELLABLE", "This order is REFUNDED: there is nothing left to cancel.") });
+		const error = await failureOf(createApiClient("alice").cancelOrder("o1"));
+		expect(error).toMatchObject({ status: 409, type: "ORDER_NOT_CANCELLABLE", message: "This order is REFUNDED: there is nothing left to cancel." });
+	});
+
+	it("reads a page of the statement", async () => {
+		const statement = { balance: 5, total: 1, limit: 10, offset: 20, movements: [{ kind: "TOPUP", amount: 5, balanceAfter: 5, at: "2025-01-01T10:00:00.000Z" }] };
+		const { requests } = mockFetch({ "GET /api/accounts/statement": () => jsonResponse(statement) });
+		await expect(createApiClient("alice").getStatement(10, 20)).resolves.toEqual(statement);
+		expect(requests.map(request => request.url)).toEqual(["/api/accounts/statement?limit=10&offset=20"]);
+	});
+
 	it.each([
 		["placeOrder", "/api/orders", "Your order may have been placed — check your orders before trying again."],
-		["topUp", "/api/accounts/topup", "Your top-up may have gone through — check your balance before trying again."]
+		["topUp", "/api/accounts/topup", "Your top-up may have gone through — check your balance before trying again."],
+		["cancelOrder", "/api/orders/o1/cancel", "Your cancel may have gone through — check the order before trying again."]
 	] as const)("says that %s may have gone through when it timed out", async (operation, path, note) => {
 		mockFetch({ [`POST ${path}`]: () => errorResponse(504, "REQUEST_TIMEOUT", "Request is timed out when call 'x' action on 'n' node.") });
 		const api = createApiClient("alice");
-		const error = await failureOf(operation === "placeOrder" ? api.placeOrder({ amount: 1, description: "x" }) : api.topUp(1));
+		const submissions = { placeOrder: () => api.placeOrder({ amount: 1, description: "x" }), topUp: () => api.topUp(1), cancelOrder: () => api.cancelOrder("o1") };
+		const error = await failureOf(submissions[operation]());
 		expect(error.message).toBe(`${UNAVAILABLE_MESSAGE} ${note}`);
 	});
 

@@ -13,6 +13,9 @@ export type Order = Schemas["Order"];
 export type OrderStatus = Schemas["OrderStatus"];
 export type CancelReason = Schemas["CancelReason"];
 export type Account = Schemas["Account"];
+/** A page of the account's movements, newest first, with the balance and how many there are in all. */
+export type Statement = Schemas["Statement"];
+export type Movement = Statement["movements"][number];
 /** Who the caller is, and whether the operator page is theirs. */
 export type Me = Schemas["Me"];
 export type ActivityBucket = Schemas["ActivityBucket"];
@@ -104,6 +107,9 @@ export interface ApiClient {
 	placeOrder(order: NewOrder): Promise<Order>;
 	listOrders(): Promise<Order[]>;
 	getOrder(id: string): Promise<Order>;
+	/** A NEW order comes back CANCELLED; a FINISHED one still FINISHED, with cancelRequestedAt (its refund follows). */
+	cancelOrder(id: string): Promise<Order>;
+	getStatement(limit: number, offset: number): Promise<Statement>;
 	/** The caller's own order's journey. */
 	getOrderJourney(id: string): Promise<Journey>;
 	getMe(): Promise<Me>;
@@ -194,6 +200,8 @@ export function createApiClient(userId: string, options: ApiClientOptions = {}):
 		placeOrder: order => submit("/api/orders", order, "Your order may have been placed — check your orders before trying again."),
 		listOrders: () => request("GET", `/api/orders?limit=${ORDER_LIST_LIMIT}`),
 		getOrder: id => request("GET", `/api/orders/${encodeURIComponent(id)}`),
+		cancelOrder: id => submit(`/api/orders/${encodeURIComponent(id)}/cancel`, {}, "Your cancel may have gone through — check the order before trying again."),
+		getStatement: (limit, offset) => request("GET", `/api/accounts/statement?limit=${limit}&offset=${offset}`),
 		getOrderJourney: id => request("GET", `/api/orders/${encodeURIComponent(id)}/journey`),
 		getMe: () => request("GET", "/api/me"),
 		getOutboxOverview: () => request("GET", "/api/admin/outbox"),

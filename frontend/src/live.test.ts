@@ -19,7 +19,7 @@ function start(routes: Parameters<typeof createFakeFetch>[0]) {
 		onOrders: vi.fn<(orders: Order[]) => void>(),
 		onBalanceStale: vi.fn<() => void>(),
 		onStatusChange: (status: LiveStatus) => statuses.push(status),
-		hasNewOrders: vi.fn(() => false)
+		hasOrdersAwaitingOutcome: vi.fn(() => false)
 	};
 	const stop = startLiveUpdates({ userId: "alice", fetch: fake.fetch, ...handlers });
 	const requestsTo = (path: string) => fake.requests.filter(request => request.url.split("?")[0] === path);
@@ -301,7 +301,7 @@ describe("startLiveUpdates", () => {
 		let status: Order["status"] = "NEW";
 		const stream = eventStream();
 		const live = start({ "GET /api/events": request => stream.respond(request), "GET /api/orders": () => jsonResponse([makeOrder({ id: "a", status })]) });
-		live.hasNewOrders.mockReturnValue(true);
+		live.hasOrdersAwaitingOutcome.mockReturnValue(true);
 		await flush();
 		expect(live.requestsTo("/api/orders")).toHaveLength(1); // on connecting
 		live.onBalanceStale.mockClear();
@@ -317,7 +317,7 @@ describe("startLiveUpdates", () => {
 		expect(live.onOrders).toHaveBeenLastCalledWith([expect.objectContaining({ id: "a", status: "FINISHED" })]);
 		expect(live.onBalanceStale).toHaveBeenCalledTimes(1);
 
-		live.hasNewOrders.mockReturnValue(false);
+		live.hasOrdersAwaitingOutcome.mockReturnValue(false);
 		for (let tick = 0; tick < 3; tick++) {
 			stream.send(": ping\n\n"); // the server's heartbeat, keeping the stream from looking dead
 			await vi.advanceTimersByTimeAsync(RECHECK_INTERVAL_MS);
@@ -327,9 +327,42 @@ describe("startLiveUpdates", () => {
 		live.stop();
 	});
 
+	it("marks the balance stale once when an order's money comes back, pushed or re-read (issue 18)", async () => {
+		const stream = eventStream();
+		const paid = makeOrder({ id: "a", status: "FINISHED" });
+		let listed = paid;
+		const live = start({ "GET /api/events": request => stream.respond(request), "GET /api/orders": () => jsonResponse([listed]) });
+		await flush();
+		live.onBalanceStale.mockClear();
+
+		// Asking for the refund moves no money yet.
+		stream.send(orderEvent({ ...paid, cancelRequestedAt: "2025-01-01T10:00:05.000Z" }));
+		await flush();
+		expect(live.onBalanceStale).not.toHaveBeenCalled();
+
+		const refunded = { ...paid, status: "REFUNDED" as const, cancelRequestedAt: "2025-01-01T10:00:05.000Z", refundedAt: "2025-01-01T10:00:06.000Z" };
+		stream.send(orderEvent(refunded));
+		await flush();
+		expect(live.onBalanceStale).toHaveBeenCalledTimes(1);
+
+		// A NEW order cancelled while its payment was taken: CANCELLED, then refundedAt, its push lost.
+		const cancelled = makeOrder({ id: "b", status: "CANCELLED", cancelReason: "CANCELLED_BY_USER" });
+		stream.send(orderEvent(cancelled));
+		listed = { ...cancelled, refundedAt: "2025-01-01T10:00:07.000Z" };
+		live.hasOrdersAwaitingOutcome.mockReturnValue(true);
+		await vi.advanceTimersByTimeAsync(RECHECK_INTERVAL_MS);
+		expect(live.onOrders).toHaveBeenLastCalledWith([listed]);
+		expect(live.onBalanceStale).toHaveBeenCalledTimes(2);
+
+		stream.send(orderEvent(refunded));
+		await flush();
+		expect(live.onBalanceStale).toHaveBeenCalledTimes(2);
+		live.stop();
+	});
+
 	it("does not re-read on that schedule while hidden", async () => {
 		const live = start({ "GET /api/orders": () => jsonResponse([makeOrder({ id: "a" })]) });
-		live.hasNewOrders.mockReturnValue(true);
+		live.hasOrdersAwaitingOutcome.mockReturnValue(true);
 		await flush();
 		setVisibility("hidden");
 		await vi.advanceTimersByTimeAsync(3 * RECHECK_INTERVAL_MS);

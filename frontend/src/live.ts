@@ -7,10 +7,11 @@
  * delay, without the polling fallback, the silence timeout or the hidden-tab close.)
  *
  * While the tab is hidden the stream is closed and nothing is polled (see tabVisibility.ts).
- * Pushes are at most once, so while live an order still NEW is re-read now and then too.
+ * Pushes are at most once, so while live an order still awaiting its outcome (NEW, or its refund
+ * requested) is re-read now and then too.
  */
 import { createParser } from "eventsource-parser";
-import { createApiClient, type FetchFunction, type Order, type OrderStatus } from "./api";
+import { createApiClient, type FetchFunction, type Order } from "./api";
 import { followTabVisibility } from "./tabVisibility";
 
 export type LiveStatus = "connecting" | "live" | "reconnecting" | "paused";
@@ -20,11 +21,11 @@ export interface LiveUpdateHandlers {
 	onOrder(order: Order): void;
 	/** A freshly fetched order list, newest first. */
 	onOrders(orders: Order[]): void;
-	/** The balance may have changed: an order was paid, or changes may have been missed. */
+	/** The balance may have changed: an order was paid or refunded, or changes may have been missed. */
 	onBalanceStale(): void;
 	onStatusChange(status: LiveStatus): void;
-	/** Whether an order on screen is still NEW, its final status yet to arrive. */
-	hasNewOrders(): boolean;
+	/** Whether an order on screen still awaits its outcome: its payment's result, or its refund. */
+	hasOrdersAwaitingOutcome(): boolean;
 }
 
 export interface LiveUpdatesOptions extends LiveUpdateHandlers {
@@ -33,7 +34,7 @@ export interface LiveUpdatesOptions extends LiveUpdateHandlers {
 }
 
 const POLL_INTERVAL_MS = 3_000;
-/** While live, how often the list is re-read while an order is NEW, in case its push was lost. */
+/** While live, how often the list is re-read while an order awaits its outcome, in case its push was lost. */
 export const RECHECK_INTERVAL_MS = 15_000;
 const FIRST_RECONNECT_DELAY_MS = 1_000;
 const MAX_RECONNECT_DELAY_MS = 10_000;
@@ -50,8 +51,8 @@ export function startLiveUpdates(options: LiveUpdatesOptions): () => void {
 	const fetchFunction: FetchFunction = options.fetch ?? ((input, init) => fetch(input, init));
 	const stopController = new AbortController();
 	const api = createApiClient(options.userId, { fetch: fetchFunction, signal: stopController.signal });
-	// Statuses seen so far, to tell when a polled list shows an order newly FINISHED.
-	const knownStatuses = new Map<string, OrderStatus>();
+	// What each order seen so far did to the balance, to tell when one newly moved money.
+	const knownBalanceEffects = new Map<string, BalanceEffect>();
 	let stopped = false;
 	let failures = 0;
 	// The latest stream's; when a stream ends and is no longer the latest, it was closed on purpose.
@@ -65,26 +66,27 @@ export function startLiveUpdates(options: LiveUpdatesOptions): () => void {
 		if (!stopped) options.onStatusChange(status);
 	}
 
-	function becameFinished(order: Order): boolean {
-		const before = knownStatuses.get(order.id);
-		knownStatuses.set(order.id, order.status);
-		return order.status === "FINISHED" && before !== "FINISHED";
+	function movedMoney(order: Order): boolean {
+		const before = knownBalanceEffects.get(order.id);
+		const effect = balanceEffect(order);
+		knownBalanceEffects.set(order.id, effect);
+		return effect !== "none" && effect !== before;
 	}
 
 	function receiveOrder(order: Order): void {
 		if (stopped) return;
-		const finished = becameFinished(order);
+		const moved = movedMoney(order);
 		options.onOrder(order);
-		if (finished) options.onBalanceStale();
+		if (moved) options.onBalanceStale();
 	}
 
-	/** Fetches the order list; true when an order in it has newly FINISHED. */
+	/** Fetches the order list; true when an order in it has newly been paid or refunded. */
 	async function fetchOrders(): Promise<boolean> {
 		const orders = await api.listOrders();
 		if (stopped) return false;
-		const finished = orders.map(becameFinished).some(Boolean);
+		const moved = orders.map(movedMoney).some(Boolean);
 		options.onOrders(orders);
-		return finished;
+		return moved;
 	}
 
 	async function resync(): Promise<void> {
@@ -116,7 +118,7 @@ export function startLiveUpdates(options: LiveUpdatesOptions): () => void {
 
 	function startRechecking(): void {
 		recheckTimer ??= setInterval(() => {
-			if (options.hasNewOrders()) void poll();
+			if (options.hasOrdersAwaitingOutcome()) void poll();
 		}, RECHECK_INTERVAL_MS);
 	}
 
@@ -212,6 +214,14 @@ export function startLiveUpdates(options: LiveUpdatesOptions): () => void {
 		stopController.abort();
 		disconnect();
 	};
+}
+
+type BalanceEffect = "none" | "paid" | "refunded";
+
+/** What the order has done to the balance: its payment taken (FINISHED), then given back (refundedAt). */
+function balanceEffect(order: Order): BalanceEffect {
+	if (order.refundedAt !== undefined) return "refunded";
+	return order.status === "FINISHED" ? "paid" : "none";
 }
 
 function parseOrder(data: string): Order | null {

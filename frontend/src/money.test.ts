@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatMoney, parseAmount } from "./money";
+import { formatMoney, formatSignedMoney, parseAmount } from "./money";
 import { INVALID_AMOUNTS } from "./test/invalidAmounts";
 
 describe("formatMoney", () => {
@@ -12,6 +12,17 @@ describe("formatMoney", () => {
 		[0.29, "0.29"]
 	])("formats %s as %s", (amount, text) => {
 		expect(formatMoney(amount)).toBe(text);
+	});
+});
+
+describe("formatSignedMoney", () => {
+	it.each([
+		[1000, "+1,000.00"],
+		[-100, "\u2212100.00"],
+		[-0.01, "\u22120.01"],
+		[0, "0.00"]
+	])("formats %s as %s, the sign in words' place", (amount, text) => {
+		expect(formatSignedMoney(amount)).toBe(text);
 	});
 });
 

@@ -11,6 +11,12 @@ export function formatMoney(amount: number): string {
 	return moneyFormat.format(amount);
 }
 
+/** "+1,000.00", "−100.00" (a minus sign, which screen readers read as "minus"), "0.00". */
+export function formatSignedMoney(amount: number): string {
+	if (amount === 0) return formatMoney(0);
+	return `${amount > 0 ? "+" : "\u2212"}${formatMoney(Math.abs(amount))}`;
+}
+
 export type AmountCheck = { ok: true; amount: number } | { ok: false; message: string };
 
 // A plain decimal, with a dot or a comma (a de or fr phone's decimal keypad has only ",") before

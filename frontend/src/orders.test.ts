@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mergeFetchedOrders, orderStatusText, upsertOrder } from "./orders";
+import { isAwaitingOutcome, isCancellable, mergeFetchedOrders, orderStatusText, upsertOrder } from "./orders";
 import { makeOrder } from "./test/fakeServer";
 
 const at = (minute: number) => `2025-01-01T10:${String(minute).padStart(2, "0")}:00.000Z`;
@@ -10,9 +10,26 @@ describe("orderStatusText", () => {
 		[makeOrder({ id: "a", status: "FINISHED" }), "Finished"],
 		[makeOrder({ id: "a", status: "CANCELLED", cancelReason: "INSUFFICIENT_FUNDS" }), "Cancelled — insufficient funds"],
 		[makeOrder({ id: "a", status: "CANCELLED", cancelReason: "ACCOUNT_NOT_FOUND" }), "Cancelled — no account"],
-		[makeOrder({ id: "a", status: "CANCELLED" }), "Cancelled"]
+		[makeOrder({ id: "a", status: "CANCELLED", cancelReason: "CANCELLED_BY_USER" }), "Cancelled — at your request"],
+		[makeOrder({ id: "a", status: "CANCELLED" }), "Cancelled"],
+		[makeOrder({ id: "a", status: "REFUNDED", refundedAt: "2025-01-01T10:01:00.000Z" }), "Refunded"]
 	])("describes %o as %j", (order, text) => {
 		expect(orderStatusText(order)).toBe(text);
+	});
+});
+
+describe("what a cancel can do (issue 18)", () => {
+	const cancelRequestedAt = "2025-01-01T10:00:30.000Z";
+	it.each([
+		[makeOrder({ id: "a", status: "NEW" }), true, true],
+		[makeOrder({ id: "a", status: "FINISHED" }), true, false],
+		[makeOrder({ id: "a", status: "FINISHED", cancelRequestedAt }), false, true],
+		[makeOrder({ id: "a", status: "CANCELLED", cancelReason: "CANCELLED_BY_USER", cancelRequestedAt }), false, false],
+		[makeOrder({ id: "a", status: "CANCELLED", cancelReason: "INSUFFICIENT_FUNDS" }), false, false],
+		[makeOrder({ id: "a", status: "REFUNDED", cancelRequestedAt, refundedAt: "2025-01-01T10:00:31.000Z" }), false, false]
+	])("for %o: cancellable %s, awaiting its outcome %s", (order, cancellable, awaiting) => {
+		expect(isCancellable(order)).toBe(cancellable);
+		expect(isAwaitingOutcome(order)).toBe(awaiting);
 	});
 });
 

@@ -32,10 +32,25 @@ export function mergeFetchedOrders(current: Order[], fetched: Order[]): Order[] 
 	return [...placedSince, ...fetched.map(order => newerOrder(order, currentById.get(order.id)))];
 }
 
+/** A FINISHED order whose cancel was asked: its refund is on its way (it turns REFUNDED). */
+export function isRefundRequested(order: Order): boolean {
+	return order.status === "FINISHED" && order.cancelRequestedAt !== undefined;
+}
+
+/** NEW, or FINISHED with no cancel asked yet: CANCELLED and REFUNDED orders have nothing left to cancel. */
+export function isCancellable(order: Order): boolean {
+	return order.status === "NEW" || (order.status === "FINISHED" && !isRefundRequested(order));
+}
+
+/** Whether the order's next change is still to come: its payment's result, or its refund. */
+export function isAwaitingOutcome(order: Order): boolean {
+	return order.status === "NEW" || isRefundRequested(order);
+}
+
 const CANCEL_REASON_TEXT: Record<CancelReason, string> = {
 	INSUFFICIENT_FUNDS: "Insufficient funds",
 	ACCOUNT_NOT_FOUND: "No account",
-	CANCELLED_BY_USER: "Cancelled by you"
+	CANCELLED_BY_USER: "At your request"
 };
 
 export function cancelReasonText(reason: CancelReason): string {

@@ -15,7 +15,7 @@ import { JOURNEY_STEPS as ALL_JOURNEY_STEPS } from "../../services/orders/order-
 /** The steps of a paid order: all but a cancel's (issue 18). */
 const JOURNEY_STEPS = ALL_JOURNEY_STEPS.filter(step => step !== "cancelRequested" && step !== "refunded");
 import { PROJECT_ROOT } from "../../platform/paths";
-import { breakHandler, openAccount, placeOrder as placeOrderByApi, startSystem, TEST_OUTBOX, waitFor, type TestSystem } from "../support/system";
+import { breakHandler, openAccount, placeOrder as placeOrderByApi, startSystem, TEST_OUTBOX, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SCREENSHOTS = path.join(PROJECT_ROOT, "test-results/screenshots");
@@ -98,6 +98,24 @@ async function placeOrder(page: Page, amount: string, description: string) {
 	await page.getByRole("button", { name: "Place order" }).click();
 }
 
+const statementItems = (page: Page) => page.getByRole("region", { name: "Statement" }).getByTestId("movement");
+
+/** "+1,000.00", "−30.00" as shown, back to numbers. */
+const shownAmount = (text: string | null | undefined) => Number(text?.replace("\u2212", "-").replace(/[+,]/g, ""));
+
+/** The statement's movements as the page shows them, newest first. */
+async function shownMovements(page: Page) {
+	const items = await statementItems(page).evaluateAll(elements =>
+		elements.map(element => ({
+			kind: (element as HTMLElement).dataset.kind,
+			text: element.textContent,
+			amount: element.querySelector("[data-testid=movement-amount]")?.textContent,
+			balanceAfter: element.querySelector("[data-testid=movement-balance]")?.textContent
+		}))
+	);
+	return items.map(item => ({ ...item, amount: shownAmount(item.amount), balanceAfter: shownAmount(item.balanceAfter) }));
+}
+
 describe("the front end in Chromium", () => {
 	it("creates an account, tops up, and an order turns FINISHED without a reload", async () => {
 		const user = `browser-${Date.now()}`;
@@ -151,6 +169,45 @@ describe("the front end in Chromium", () => {
 			.waitFor();
 		expect(await balanceText(page)).toMatch(/0\.00/);
 		await shot(page, "5-invalid-amount");
+	});
+
+	it("cancels a paid order after confirming, sees it REFUNDED with the money back, and reads it all in the statement (issue 18)", async () => {
+		const page = await openAs(`refund-${Date.now()}`);
+		await page.getByRole("button", { name: "Create account" }).click();
+		await page.getByLabel("Top-up amount").fill("100");
+		await page.getByRole("button", { name: "Top up" }).click();
+		await expect.poll(() => balanceText(page)).toMatch(/100\.00/);
+		await page.getByTestId("live-status").filter({ hasText: "Live" }).waitFor();
+		await placeOrder(page, "30", "Returned book");
+		const row = rows(page).first();
+		await expect.poll(() => row.getAttribute("data-status"), { timeout: 10_000 }).toBe("FINISHED");
+		await expect.poll(() => balanceText(page)).toMatch(/70\.00/);
+
+		await row.getByRole("button", { name: /^Cancel order/ }).click();
+		const dialog = page.getByRole("alertdialog", { name: "Cancel this order?" });
+		expect(await dialog.textContent()).toContain("Its amount 30.00 will be refunded to your account.");
+		await shot(page, "13-cancel-confirmation");
+		await dialog.getByRole("button", { name: "Cancel order" }).click();
+		await expect.poll(() => row.getAttribute("data-status"), { timeout: 10_000 }).toBe("REFUNDED");
+		expect(await row.textContent()).toContain("Refunded");
+		expect(await row.getByRole("button", { name: /^Cancel order/ }).count()).toBe(0);
+		await expect.poll(() => balanceText(page)).toMatch(/100\.00/);
+
+		await expect.poll(async () => (await shownMovements(page)).map(movement => movement.kind)).toEqual(["REFUND", "PAYMENT", "TOPUP"]);
+		const movements = await shownMovements(page);
+		expect(movements.map(movement => movement.amount)).toEqual([30, -30, 100]);
+		// Each balance is the one before plus the movement, and the newest is the balance shown.
+		expect(movements.map(movement => movement.balanceAfter)).toEqual([100, 70, 100]);
+		for (const [index, movement] of movements.slice(0, -1).entries()) expect(movement.balanceAfter).toBe(movements[index + 1].balanceAfter + movement.amount);
+		expect(shownAmount(await balanceText(page))).toBe(movements[0].balanceAfter);
+		expect(movements[0].text).toContain("Refund for order Returned book");
+		expect(movements[1].text).toContain("Payment for order Returned book");
+		await shot(page, "14-statement");
+
+		// The refund's order, opened from the statement, says when its money came back.
+		await statementItems(page).first().getByRole("button", { name: "Returned book" }).click();
+		const details = page.getByRole("dialog", { name: "Order details" });
+		await expect.poll(() => details.locator("dt", { hasText: "Refunded" }).count()).toBe(1);
 	});
 
 	it("keeps two users' orders apart", async () => {
@@ -347,6 +404,30 @@ describe("accessibility in Chromium (axe-core)", () => {
 			.click();
 		await page.getByRole("list", { name: "Journey" }).waitFor();
 		await expectNoViolations(page);
+	});
+
+	it("finds nothing in the statement, on a refunded order, nor in the cancel confirmation (issue 18)", async () => {
+		const user = `a11y-refund-${Date.now()}`;
+		await openAccount(system, user, 100);
+		const refunded = await placeOrderByApi(system, user, 10, "Refunded book");
+		await waitForOrderEnd(system, user, refunded);
+		expect((await system.request("POST", `/api/orders/${refunded}/cancel`, { user, body: {} })).status).toBe(202);
+		await waitFor("the refund", async () => (await system.request("GET", `/api/orders/${refunded}`, { user })).body.status === "REFUNDED");
+		await waitForOrderEnd(system, user, await placeOrderByApi(system, user, 20, "Kept book"));
+		const page = await openAs(user);
+		await page.getByTestId("live-status").filter({ hasText: "Live" }).waitFor();
+		await expect.poll(() => statementItems(page).count()).toBe(4);
+		await expect.poll(() => page.locator("[data-testid=order-row][data-status=REFUNDED]").count()).toBe(1);
+		await expectNoViolations(page);
+
+		await rows(page)
+			.filter({ hasText: "Kept book" })
+			.getByRole("button", { name: /^Cancel order/ })
+			.click();
+		await page.getByRole("alertdialog", { name: "Cancel this order?" }).waitFor();
+		await expectNoViolations(page);
+		await page.getByRole("button", { name: "Keep order" }).click();
+		expect(await page.getByRole("alertdialog").count()).toBe(0);
 	});
 
 	it("finds nothing on the operator page", async () => {

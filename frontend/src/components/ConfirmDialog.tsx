@@ -5,12 +5,14 @@ interface ConfirmDialogProps {
 	title: string;
 	question: string;
 	confirmLabel: string;
+	/** The button that changes nothing; "Cancel" unless that would be ambiguous (cancelling an order). */
+	dismissLabel?: string;
 	onConfirm(): void;
 	onCancel(): void;
 }
 
 /** Asks before doing something that acts on the system; Cancel has the focus, so Enter changes nothing. */
-export function ConfirmDialog({ title, question, confirmLabel, onConfirm, onCancel }: ConfirmDialogProps) {
+export function ConfirmDialog({ title, question, confirmLabel, dismissLabel = "Cancel", onConfirm, onCancel }: ConfirmDialogProps) {
 	const cancelButton = useRef<HTMLButtonElement>(null);
 	return (
 		<Dialog role="alertdialog" title={title} description={question} initialFocus={cancelButton} onClose={onCancel}>
@@ -19,7 +21,7 @@ export function ConfirmDialog({ title, question, confirmLabel, onConfirm, onCanc
 					{confirmLabel}
 				</button>
 				<button ref={cancelButton} type="button" className="button" onClick={onCancel}>
-					Cancel
+					{dismissLabel}
 				</button>
 			</div>
 		</Dialog>

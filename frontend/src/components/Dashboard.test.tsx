@@ -1,27 +1,12 @@
 import { act, render, screen, waitFor, within } from "@testing-library/react";
-import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
-import { NO_ACCOUNT_MESSAGE, UNAVAILABLE_MESSAGE, type Order } from "../api";
-import { deferred, errorResponse, eventStream, jsonResponse, makeAccount, makeJourney, makeOrder, mockFetch } from "../test/fakeServer";
+import { NO_ACCOUNT_MESSAGE, UNAVAILABLE_MESSAGE } from "../api";
+import { orderEvent, renderDashboard, rowOf } from "../test/dashboard";
+import { deferred, errorResponse, eventStream, jsonResponse, makeAccount, makeJourney, makeOrder, makeStatement, mockFetch } from "../test/fakeServer";
 import { setVisibility } from "../test/visibility";
 import { Dashboard } from "./Dashboard";
 
-function renderDashboard() {
-	render(<Dashboard userId="alice" onSwitchUser={() => undefined} />);
-	return userEvent.setup();
-}
-
-function orderEvent(order: Order): string {
-	return `event: order\ndata: ${JSON.stringify(order)}\n\n`;
-}
-
 const announcements = () => screen.getByRole("log", { name: "Order status changes" });
-
-function rowOf(id: string): HTMLElement {
-	const row = screen.getAllByTestId("order-row").find(element => element.dataset.orderId === id);
-	if (!row) throw new Error(`No row for order ${id}`);
-	return row;
-}
 
 describe("Dashboard", () => {
 	it("offers to create an account when there is none, then shows its balance", async () => {
@@ -54,6 +39,7 @@ describe("Dashboard", () => {
 				openedElsewhere = true;
 				return errorResponse(409, "ACCOUNT_EXISTS", "Account already exists");
 			},
+			"GET /api/accounts/statement": () => jsonResponse(makeStatement([{ kind: "TOPUP", amount: 42, balanceAfter: 42, at: "2025-01-01T09:30:00.000Z" }])),
 			"GET /api/orders": () => jsonResponse([])
 		});
 		const user = renderDashboard();

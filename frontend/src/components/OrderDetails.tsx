@@ -55,19 +55,26 @@ function OrderFields({ order }: { order: Order }) {
 					<dd>{cancelReasonText(order.cancelReason)}</dd>
 				</>
 			)}
-			<dt>Placed</dt>
-			<dd>
-				<time dateTime={order.createdAt}>{formatTimestamp(order.createdAt, true)}</time>
-			</dd>
-			<dt>Last change</dt>
-			<dd>
-				<time dateTime={order.updatedAt}>{formatTimestamp(order.updatedAt, true)}</time>
-			</dd>
+			<TimeField term="Placed" at={order.createdAt} />
+			{order.cancelRequestedAt && <TimeField term="Cancel requested" at={order.cancelRequestedAt} />}
+			{order.refundedAt && <TimeField term="Refunded" at={order.refundedAt} />}
+			<TimeField term="Last change" at={order.updatedAt} />
 			<dt>Order ID</dt>
 			<dd className="details__id">{order.id}</dd>
 			<dt>User</dt>
 			<dd>{order.userId}</dd>
 		</dl>
+	);
+}
+
+function TimeField({ term, at }: { term: string; at: string }) {
+	return (
+		<>
+			<dt>{term}</dt>
+			<dd>
+				<time dateTime={at}>{formatTimestamp(at, true)}</time>
+			</dd>
+		</>
 	);
 }
 

@@ -2,15 +2,19 @@ import { render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import type { Order } from "../api";
+import type { CancelState } from "../hooks/useOrderCancel";
 import type { OrdersState } from "../hooks/useOrders";
 import { makeOrder } from "../test/fakeServer";
 import { OrderList } from "./OrderList";
 
-function renderList(state: Partial<OrdersState>) {
+const noCancel: CancelState = { orderId: null, pending: false, error: null, confirmation: "" };
+
+function renderList(state: Partial<OrdersState>, cancel = noCancel) {
 	const onShowDetails = vi.fn<(order: Order) => void>();
+	const onCancel = vi.fn<(order: Order) => void>();
 	const onRetry = vi.fn();
-	render(<OrderList state={{ orders: [], loaded: true, error: null, ...state }} onRetry={onRetry} onShowDetails={onShowDetails} />);
-	return { onShowDetails, onRetry };
+	render(<OrderList state={{ orders: [], loaded: true, error: null, ...state }} cancel={cancel} onRetry={onRetry} onShowDetails={onShowDetails} onCancel={onCancel} />);
+	return { onShowDetails, onCancel, onRetry };
 }
 
 const orders = [
@@ -41,6 +45,44 @@ describe("OrderList", () => {
 		const coffee = screen.getAllByTestId("order-row")[1];
 		await userEvent.click(within(coffee).getByRole("button", { name: /^Details/ }));
 		expect(onShowDetails).toHaveBeenCalledExactlyOnceWith(orders[1]);
+	});
+
+	it("offers to cancel NEW and FINISHED orders only, and says when a refund is requested (issue 18)", async () => {
+		const cancelRequestedAt = "2025-01-01T10:00:05.000Z";
+		const all = [
+			...orders,
+			makeOrder({ id: "r1", description: "Lamp", status: "FINISHED", cancelRequestedAt }),
+			makeOrder({ id: "r2", description: "Chair", status: "REFUNDED", cancelRequestedAt, refundedAt: cancelRequestedAt }),
+			makeOrder({ id: "c1", description: "Pen", status: "CANCELLED", cancelReason: "CANCELLED_BY_USER", cancelRequestedAt })
+		];
+		const { onCancel } = renderList({ orders: all });
+		const cancellable = screen.getAllByTestId("order-row").filter(row => within(row).queryByRole("button", { name: /^Cancel order/ }));
+		expect(cancellable.map(row => row.dataset.orderId)).toEqual(["o2", "o1"]);
+		const rowOf = (id: string) => screen.getAllByTestId("order-row").find(row => row.dataset.orderId === id)!;
+		expect(rowOf("r1")).toHaveTextContent("Refund requested");
+		expect(rowOf("o2")).not.toHaveTextContent("Refund requested");
+		expect(rowOf("r2")).toHaveTextContent("Refunded");
+		expect(rowOf("c1")).toHaveTextContent("Cancelled — at your request");
+
+		await userEvent.click(within(rowOf("o2")).getByRole("button", { name: "Cancel order: Coffee" }));
+		expect(onCancel).toHaveBeenCalledExactlyOnceWith(orders[1]);
+	});
+
+	it("shows a cancel's failure in its order's row, and what a cancel did under the list", () => {
+		renderList({ orders }, { orderId: "o1", pending: false, error: "This order is CANCELLED: there is nothing left to cancel.", confirmation: "“Coffee” cancelled." });
+		const book = screen.getAllByTestId("order-row")[2];
+		expect(within(book).getByRole("alert")).toHaveTextContent("nothing left to cancel");
+		expect(screen.getAllByRole("alert")).toHaveLength(1);
+		expect(screen.getByTestId("cancel-result")).toHaveTextContent("“Coffee” cancelled.");
+	});
+
+	it("does not cancel twice while a cancel is on its way, nor take the focus from its button", async () => {
+		const { onCancel } = renderList({ orders }, { ...noCancel, orderId: "o1", pending: true });
+		const button = within(screen.getAllByTestId("order-row")[2]).getByRole("button", { name: /^Cancelling…/ });
+		expect(button).toHaveAttribute("aria-disabled", "true");
+		expect(button).toBeEnabled();
+		await userEvent.click(button);
+		expect(onCancel).not.toHaveBeenCalled();
 	});
 
 	it("says when there are no orders yet", () => {

@@ -15,6 +15,9 @@ export const queryKeys = {
 	account: ["account"],
 	orders: ["orders"],
 	order: (id: string) => ["order", id],
+	/** Every page of the statement, to mark them all stale at once. */
+	statements: ["statement"],
+	statement: (limit: number, offset: number) => ["statement", limit, offset],
 	/** With the order's status: a journey is read again when its order's status changes. */
 	orderJourney: (id: string, status: string) => ["order-journey", id, status],
 	me: ["me"],
@@ -44,6 +47,12 @@ const polled = (intervalMs: number) => ({ refetchInterval: intervalMs, refetchOn
 export function useAccountQuery() {
 	const api = useApi();
 	return useQuery({ queryKey: queryKeys.account, queryFn: () => api.getBalance() });
+}
+
+/** A page of the statement; the page on screen stays while another is read. */
+export function useStatementQuery(limit: number, offset: number) {
+	const api = useApi();
+	return useQuery({ queryKey: queryKeys.statement(limit, offset), queryFn: () => api.getStatement(limit, offset), placeholderData: keepPreviousData });
 }
 
 export function useOrderQuery(id: string) {

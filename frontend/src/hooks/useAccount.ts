@@ -13,7 +13,10 @@ export interface AccountModel {
 	show(account: Account): Promise<void>;
 }
 
-/** The user's account and balance, read on mount. */
+/**
+ * The user's account and balance, read on mount. Whatever changes the balance changes the
+ * statement, which explains it: both reload and show mark every page of it stale.
+ */
 export function useAccount(): AccountModel {
 	const queryClient = useQueryClient();
 	const { data, error } = useAccountQuery();
@@ -21,7 +24,7 @@ export function useAccount(): AccountModel {
 	const reload = useCallback(async () => {
 		// A read in flight, even the first, may predate what made the balance stale: it gives way to a new one.
 		await queryClient.cancelQueries({ queryKey: queryKeys.account });
-		await queryClient.refetchQueries({ queryKey: queryKeys.account });
+		await Promise.all([queryClient.refetchQueries({ queryKey: queryKeys.account }), queryClient.invalidateQueries({ queryKey: queryKeys.statements })]);
 	}, [queryClient]);
 
 	const show = useCallback(
@@ -29,6 +32,7 @@ export function useAccount(): AccountModel {
 			// A read still on its way predates this answer: dropped, it cannot undo it.
 			await queryClient.cancelQueries({ queryKey: queryKeys.account });
 			queryClient.setQueryData(queryKeys.account, account);
+			await queryClient.invalidateQueries({ queryKey: queryKeys.statements });
 		},
 		[queryClient]
 	);

@@ -19,7 +19,7 @@ export function useLiveUpdates(userId: string, handlers: Handlers): LiveStatus {
 				onOrder: order => latestHandlers.current.onOrder(order),
 				onOrders: orders => latestHandlers.current.onOrders(orders),
 				onBalanceStale: () => latestHandlers.current.onBalanceStale(),
-				hasNewOrders: () => latestHandlers.current.hasNewOrders(),
+				hasOrdersAwaitingOutcome: () => latestHandlers.current.hasOrdersAwaitingOutcome(),
 				onStatusChange: setStatus
 			}),
 		[userId]

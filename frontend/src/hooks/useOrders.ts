@@ -1,7 +1,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback } from "react";
 import { errorMessage, type Order } from "../api";
-import { mergeFetchedOrders, upsertOrder } from "../orders";
+import { isAwaitingOutcome, mergeFetchedOrders, upsertOrder } from "../orders";
 import { useApi } from "../session";
 import { queryKeys } from "./queries";
 
@@ -20,8 +20,8 @@ export interface OrdersModel {
 	receiveList(orders: Order[]): void;
 	/** Takes one new or changed order. */
 	receiveOrder(order: Order): void;
-	/** Whether an order on screen is still NEW, its final status yet to arrive. */
-	hasNewOrders(): boolean;
+	/** Whether an order on screen still awaits its outcome: its payment's result, or its refund. */
+	hasOrdersAwaitingOutcome(): boolean;
 }
 
 /** The user's orders, read on mount; pushed and re-read lists merge in, none undoing a newer one. */
@@ -41,7 +41,7 @@ export function useOrders(): OrdersModel {
 	const reload = useCallback(async () => void (await refetch()), [refetch]);
 	const receiveList = useCallback((orders: Order[]) => queryClient.setQueryData(queryKeys.orders, mergeFetchedOrders(current(), orders)), [queryClient, current]);
 	const receiveOrder = useCallback((order: Order) => queryClient.setQueryData(queryKeys.orders, upsertOrder(current(), order)), [queryClient, current]);
-	const hasNewOrders = useCallback(() => current().some(order => order.status === "NEW"), [current]);
+	const hasOrdersAwaitingOutcome = useCallback(() => current().some(isAwaitingOutcome), [current]);
 
-	return { state: { orders: data ?? [], loaded: data !== undefined, error: error && errorMessage(error) }, reload, receiveList, receiveOrder, hasNewOrders };
+	return { state: { orders: data ?? [], loaded: data !== undefined, error: error && errorMessage(error) }, reload, receiveList, receiveOrder, hasOrdersAwaitingOutcome };
 }

@@ -1,6 +1,6 @@
 /** A stand-in for the gateway behind a spied-on global fetch, for component and unit tests. */
 import { vi } from "vitest";
-import type { Journey, JourneyHop, Order } from "../api";
+import type { Journey, JourneyHop, Movement, Order, Statement } from "../api";
 
 export interface RecordedRequest {
 	method: string;
@@ -99,6 +99,12 @@ export function makeOrder(overrides: Partial<Order> & Pick<Order, "id">): Order 
 
 export function makeAccount(balance: number) {
 	return { userId: "alice", balance, createdAt: "2025-01-01T09:00:00.000Z", updatedAt: "2025-01-01T09:00:00.000Z" };
+}
+
+/** A statement page of the given movements (newest first), its balance the newest one's balance after. */
+export function makeStatement(movements: Movement[], page: { limit?: number; offset?: number; total?: number } = {}): Statement {
+	const { limit = 10, offset = 0, total = offset + movements.length } = page;
+	return { balance: movements[0]?.balanceAfter ?? 0, total, limit, offset, movements };
 }
 
 /** A promise the test settles when it wants, to look at the UI meanwhile. */
