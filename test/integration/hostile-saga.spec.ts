@@ -53,4 +53,27 @@ describe("the saga attacked by its clients", () => {
 		expect(statement.balance).toBe(BALANCE_LIMIT);
 		expect(statement.movements[0]).toMatchObject({ kind: "REFUND", amount: MAX_TOP_UP, balanceAfter: BALANCE_LIMIT, orderId: id });
 	});
+
+	it("refuses a body or query field that repeats the path's order id, and changes no order", async () => {
+		// Found: moleculer-web let the path's id silently win over `{"id": <another order>}` in a
+		// cancel's body (or `?id=` on a GET): a request the API says is refused (unknown field) changed state.
+		const user = newUser();
+		await openAccount(system, user, 10);
+		const [target, other] = [await placeOrder(system, user, 1), await placeOrder(system, user, 1)];
+		await waitForOrderEnd(system, user, target);
+		await waitForOrderEnd(system, user, other);
+		const cancel = await system.request("POST", `/api/orders/${target}/cancel`, { user, body: { id: other } });
+		expect(cancel.status).toBe(400);
+		expect(cancel.body.type).toBe("PATH_PARAMETER_REPEATED");
+		for (const path of [`/api/orders/${target}?id=${other}`, `/api/orders/${target}/journey?id=${other}`]) {
+			const answer = await system.request("GET", path, { user });
+			expect(answer.status, path).toBe(400);
+			expect(answer.body.type, path).toBe("PATH_PARAMETER_REPEATED");
+		}
+		for (const id of [target, other]) {
+			const order = (await system.request("GET", `/api/orders/${id}`, { user })).body;
+			expect(order.status).toBe("FINISHED");
+			expect(order.cancelRequestedAt).toBeUndefined();
+		}
+	});
 });
