@@ -30,7 +30,7 @@ import { OrderEventStreams, type EventStreamLimits } from "./order-event-streams
 import { PROJECT_ROOT } from "../../platform/paths";
 import { toPublicError, type PublicError } from "./public-errors";
 import { RateLimiter } from "./rate-limit";
-import { enforceJsonBodyContract, guarded, isUtf8Json, rejectDeeplyNestedJson } from "./request-body";
+import { enforceJsonBodyContract, guarded, isUtf8Json, rejectDeeplyNestedJson, repeatedPathParameter, type AliasedRequest } from "./request-body";
 import { securityProfileOf, setSecurityHeaders } from "../../platform/security-headers";
 import { buildOpenApiDocument, type ServiceInfo } from "./openapi";
 import { serveSwaggerUiAsset, serveSwaggerUiPage } from "./swagger-ui";
@@ -137,7 +137,7 @@ interface MoleculerWebRoute {
 }
 
 /** A request as moleculer-web carries it from routing to the call. */
-type RoutedRequest = IncomingMessage & { $ctx: Context<unknown, RequestMeta>; $endpoint?: { action: { name: string } } };
+type RoutedRequest = AliasedRequest & { $ctx: Context<unknown, RequestMeta>; $endpoint?: { action: { name: string } } };
 
 interface ApiMethods {
 	httpHandler(req: IncomingMessage, res: ServerResponse, next?: () => void): Promise<void>;
@@ -340,6 +340,10 @@ export function createApiService(settings: Partial<ApiSettings> = {}, options: A
 					const answer: unknown = await (action === "api.health" ? this.actions.health : this.actions.ready)(params, { meta: req.$ctx.meta });
 					this.sendResponse(req, res, answer, req.$endpoint!.action);
 					return true;
+				}
+				const repeated = repeatedPathParameter(req);
+				if (repeated !== undefined) {
+					throw new Errors.MoleculerClientError(`'${repeated}' is given by the path; it may not be sent in the body or the query string too.`, 400, "PATH_PARAMETER_REPEATED");
 				}
 				if (action !== STREAM_ACTION) return ApiGateway.methods!.callAction.call(this, route, actionName, req, res, params, isStream);
 				// The caller's meta itself, not a copy: the action sets the response's type and headers in it.

@@ -125,6 +125,22 @@ export function enforceJsonBodyContract(req: ParsedRequest, _res: ServerResponse
 	next();
 }
 
+/** A request as moleculer-web has routed it: its alias knows the path's parameters (path-to-regexp's keys). */
+export interface AliasedRequest extends ParsedRequest {
+	$alias?: { keys?: { name: string | number }[] };
+}
+
+/**
+ * A field of the body or the query string named like one of the path's parameters, if any.
+ * moleculer-web merges the path's parameters over both, so the path's value won silently: a
+ * cancel with `{"id": <another order>}` cancelled the path's order, a body the API says it
+ * refuses (hostile review of issue 18).
+ */
+export function repeatedPathParameter(req: AliasedRequest): string | undefined {
+	const sent = new Set([...Object.keys(isJsonObject(req.body) ? (req.body as object) : {}), ...Object.keys(req.query ?? {})]);
+	return req.$alias?.keys?.map(key => String(key.name)).find(name => sent.has(name));
+}
+
 export type RouteMiddleware<This> = (this: This, req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void) => void;
 
 /**

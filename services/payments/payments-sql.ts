@@ -25,16 +25,31 @@ export function selectAccount(userId: string): SqlQuery {
 	return { text: `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE user_id = $1::text`, values: [userId] };
 }
 
+/** The most an account may hold, in minor units: the CHECK on accounts.balance_minor (exact as a JavaScript number). */
+export const MAX_BALANCE_MINOR = 100_000_000_000_000;
+
+/** The account's row, locked until the transaction ends (a top-up reads what may still be refunded to it only then); no row when there is no account. */
+export function lockAccount(userId: string): SqlQuery {
+	return { text: "SELECT user_id FROM accounts WHERE user_id = $1::text FOR UPDATE", values: [userId] };
+}
+
 /**
  * Credits the account and records the top-up and its movement in one statement (the movement is
- * written after the account row is locked: a later movement id is a later balance); no row when
- * there is no account.
+ * written after the account row is locked: a later movement id is a later balance). The balance
+ * keeps room for every payment that may still be refunded (paid, not refunded): a refund is owed
+ * and must never meet the CHECK, so balance + refundable <= MAX_BALANCE_MINOR always holds (a
+ * payment and its refund move money between the two). Run under lockAccount, so that the
+ * refundable sum is read after the payments that committed before the lock. No row: over the limit.
  */
 export function creditAccount(userId: string, amountMinor: number): SqlQuery {
 	return {
 		text: `WITH credited AS (
 				UPDATE accounts SET balance_minor = balance_minor + $2::bigint, updated_at = now()
-				WHERE user_id = $1::text RETURNING ${ACCOUNT_COLUMNS}
+				WHERE user_id = $1::text AND balance_minor + $2::bigint + (
+					SELECT COALESCE(sum(amount_minor), 0) FROM payment_transactions
+					WHERE user_id = $1::text AND outcome = 'PAID' AND refunded_at IS NULL
+				) <= $3::bigint
+				RETURNING ${ACCOUNT_COLUMNS}
 			), recorded AS (
 				INSERT INTO topups (user_id, amount_minor) SELECT user_id, $2::bigint FROM credited RETURNING id
 			), moved AS (
@@ -42,7 +57,7 @@ export function creditAccount(userId: string, amountMinor: number): SqlQuery {
 				SELECT user_id, 'TOPUP', $2::bigint, balance_minor FROM credited RETURNING id
 			)
 			SELECT credited.* FROM credited, recorded, moved`,
-		values: [userId, amountMinor]
+		values: [userId, amountMinor, MAX_BALANCE_MINOR]
 	};
 }
 

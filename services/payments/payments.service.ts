@@ -39,6 +39,7 @@ import {
 	debitAccount,
 	insertAccount,
 	insertPayment,
+	lockAccount,
 	lockOrderDecision,
 	refundPayment,
 	selectAccount,
@@ -52,7 +53,6 @@ import {
 	type PaymentTrailRow,
 	type PaymentRow
 } from "./payments-sql";
-import { SQLSTATE, sqlStateOf } from "../../platform/sql";
 import { paymentsMigrations } from "./migrations/index";
 import { eventDrivenServiceMixins, type EventDrivenServiceMethods } from "../../mixins/event-driven.mixins";
 import { eventDrivenSettings, type EventDrivenOverrides } from "../../platform/config";
@@ -162,14 +162,17 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 				async handler(ctx: Context<TopUpParams, RequestMeta>): Promise<AccountView> {
 					const userId = requireUserId(ctx);
 					return this.runIdempotent(ctx, "payments.topUp", async tx => {
-						try {
-							const [row] = await this.queryRows<AccountRow>(creditAccount(userId, toMinorUnits(ctx.params.amount)), tx);
-							if (!row) throw accountNotFound();
-							return { status: 200, body: toAccountView(row) };
-						} catch (err) {
-							if (sqlStateOf(err) !== SQLSTATE.CHECK_VIOLATION) throw err;
-							throw new Errors.MoleculerClientError("This top-up would take the balance over its limit.", 422, "BALANCE_LIMIT_EXCEEDED");
+						const [account] = await this.queryRows(lockAccount(userId), tx);
+						if (!account) throw accountNotFound();
+						const [row] = await this.queryRows<AccountRow>(creditAccount(userId, toMinorUnits(ctx.params.amount)), tx);
+						if (!row) {
+							throw new Errors.MoleculerClientError(
+								"This top-up would take the balance over its limit (which keeps room for the payments that may still be refunded).",
+								422,
+								"BALANCE_LIMIT_EXCEEDED"
+							);
 						}
+						return { status: 200, body: toAccountView(row) };
 					});
 				}
 			},
