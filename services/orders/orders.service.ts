@@ -52,6 +52,7 @@ import { ordersMigrations } from "./migrations/index";
 import { eventDrivenServiceMixins, type EventDrivenServiceMethods } from "../../mixins/event-driven.mixins";
 import { configuration, eventDrivenSettings, type EventDrivenOverrides } from "../../platform/config";
 import type { DbTransaction } from "../../mixins/db.mixin";
+import type { SqlQuery } from "../../platform/sql";
 import { createOrderReconciler, reconcilerOptions, type ReconcilerHostMethods, type ReconcilerMethods, type ReconcilerOptions } from "./orders.reconciler";
 
 export interface CreateOrderParams {
@@ -89,6 +90,11 @@ interface OrdersMethods extends ReconcilerHostMethods {
 	/** Throws ORDER_NOT_FOUND, or ORDER_NOT_CANCELLABLE (409) for a CANCELLED or REFUNDED order. */
 	cancelOrder(tx: DbTransaction, userId: string, orderId: string, trace: TraceContext): Promise<{ status: 200 | 202; order: OrderView }>;
 	applyCancelResult(tx: DbTransaction, result: CancelProcessedPayload, eventId: string, trace?: TraceContext): Promise<boolean>;
+	/**
+	 * Runs the guarded update that ends or settles an order; after commit, logs it and pushes the
+	 * order. False when the guard let nothing through (applied before, or nothing waits for it).
+	 */
+	settleOrder(tx: DbTransaction, update: SqlQuery, logFields: Record<string, unknown>, trace: TraceContext | undefined, log: { ignored: string; settled: string }): Promise<boolean>;
 	/** After commit: the order's new state to the gateways, the last hop of its trace. */
 	pushOrder(order: OrderView, trace?: TraceContext): void;
 	/** Throws ORDER_NOT_FOUND for a malformed or unknown id, or another user's order. */
@@ -301,16 +307,24 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 				return { status: wasNew ? 200 : 202, order };
 			},
 
-			async applyCancelResult(tx: DbTransaction, { orderId, outcome }: CancelProcessedPayload, eventId: string, trace?: TraceContext): Promise<boolean> {
-				const [updated] = await this.queryRows<OrderRow>(applyCancelOutcome(orderId, outcome), tx);
+			applyCancelResult(tx: DbTransaction, { orderId, outcome }: CancelProcessedPayload, eventId: string, trace?: TraceContext): Promise<boolean> {
 				const logFields = { orderId, eventId, outcome, ...(trace && { requestId: trace.traceId }) };
+				return this.settleOrder(tx, applyCancelOutcome(orderId, outcome), logFields, trace, {
+					ignored: "Cancel result ignored: it was applied before, or no cancel of the order is waiting for it.",
+					settled: "Cancel settled."
+				});
+			},
+
+			async settleOrder(tx: DbTransaction, update: SqlQuery, logFields: Record<string, unknown>, trace: TraceContext | undefined, log: { ignored: string; settled: string }): Promise<boolean> {
+				const [updated] = await this.queryRows<OrderRow>(update, tx);
 				if (!updated) {
-					this.logger.info(logFields, "Cancel result ignored: it was applied before, or no cancel of the order is waiting for it.");
+					this.logger.info(logFields, log.ignored);
 					return false;
 				}
 				const order = toOrderView(updated);
 				tx.afterCommit(() => {
-					this.logger.info({ ...logFields, status: order.status, refundedAt: order.refundedAt }, "Cancel settled.");
+					this.logger.info({ ...logFields, status: order.status, cancelReason: order.cancelReason, refundedAt: order.refundedAt }, log.settled);
+					// The push is the last hop of the order's trace.
 					this.pushOrder(order, trace);
 				});
 				return true;
@@ -324,21 +338,13 @@ export function createOrdersService(options: OrdersServiceOptions = {}): Service
 				return this.addOutboxEvent(tx, ORDER_EVENTS.PAYMENT_REQUESTED, "payments", request, trace);
 			},
 
-			async applyPaymentResult(tx: DbTransaction, { orderId, outcome, reason }: PaymentProcessedPayload, eventId: string, trace?: TraceContext): Promise<boolean> {
+			applyPaymentResult(tx: DbTransaction, { orderId, outcome, reason }: PaymentProcessedPayload, eventId: string, trace?: TraceContext): Promise<boolean> {
 				const status = outcome === PAYMENT_OUTCOMES.PAID ? ORDER_STATUSES.FINISHED : ORDER_STATUSES.CANCELLED;
-				const [updated] = await this.queryRows<OrderRow>(finishOrder(orderId, status, status === ORDER_STATUSES.CANCELLED ? reason : null), tx);
 				const logFields = { orderId, eventId, ...(trace && { requestId: trace.traceId }) };
-				if (!updated) {
-					this.logger.info(logFields, "Payment result ignored: the order is not NEW.");
-					return false;
-				}
-				const order = toOrderView(updated);
-				tx.afterCommit(() => {
-					this.logger.info({ ...logFields, status: order.status, cancelReason: order.cancelReason }, "Order ended.");
-					// The push is the last hop of the order's trace.
-					this.pushOrder(order, trace);
+				return this.settleOrder(tx, finishOrder(orderId, status, status === ORDER_STATUSES.CANCELLED ? reason : null), logFields, trace, {
+					ignored: "Payment result ignored: the order is not NEW.",
+					settled: "Order ended."
 				});
-				return true;
 			}
 		}
 	};

@@ -42,7 +42,7 @@ export interface PaymentProcessedPayload {
 
 /** What a cancel request did with the order's payment; each order's is decided once. */
 export const CANCEL_OUTCOMES = Object.freeze({
-	/** No payment decided yet: a refusal (reason CANCELLED_BY_USER) was recorded, so the payment request, when it comes, is refused and nothing is charged. */
+	/** No payment decided yet: a refusal (reason CANCELLED_BY_USER) was recorded, so the payment request, when it comes, charges nothing (and is not answered: the order left NEW with the cancel). */
 	VOIDED: "VOIDED",
 	/** The payment had been taken: the amount went back to the account (once per order). */
 	REFUNDED: "REFUNDED",

@@ -125,7 +125,7 @@ export function refundPayment(orderId: string): SqlQuery {
 /**
  * The primary key on order_id makes a second decision for one order fail (and roll back its debit).
  * `resultEventId` is the `payment.processed` event written with the decision (null for a void: it
- * has none; the request, when it comes, is answered with the stored refusal).
+ * has none; the request, when it comes, finds it and charges nothing).
  */
 export function insertPayment(orderId: string, userId: string, amountMinor: number, outcome: PaymentOutcome, reason: CancelReason | null, resultEventId: string | null): SqlQuery {
 	return {

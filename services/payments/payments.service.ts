@@ -8,7 +8,7 @@
  *
  * A `payment.cancelRequested` event (issue 18) is applied the same way: under the same per-order
  * lock as the payment's decision, a payment not decided yet is voided (a refusal with reason
- * CANCELLED_BY_USER is recorded, so the request, when it comes, is refused and nothing charged),
+ * CANCELLED_BY_USER is recorded, so the request, when it comes, charges nothing and is not answered),
  * a paid one is refunded once, a refused one has nothing to refund; the answer goes into the
  * outbox as `payment.cancelProcessed`. Every balance change writes its movement to the account's
  * journal in the same statement (`GET /api/accounts/statement`).
@@ -271,13 +271,20 @@ export function createPaymentsService(options: PaymentsServiceOptions = {}): Ser
 			/**
 			 * Decides the payment of an order and writes the outcome to the outbox. An order decided
 			 * before (a new request for it, not a redelivery, which the inbox stops) gets its stored
-			 * outcome again, so it can never be charged twice. A new decision is stored with the id of
+			 * outcome again, so it can never be charged twice; a voided one gets nothing. A new decision is stored with the id of
 			 * its event, which `paymentDecisions` answers with.
 			 */
 			async settlePayment(tx: DbTransaction, { orderId, userId, amountMinor }: PaymentRequestedPayload, eventId: string, trace: TraceContext): Promise<void> {
 				// A cancel of this order waits, or is waited for: a void recorded first refuses this request.
 				await this.queryRows(lockOrderDecision(orderId), tx);
 				const [decided] = await this.queryRows<PaymentRow>(selectPayment(orderId), tx);
+				if (decided?.reason === CANCEL_REASONS.CANCELLED_BY_USER) {
+					// Voided: the order left NEW with its cancel, so no answer could change it, and an orders of
+					// the version before issue 18 (a rolling deploy) would park this reason as malformed.
+					const voidedFields = { orderId, eventId, userId, requestId: trace.traceId };
+					tx.afterCommit(() => this.logger.info(voidedFields, "Payment request of a voided order: nothing charged, nothing to answer."));
+					return;
+				}
 				let result: PaymentProcessedPayload;
 				if (decided) {
 					result = { orderId, outcome: decided.outcome, reason: decided.reason };

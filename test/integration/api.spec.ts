@@ -289,7 +289,13 @@ describe("Idempotency-Key", () => {
 	it("replays the stored top-up to concurrent retries, even when doing it again would fail", async () => {
 		// 1,000 short of the balance cap: the first top-up of 1,000 fits; doing it twice would not.
 		const user = await userWithBalance(0);
-		await system.sql("payments", "UPDATE accounts SET balance_minor = 100000000000000 - 100000 WHERE user_id = $1", [user]);
+		// With its movement, as every balance change (payments/0004_journal_guard).
+		await system.sql(
+			"payments",
+			`WITH raised AS (UPDATE accounts SET balance_minor = 100000000000000 - 100000 WHERE user_id = $1 RETURNING user_id, balance_minor)
+			INSERT INTO account_movements (user_id, kind, amount_minor, balance_after_minor) SELECT user_id, 'OPENING', balance_minor, balance_minor FROM raised`,
+			[user]
+		);
 		const headers = { "Idempotency-Key": "near-the-cap" };
 		const responses = await Promise.all(Array.from({ length: 10 }, () => system.request("POST", "/api/accounts/topup", { user, body: { amount: 1000 }, headers })));
 		expect(responses.map(r => r.status)).toEqual(Array(10).fill(200));

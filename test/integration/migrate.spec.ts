@@ -11,6 +11,8 @@ import { runMigrations, type Migration } from "../../platform/migrate";
 import { ordersMigrations } from "../../services/orders/migrations";
 import { paymentsMigrations } from "../../services/payments/migrations";
 import { createTestDatabases, type TestDatabases } from "../support/system";
+import { creditAccount, debitAccount, insertAccount, insertPayment, refundPayment } from "../../services/payments/payments-sql";
+import { classifyFailure, FAILURE_KINDS } from "../../mixins/failure-classification";
 
 let databases: TestDatabases;
 
@@ -78,7 +80,10 @@ it("gives existing accounts a statement that sums to their balance: rebuilt wher
 	const client = new Client({ connectionString: fresh.payments });
 	await client.connect();
 	try {
-		const before = paymentsMigrations.filter(migration => migration.name !== "payments/0003_account_movements");
+		const before = paymentsMigrations.slice(
+			0,
+			paymentsMigrations.findIndex(migration => migration.name === "payments/0003_account_movements")
+		);
 		await runMigrations(fresh.payments, before, () => {});
 		const order = (n: number) => `00000000-0000-4000-8000-00000000000${n}`;
 		await client.query(`
@@ -91,7 +96,7 @@ it("gives existing accounts a statement that sums to their balance: rebuilt wher
 				('${order(2)}', 'consistent', 90000, 'REFUSED', 'INSUFFICIENT_FUNDS', '2026-01-01T11:30:00Z'),
 				('${order(3)}', 'spent', 1000, 'PAID', NULL, '2026-01-01T11:00:00Z');
 		`);
-		expect(await runMigrations(fresh.payments, paymentsMigrations, () => {})).toEqual(["payments/0003_account_movements"]);
+		expect(await runMigrations(fresh.payments, paymentsMigrations, () => {})).toEqual(["payments/0003_account_movements", "payments/0004_journal_guard"]);
 		const { rows } = await client.query("SELECT user_id, kind, amount_minor::int AS amount, balance_after_minor::int AS after, order_id FROM account_movements ORDER BY user_id, id");
 		expect(rows).toEqual([
 			{ user_id: "by-hand", kind: "OPENING", amount: 7000, after: 7000, order_id: null },
@@ -105,6 +110,59 @@ it("gives existing accounts a statement that sums to their balance: rebuilt wher
 			"SELECT a.user_id FROM accounts a WHERE a.balance_minor <> COALESCE((SELECT sum(amount_minor) FROM account_movements m WHERE m.user_id = a.user_id), 0)"
 		);
 		expect(sums).toEqual([]);
+	} finally {
+		await client.end();
+		await fresh.drop();
+	}
+});
+
+it("refuses a balance changed without its movement, as a version of payments from before the journal would write it during a rolling deploy, and any change to a movement (issue 18)", async () => {
+	const fresh = await createTestDatabases(randomBytes(4).toString("hex"));
+	await runMigrations(fresh.payments, paymentsMigrations, () => {});
+	const client = new Client({ connectionString: fresh.payments });
+	await client.connect();
+	const inTransaction = async (statements: () => Promise<unknown>) => {
+		await client.query("BEGIN");
+		try {
+			await statements();
+			await client.query("COMMIT");
+		} catch (err) {
+			await client.query("ROLLBACK");
+			throw err;
+		}
+	};
+	const order = "00000000-0000-4000-8000-000000000001";
+	try {
+		await client.query(insertAccount("journaled"));
+		await client.query(creditAccount("journaled", 10000));
+		// The old top-up and the old payment: the balance and the old ledger, no movement.
+		const oldTopUp = inTransaction(async () => {
+			await client.query("UPDATE accounts SET balance_minor = balance_minor + 500 WHERE user_id = 'journaled'");
+			await client.query("INSERT INTO topups (user_id, amount_minor) VALUES ('journaled', 500)");
+		});
+		await expect(oldTopUp).rejects.toMatchObject({ code: "23000" });
+		const oldPayment = inTransaction(async () => {
+			await client.query("UPDATE accounts SET balance_minor = balance_minor - 3000 WHERE user_id = 'journaled'");
+			await client.query(insertPayment(order, "journaled", 3000, "PAID", null, null));
+		});
+		const refused = await oldPayment.catch((err: unknown) => err);
+		expect(refused).toMatchObject({ code: "23000" });
+		// Not an outage: an event it fails is retried and counted, as any failure, until a new instance applies it.
+		expect(classifyFailure(refused)).toBe(FAILURE_KINDS.FAILURE);
+		// The new statements pass: each writes its movement with the change.
+		await inTransaction(async () => {
+			await client.query(debitAccount("journaled", 3000, order));
+			await client.query(insertPayment(order, "journaled", 3000, "PAID", null, null));
+		});
+		await inTransaction(() => client.query(refundPayment(order)));
+		const { rows } = await client.query(
+			"SELECT a.balance_minor::int AS balance, (SELECT sum(amount_minor)::int FROM account_movements m WHERE m.user_id = a.user_id) AS journaled FROM accounts a"
+		);
+		expect(rows).toEqual([{ balance: 10000, journaled: 10000 }]);
+		for (const change of ["UPDATE account_movements SET amount_minor = 1", "DELETE FROM account_movements", "TRUNCATE account_movements"]) {
+			await expect(client.query(change)).rejects.toMatchObject({ code: "23000" });
+		}
+		expect((await client.query("SELECT count(*)::int AS n FROM account_movements")).rows).toEqual([{ n: 3 }]);
 	} finally {
 		await client.end();
 		await fresh.drop();
