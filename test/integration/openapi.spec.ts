@@ -6,7 +6,7 @@
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildGatewayDocument } from "../../tools/api-types";
-import { startSystem, type TestSystem } from "../support/system";
+import { openAccount, placeOrder, startSystem, waitFor, waitForOrderEnd, type TestSystem } from "../support/system";
 
 type Schema = Record<string, any>;
 
@@ -166,21 +166,15 @@ describe("GET /openapi.json", () => {
 		expect(cancel.parameters).toContainEqual({ $ref: "#/components/parameters/IdempotencyKey" });
 
 		const user = `openapi-cancel-${Date.now()}`;
-		await system.request("POST", "/api/accounts", { user, body: {} });
-		await system.request("POST", "/api/accounts/topup", { user, body: { amount: 10 } });
-		const place = async () => (await system.request("POST", "/api/orders", { user, body: { amount: 3, description: "x" } })).body.id as string;
+		await openAccount(system, user, 10);
+		const place = () => placeOrder(system, user, 3, "x");
 		const paid = await place();
-		const ended = async (id: string) => {
-			for (let i = 0; i < 400; i++) {
-				const { body } = await system.request("GET", `/api/orders/${id}`, { user });
-				if (body.status !== "NEW" && (body.status !== "FINISHED" || !body.cancelRequestedAt)) return body;
-				await new Promise(resolve => setTimeout(resolve, 25));
-			}
-			throw new Error(`order ${id} did not end`);
-		};
-		await ended(paid);
+		await waitForOrderEnd(system, user, paid);
 		const answers = [await system.request("POST", `/api/orders/${paid}/cancel`, { user })];
-		const refunded = await ended(paid);
+		const refunded = await waitFor("the cancel to end", async () => {
+			const { body } = await system.request("GET", `/api/orders/${paid}`, { user });
+			return body.status !== "FINISHED" || !body.cancelRequestedAt ? body : null;
+		});
 		answers.push(await system.request("POST", `/api/orders/${await place()}/cancel`, { user }));
 		answers.push(await system.request("POST", `/api/orders/${paid}/cancel`, { user }));
 		expect(answers.map(a => a.status)).toEqual([202, expect.any(Number), 409]);
